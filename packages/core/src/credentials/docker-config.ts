@@ -1,0 +1,77 @@
+import { createHash } from "node:crypto";
+
+/** The Kubernetes API rejects a Secret whose data exceeds 1 MiB. */
+export const MAX_SECRET_BYTES = 1024 * 1024;
+
+/** A validated `.dockerconfigjson` value. Never log `bytes`. */
+export interface DockerConfigJson {
+  /** The exact bytes to store under the `.dockerconfigjson` key. */
+  readonly bytes: Buffer;
+  /** `sha256:<hex>` of `bytes`; safe to log and to store in annotations. */
+  readonly hash: string;
+  /** Registry hosts listed under `auths`, for logs and status (no credentials). */
+  readonly registries: readonly string[];
+}
+
+/** Why a candidate credential was rejected. The message names the problem, never the secret bytes. */
+export class InvalidCredentialError extends Error {
+  override readonly name = "InvalidCredentialError";
+  constructor(
+    readonly origin: string,
+    readonly reason: string,
+  ) {
+    super(`${origin}: invalid .dockerconfigjson: ${reason}`);
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/**
+ * Checks that `raw` is a usable `.dockerconfigjson`: JSON, an object with a non-empty `auths` map,
+ * each entry an object whose optional `auth` is base64 of `user:password`. `origin` names where the
+ * value came from and is used in error messages.
+ */
+export function parseDockerConfigJson(raw: Uint8Array | string | undefined, origin: string): DockerConfigJson {
+  if (raw === undefined) throw new InvalidCredentialError(origin, "no value");
+  const bytes = typeof raw === "string" ? Buffer.from(raw, "utf8") : Buffer.from(raw);
+  if (bytes.length === 0) throw new InvalidCredentialError(origin, "empty value");
+  if (bytes.length > MAX_SECRET_BYTES) {
+    throw new InvalidCredentialError(origin, `${bytes.length} bytes is larger than the 1 MiB Secret limit`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    // The JSON parser's message can quote the input; keep it out.
+    throw new InvalidCredentialError(origin, "not valid JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidCredentialError(origin, "expected a JSON object");
+  }
+  const auths = (parsed as { auths?: unknown }).auths;
+  if (typeof auths !== "object" || auths === null || Array.isArray(auths)) {
+    throw new InvalidCredentialError(origin, 'missing the "auths" object');
+  }
+  const registries = Object.keys(auths);
+  if (registries.length === 0) throw new InvalidCredentialError(origin, '"auths" has no registry');
+  for (const registry of registries) {
+    const entry = (auths as Record<string, unknown>)[registry];
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      throw new InvalidCredentialError(origin, `auths["${registry}"] is not an object`);
+    }
+    const auth = (entry as { auth?: unknown }).auth;
+    if (auth !== undefined) {
+      if (typeof auth !== "string" || !BASE64.test(auth) || auth.length % 4 !== 0) {
+        throw new InvalidCredentialError(origin, `auths["${registry}"].auth is not base64`);
+      }
+      if (!Buffer.from(auth, "base64").toString("utf8").includes(":")) {
+        throw new InvalidCredentialError(origin, `auths["${registry}"].auth does not decode to user:password`);
+      }
+    }
+  }
+  return { bytes, hash: sha256(bytes), registries };
+}
