@@ -1,3 +1,6 @@
+// Public API of @imagepullsecret-patcher/core. Anything not exported here is internal.
+
+// Credentials
 export {
   parseDockerConfigJson,
   InvalidCredentialError,
@@ -5,3 +8,96 @@ export {
   sha256,
   type DockerConfigJson,
 } from "./credentials/docker-config.js";
+
+// Plugin contracts and registries
+export {
+  PluginConfigError,
+  type NamespaceView,
+  type ServiceAccountView,
+  type SourceValue,
+  type SourceState,
+  type SourceStatus,
+  type SourceProvider,
+  type TargetSelector,
+  type PatchStrategy,
+  type PluginContext,
+  type PluginFactory,
+  type SourceFactory,
+  type SelectorFactory,
+  type StrategyFactory,
+} from "./plugins/contracts.js";
+export { PluginRegistry, UnknownPluginTypeError } from "./plugins/registry.js";
+export { silentLogger, type Logger } from "./logging/logger.js";
+
+// Built-in sources
+export { SecretSource, secretSourceFactory, type SecretSourceConfig } from "./sources/secret/secret-source.js";
+export { FileSource, fileSourceFactory, type FileSourceConfig } from "./sources/file/file-source.js";
+export { VaultSource, vaultSourceFactory, type VaultSourceConfig } from "./sources/vault/index.js";
+export {
+  PollingSource,
+  createPollingSource,
+  SourceFetchError,
+  type PolledValue,
+  type PollFetch,
+  type PollingSourceOptions,
+} from "./sources/polling/index.js";
+
+// Built-in selectors and strategies
+export {
+  AllNamespacesSelector,
+  LabelNamespaceSelector,
+  NamespaceListSelector,
+  allSelectorFactory,
+  labelSelectorFactory,
+  listSelectorFactory,
+  builtinSelectorFactories,
+  compileLabelSelector,
+  LabelSelectorError,
+  type CompiledLabelSelector,
+  type StructuredSelector,
+} from "./selectors/index.js";
+export {
+  DefaultServiceAccountStrategy,
+  AllServiceAccountsStrategy,
+  NamedServiceAccountsStrategy,
+  LabelSelectorStrategy,
+  defaultStrategyFactory,
+  allStrategyFactory,
+  namedStrategyFactory,
+  selectorStrategyFactory,
+  builtinStrategyFactories,
+  strategyFromShorthand,
+} from "./strategies/index.js";
+
+// Mappings
+export {
+  buildMappings,
+  builtinRegistries,
+  ConfigError,
+  type BuildOptions,
+  type MappingConfig,
+  type Registries,
+} from "./mappings/build.js";
+
+// Engine
+export {
+  Engine,
+  type Mapping,
+  type EngineOptions,
+  type EngineObserver,
+  type KeyStatus,
+  type MappingStatus,
+} from "./engine/engine.js";
+export { planKey, type Plan, type Action, type Outcome, type ConflictPolicy, type KeyState, type MappingPolicy } from "./engine/plan.js";
+export {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  MAPPING_LABEL,
+  INSTANCE_LABEL,
+  SOURCE_HASH_ANNOTATION,
+  ADDED_ANNOTATION,
+  ADOPT_ANNOTATION,
+  EXCLUDE_ANNOTATION,
+} from "./engine/ownership.js";
+export { WorkQueue, type HandlerResult, type QueueObserver, type WorkQueueOptions } from "./queue/work-queue.js";
+export { classifyApiError, type ApiErrorKind, type ClassifiedError } from "./kube/errors.js";

@@ -1,0 +1,210 @@
+import { describe, expect, it } from "vitest";
+import { parseDockerConfigJson } from "../credentials/docker-config.js";
+import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
+import { planKey, type KeyState, type MappingPolicy } from "./plan.js";
+import { ADDED_ANNOTATION, ADOPT_ANNOTATION, INSTANCE_LABEL, MANAGED_BY_LABEL, MAPPING_LABEL } from "./ownership.js";
+import { addReferencePatch, removeReferencePatch } from "./apply.js";
+
+const credential = {
+  credential: parseDockerConfigJson(JSON.stringify({ auths: { r: { auth: Buffer.from("u:p").toString("base64") } } }), "test"),
+  fetchedAt: new Date(0),
+};
+const otherHash = parseDockerConfigJson(JSON.stringify({ auths: { other: {} } }), "t").hash;
+
+const mapping: MappingPolicy = {
+  name: "team-a",
+  secretName: "pull",
+  selector: { description: "label team=a", matches: (ns) => ns.labels.team === "a" },
+  strategy: { description: "default", selects: (sa) => sa.name === "default" },
+  conflictPolicy: "skip",
+  active: true,
+};
+
+function ns(labels: Record<string, string> = { team: "a" }, phase = "Active"): CachedNamespace {
+  return { name: "ns1", uid: "ns-uid", resourceVersion: "1", labels, annotations: {}, phase };
+}
+
+function copy(overrides: Partial<CachedSecret> = {}): CachedSecret {
+  return {
+    namespace: "ns1",
+    name: "pull",
+    uid: "s-uid",
+    resourceVersion: "10",
+    type: "kubernetes.io/dockerconfigjson",
+    labels: { [MANAGED_BY_LABEL]: "imagepullsecret-patcher", [MAPPING_LABEL]: "team-a", [INSTANCE_LABEL]: "default" },
+    annotations: {},
+    dataHash: credential.credential.hash,
+    dataKeys: [".dockerconfigjson"],
+    deleting: false,
+    ...overrides,
+  };
+}
+
+function sa(name: string, pulls: string[] = [], annotations: Record<string, string> = {}): CachedServiceAccount {
+  return { namespace: "ns1", name, uid: `${name}-uid`, resourceVersion: "5", labels: {}, annotations, imagePullSecrets: pulls };
+}
+
+function state(overrides: Partial<KeyState> = {}): KeyState {
+  return {
+    mapping,
+    instance: "default",
+    namespaceName: "ns1",
+    namespace: ns(),
+    credential,
+    sourceSecrets: [{ namespace: "kube-system", name: "regcred" }],
+    secret: undefined,
+    serviceAccounts: [sa("default")],
+    claimedBy: undefined,
+    retainOnRemoval: false,
+    ...overrides,
+  };
+}
+
+const types = (s: KeyState): string[] => planKey(s).actions.map((a) => a.type);
+
+describe("planKey", () => {
+  it("creates the copy and patches the default ServiceAccount in a new namespace", () => {
+    expect(types(state())).toEqual(["create-secret", "add-reference"]);
+  });
+
+  it("does nothing when copy and ServiceAccounts are up to date", () => {
+    const p = planKey(state({ secret: copy(), serviceAccounts: [sa("default", ["other", "pull"], { [ADDED_ANNOTATION]: "pull" }), sa("builder")] }));
+    expect(p.outcome).toBe("in-sync");
+    expect(p.actions).toEqual([]);
+  });
+
+  it("updates in place when the content differs", () => {
+    expect(planKey(state({ secret: copy({ dataHash: otherHash }), serviceAccounts: [] })).actions).toEqual([
+      { type: "update-secret", resourceVersion: "10", adopt: false },
+    ]);
+  });
+
+  it("updates when extra data keys were added to the copy", () => {
+    expect(types(state({ secret: copy({ dataKeys: [".dockerconfigjson", "x"] }), serviceAccounts: [] }))).toEqual(["update-secret"]);
+  });
+
+  it("recreates only when the type must change", () => {
+    expect(planKey(state({ secret: copy({ type: "Opaque" }), serviceAccounts: [] })).actions).toEqual([
+      { type: "recreate-secret", uid: "s-uid", adopt: false },
+    ]);
+  });
+
+  it("leaves a foreign Secret alone under skip, and reports a conflict", () => {
+    const p = planKey(state({ secret: copy({ labels: {} }) }));
+    expect(p.outcome).toBe("conflict");
+    expect(p.actions).toEqual([]);
+    expect(p.reason).toContain("not managed by imagepullsecret-patcher");
+  });
+
+  it("adopts a foreign Secret only with identical content or the opt-in annotation", () => {
+    const adopt = { ...mapping, conflictPolicy: "adopt" as const };
+    expect(types(state({ mapping: adopt, secret: copy({ labels: {} }), serviceAccounts: [] }))).toEqual(["update-secret"]);
+    expect(planKey(state({ mapping: adopt, secret: copy({ labels: {}, dataHash: otherHash }) })).outcome).toBe("conflict");
+    expect(types(state({ mapping: adopt, secret: copy({ labels: {}, dataHash: otherHash, annotations: { [ADOPT_ANNOTATION]: "true" } }), serviceAccounts: [] }))).toEqual(["update-secret"]);
+  });
+
+  it("overwrites a foreign Secret only when asked to", () => {
+    const overwrite = { ...mapping, conflictPolicy: "overwrite" as const };
+    expect(types(state({ mapping: overwrite, secret: copy({ labels: {}, type: "Opaque" }), serviceAccounts: [] }))).toEqual(["recreate-secret"]);
+  });
+
+  it("takes over copies made by titansoft's patcher (annotation only)", () => {
+    const legacy = copy({ labels: {}, annotations: { "app.kubernetes.io/managed-by": "imagepullsecret-patcher" } });
+    expect(planKey(state({ secret: legacy, serviceAccounts: [] })).actions).toEqual([{ type: "update-secret", resourceVersion: "10", adopt: true }]);
+  });
+
+  it("never touches another instance's copy", () => {
+    const p = planKey(state({ secret: copy({ labels: { ...copy().labels, [INSTANCE_LABEL]: "other" } }) }));
+    expect(p.outcome).toBe("conflict");
+    expect(p.actions).toEqual([]);
+  });
+
+  it("waits, without writing, while the source has no valid value", () => {
+    const p = planKey(state({ credential: undefined, secret: copy() }));
+    expect(p).toMatchObject({ outcome: "waiting", actions: [] });
+  });
+
+  it("skips terminating and missing namespaces", () => {
+    expect(planKey(state({ namespace: ns({ team: "a" }, "Terminating") })).outcome).toBe("skipped");
+    expect(planKey(state({ namespace: undefined })).outcome).toBe("skipped");
+  });
+
+  it("never writes over the source Secret itself", () => {
+    const p = planKey(state({ sourceSecrets: [{ namespace: "ns1", name: "pull" }], secret: copy({ labels: {} }) }));
+    expect(p).toMatchObject({ outcome: "skipped", actions: [] });
+  });
+
+  it("cleans up only its own copy and entries when the namespace leaves the mapping", () => {
+    const accounts = [
+      sa("default", ["mine-not", "pull"], { [ADDED_ANNOTATION]: "pull" }),
+      sa("user-added", ["pull"]), // the user put it there: not ours to remove
+    ];
+    const p = planKey(state({ namespace: ns({ team: "b" }), secret: copy(), serviceAccounts: accounts }));
+    expect(p.outcome).toBe("out-of-scope");
+    expect(p.actions).toEqual([
+      { type: "delete-secret", uid: "s-uid", resourceVersion: "10" },
+      { type: "remove-reference", serviceAccount: accounts[0] },
+    ]);
+  });
+
+  it("does not delete a foreign Secret on cleanup", () => {
+    expect(types(state({ namespace: ns({}), secret: copy({ labels: {} }), serviceAccounts: [] }))).toEqual([]);
+  });
+
+  it("cleans up a removed mapping, or keeps everything when retain is set", () => {
+    const removed = { ...mapping, active: false };
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
+    expect(types(state({ mapping: removed, secret: copy(), serviceAccounts: accounts }))).toEqual(["delete-secret", "remove-reference"]);
+    expect(types(state({ mapping: removed, secret: copy(), serviceAccounts: accounts, retainOnRemoval: true }))).toEqual([]);
+  });
+
+  it("yields to the mapping that comes first, without writing", () => {
+    const p = planKey(state({ claimedBy: "team-0" }));
+    expect(p).toMatchObject({ outcome: "conflict", actions: [] });
+    expect(p.reason).toContain("team-0");
+  });
+
+  it("hands its copy and entries over, untouched, to the mapping that now selects the namespace", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
+    expect(types(state({ namespace: ns({}), claimedBy: "team-0", secret: copy(), serviceAccounts: accounts }))).toEqual([]);
+  });
+
+  it("takes over, in place, a copy another mapping of this instance left behind", () => {
+    const other = copy({ labels: { ...copy().labels, [MAPPING_LABEL]: "team-old" } });
+    expect(planKey(state({ secret: other, serviceAccounts: [] })).actions).toEqual([{ type: "update-secret", resourceVersion: "10", adopt: true }]);
+  });
+
+  it("removes its entry from ServiceAccounts the strategy no longer selects", () => {
+    const accounts = [sa("builder", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
+    expect(types(state({ secret: copy(), serviceAccounts: accounts }))).toEqual(["remove-reference"]);
+  });
+});
+
+describe("ServiceAccount patches", () => {
+  it("appends to an existing list and never rewrites other entries", () => {
+    const ops = addReferencePatch(sa("default", ["a", "b"], { keep: "x" }), "pull");
+    expect(ops).toEqual([
+      { op: "replace", path: "/metadata/resourceVersion", value: "5" },
+      { op: "add", path: "/imagePullSecrets/-", value: { name: "pull" } },
+      { op: "add", path: "/metadata/annotations/imagepullsecret-patcher.io~1added", value: "pull" },
+    ]);
+  });
+
+  it("creates the list and the annotations when absent", () => {
+    expect(addReferencePatch(sa("default"), "pull")).toEqual([
+      { op: "replace", path: "/metadata/resourceVersion", value: "5" },
+      { op: "add", path: "/imagePullSecrets", value: [{ name: "pull" }] },
+      { op: "add", path: "/metadata/annotations", value: { [ADDED_ANNOTATION]: "pull" } },
+    ]);
+  });
+
+  it("removes exactly our entry, checked by name, and keeps other recorded names", () => {
+    const ops = removeReferencePatch(sa("default", ["a", "pull", "b"], { [ADDED_ANNOTATION]: "other,pull" }), "pull");
+    expect(ops).toEqual([
+      { op: "replace", path: "/metadata/resourceVersion", value: "5" },
+      { op: "test", path: "/imagePullSecrets/1/name", value: "pull" },
+      { op: "remove", path: "/imagePullSecrets/1" },
+      { op: "replace", path: "/metadata/annotations/imagepullsecret-patcher.io~1added", value: "other" },
+    ]);
+  });
+});

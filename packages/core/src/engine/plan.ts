@@ -1,0 +1,163 @@
+import type { SourceValue } from "../plugins/contracts.js";
+import type { PatchStrategy, TargetSelector } from "../plugins/contracts.js";
+import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "../kube/views.js";
+import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
+import { ADOPT_ANNOTATION, INSTANCE_LABEL, MAPPING_LABEL, addedByUs, ownerOf } from "./ownership.js";
+
+export type ConflictPolicy = "skip" | "adopt" | "overwrite";
+
+/** What the planner needs to know about a mapping. */
+export interface MappingPolicy {
+  readonly name: string;
+  readonly secretName: string;
+  readonly selector: TargetSelector;
+  readonly strategy: PatchStrategy;
+  readonly conflictPolicy: ConflictPolicy;
+  /** False for a mapping removed from config: its copies and entries are cleaned up (or retained). */
+  readonly active: boolean;
+}
+
+/** Everything `planKey` reads: one (mapping, namespace) key over cached state. */
+export interface KeyState {
+  readonly mapping: MappingPolicy;
+  readonly instance: string;
+  readonly namespaceName: string;
+  readonly namespace: CachedNamespace | undefined;
+  readonly credential: SourceValue | undefined;
+  /** Secrets the mapping's source reads; a copy never overwrites them. */
+  readonly sourceSecrets: readonly { namespace: string; name: string }[];
+  /** The Secret named `mapping.secretName` in this namespace, whoever owns it. */
+  readonly secret: CachedSecret | undefined;
+  readonly serviceAccounts: readonly CachedServiceAccount[];
+  /** Another active mapping that also selects this namespace with the same secretName and wins. */
+  readonly claimedBy: string | undefined;
+  /** Removed mappings leave their objects in place when true. */
+  readonly retainOnRemoval: boolean;
+}
+
+export type SecretAction =
+  | { type: "create-secret"; adopt: false }
+  | { type: "update-secret"; resourceVersion: string; adopt: boolean }
+  | { type: "recreate-secret"; uid: string; adopt: boolean }
+  | { type: "delete-secret"; uid: string; resourceVersion: string };
+
+export type ServiceAccountAction =
+  | { type: "add-reference"; serviceAccount: CachedServiceAccount }
+  | { type: "remove-reference"; serviceAccount: CachedServiceAccount };
+
+export type Action = SecretAction | ServiceAccountAction;
+
+/**
+ * - `in-sync`: nothing to do; `changes`: actions to apply;
+ * - `out-of-scope`: not selected (cleanup actions, if any);
+ * - `conflict`: a Secret or another mapping stops us; never written;
+ * - `waiting`: no valid credential yet, or the copy is being deleted;
+ * - `skipped`: the namespace is gone or terminating, or the target is the source itself.
+ */
+export type Outcome = "in-sync" | "changes" | "out-of-scope" | "conflict" | "waiting" | "skipped";
+
+export interface Plan {
+  readonly outcome: Outcome;
+  readonly actions: readonly Action[];
+  /** Why, in words for logs, Events and `plan` output. Never contains credential bytes. */
+  readonly reason: string;
+}
+
+function plan(outcome: Outcome, reason: string, actions: Action[] = []): Plan {
+  return { outcome, actions, reason };
+}
+
+function cleanup(state: KeyState, reason: string): Plan {
+  const { mapping, secret } = state;
+  if (!mapping.active && state.retainOnRemoval) return plan("out-of-scope", `${reason}; kept (retain on removal)`);
+  // Another mapping writes this name here now: it takes the copy over in place and keeps the
+  // entries, so nothing is deleted and re-created.
+  if (state.claimedBy) return plan("out-of-scope", `${reason}; handed over to mapping ${state.claimedBy}`);
+  const actions: Action[] = [];
+  const owner = ownerOf(secret);
+  if (secret && owner.kind === "mapping" && owner.mapping === mapping.name && owner.instance === state.instance && !secret.deleting) {
+    actions.push({ type: "delete-secret", uid: secret.uid, resourceVersion: secret.resourceVersion });
+  }
+  for (const sa of state.serviceAccounts) {
+    if (addedByUs(sa).includes(mapping.secretName)) actions.push({ type: "remove-reference", serviceAccount: sa });
+  }
+  return plan("out-of-scope", actions.length ? `${reason}; cleaning up` : reason, actions);
+}
+
+/**
+ * Decides what one (mapping, namespace) key needs, from cached state alone. Pure and idempotent:
+ * the same state always gives the same plan, and an applied plan leads to an empty one.
+ */
+export function planKey(state: KeyState): Plan {
+  const { mapping, namespace, secret, credential } = state;
+  if (!namespace) return plan("skipped", "namespace does not exist");
+  if (namespace.phase === "Terminating") return plan("skipped", "namespace is terminating");
+  const isSource = state.sourceSecrets.some((s) => s.namespace === namespace.name && s.name === mapping.secretName);
+  if (isSource) return plan("skipped", `${namespace.name}/${mapping.secretName} is the mapping's source`);
+
+  if (!mapping.active) return cleanup(state, `mapping ${mapping.name} was removed`);
+  if (!mapping.selector.matches(namespace)) return cleanup(state, `not selected by ${mapping.selector.description}`);
+  if (state.claimedBy) {
+    return plan("conflict", `mapping ${state.claimedBy} also writes Secret ${mapping.secretName} into this namespace and comes first`);
+  }
+  if (!credential) return plan("waiting", "the source has no valid credential yet");
+
+  const actions: Action[] = [];
+  const owner = ownerOf(secret);
+  const hash = credential.credential.hash;
+  const contentDiffers = (s: CachedSecret): boolean =>
+    s.dataHash !== hash || s.dataKeys.length !== 1 || s.dataKeys[0] !== DOCKER_CONFIG_JSON_KEY;
+  const labelsDiffer = (s: CachedSecret): boolean =>
+    s.labels[MAPPING_LABEL] !== mapping.name || s.labels[INSTANCE_LABEL] !== state.instance;
+
+  if (!secret) {
+    actions.push({ type: "create-secret", adopt: false });
+  } else if (secret.deleting) {
+    return plan("waiting", `Secret ${mapping.secretName} is being deleted`);
+  } else {
+    let adopt = false;
+    if (owner.kind === "foreign") {
+      const adoptable =
+        mapping.conflictPolicy === "overwrite" ||
+        (mapping.conflictPolicy === "adopt" &&
+          (secret.annotations[ADOPT_ANNOTATION] === "true" ||
+            (secret.type === DOCKER_CONFIG_JSON_TYPE && !contentDiffers(secret))));
+      if (!adoptable) {
+        const hint =
+          mapping.conflictPolicy === "adopt"
+            ? `its content differs; annotate it ${ADOPT_ANNOTATION}="true" to let the patcher take it over`
+            : `conflictPolicy is ${mapping.conflictPolicy}`;
+        return plan("conflict", `Secret ${mapping.secretName} exists and is not managed by imagepullsecret-patcher; left alone (${hint})`);
+      }
+      adopt = true;
+    } else if (owner.kind === "mapping" && owner.mapping !== mapping.name && owner.instance === state.instance && !state.claimedBy) {
+      // A copy from a mapping that no longer writes here (renamed or removed): ours to take over.
+      adopt = true;
+    } else if (owner.kind === "mapping" && owner.instance !== state.instance) {
+      return plan("conflict", `Secret ${mapping.secretName} belongs to patcher instance "${owner.instance}"; left alone`);
+    } else if (owner.kind === "legacy") {
+      adopt = true;
+    }
+    if (secret.type !== DOCKER_CONFIG_JSON_TYPE) {
+      actions.push({ type: "recreate-secret", uid: secret.uid, adopt });
+    } else if (adopt || contentDiffers(secret) || labelsDiffer(secret)) {
+      actions.push({ type: "update-secret", resourceVersion: secret.resourceVersion, adopt });
+    }
+  }
+
+  for (const sa of state.serviceAccounts) {
+    const wanted = mapping.strategy.selects(sa, namespace);
+    const present = sa.imagePullSecrets.includes(mapping.secretName);
+    if (wanted && !present) actions.push({ type: "add-reference", serviceAccount: sa });
+    else if (!wanted && addedByUs(sa).includes(mapping.secretName)) {
+      actions.push({ type: "remove-reference", serviceAccount: sa });
+    }
+  }
+  return actions.length ? plan("changes", describe(actions), actions) : plan("in-sync", "copy and ServiceAccounts are up to date");
+}
+
+function describe(actions: readonly Action[]): string {
+  return actions
+    .map((a) => (a.type === "add-reference" || a.type === "remove-reference" ? `${a.type} ${a.serviceAccount.name}` : a.type))
+    .join(", ");
+}

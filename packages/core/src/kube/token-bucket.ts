@@ -1,0 +1,36 @@
+/** Client-side write rate limit: `qps` tokens a second, up to `burst` saved. */
+export class TokenBucket {
+  #tokens: number;
+  #last: number;
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly qps: number,
+    readonly burst: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!(qps > 0) || !(burst >= 1)) throw new Error(`invalid rate limit: qps ${qps}, burst ${burst}`);
+    this.#tokens = burst;
+    this.#last = now();
+  }
+
+  /** Resolves when a token is available; callers are served in order. */
+  take(): Promise<void> {
+    const next = this.#tail.then(() => this.#wait());
+    this.#tail = next;
+    return next;
+  }
+
+  async #wait(): Promise<void> {
+    for (;;) {
+      const t = this.now();
+      this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) / 1000) * this.qps);
+      this.#last = t;
+      if (this.#tokens >= 1) {
+        this.#tokens -= 1;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.#tokens) / this.qps) * 1000)));
+    }
+  }
+}

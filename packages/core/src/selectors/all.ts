@@ -1,0 +1,47 @@
+import { PluginConfigError, type NamespaceView, type SelectorFactory, type TargetSelector } from "../plugins/contracts.js";
+import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeList } from "./exclusions.js";
+import { describeValue, isPlainObject, refuseUnknownKeys } from "./validation.js";
+
+/** Validated config of the `all` selector. */
+export interface AllSelectorConfig {
+  /** Namespace names or globs never selected. */
+  readonly exclude: readonly string[];
+}
+
+/**
+ * Selects every namespace except those matching `exclude` and those annotated
+ * `k8s.titansoft.com/imagepullsecret-patcher-exclude: "true"`.
+ */
+export class AllNamespacesSelector implements TargetSelector {
+  readonly description: string;
+  readonly #exclusions: NamespaceExclusions;
+
+  constructor(config: AllSelectorConfig) {
+    this.#exclusions = new NamespaceExclusions(config.exclude);
+    this.description = `all namespaces${this.#exclusions.describeSuffix()}`;
+  }
+
+  matches(namespace: NamespaceView): boolean {
+    return !this.#exclusions.excludes(namespace);
+  }
+}
+
+/**
+ * Factory of the `all` selector. Config: `{ exclude?: string[] }`; `{}`, `true`, `null` or nothing
+ * mean no exclusion.
+ */
+export const allSelectorFactory: SelectorFactory<AllSelectorConfig> = {
+  type: "all",
+  summary: `every namespace, minus \`exclude\` names/globs and namespaces annotated ${EXCLUDE_ANNOTATION}: "true"`,
+  validate(config: unknown): AllSelectorConfig {
+    if (config === undefined || config === null || config === true) return { exclude: [] };
+    if (!isPlainObject(config)) {
+      throw new PluginConfigError("", `expected an object like { exclude: [kube-system] } or nothing, got ${describeValue(config)}`);
+    }
+    refuseUnknownKeys(config, ["exclude"], "");
+    return { exclude: readExcludeList(config["exclude"]) };
+  },
+  create(config: AllSelectorConfig): AllNamespacesSelector {
+    return new AllNamespacesSelector(config);
+  },
+};

@@ -1,0 +1,145 @@
+import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import { InvalidCredentialError, parseDockerConfigJson } from "../../credentials/docker-config.js";
+import { Reflector } from "../../kube/reflector.js";
+import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "../../kube/views.js";
+import {
+  PluginConfigError,
+  type PluginContext,
+  type SourceFactory,
+  type SourceProvider,
+  type SourceStatus,
+  type SourceValue,
+} from "../../plugins/contracts.js";
+
+export interface SecretSourceConfig {
+  readonly name: string;
+  readonly namespace: string;
+}
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+interface SourceSecret {
+  resourceVersion: string;
+  secret: V1Secret;
+}
+
+/**
+ * A `kubernetes.io/dockerconfigjson` Secret in the cluster, watched by name (a field selector), so
+ * the patcher needs get/list/watch on that one Secret only.
+ */
+export class SecretSource implements SourceProvider {
+  readonly description: string;
+  readonly secretsRead: readonly { namespace: string; name: string }[];
+  readonly #config: SecretSourceConfig;
+  readonly #context: PluginContext;
+  readonly #listeners = new Set<() => void>();
+  #value: SourceValue | undefined;
+  #status: SourceStatus = { state: "pending" };
+
+  constructor(config: SecretSourceConfig, context: PluginContext) {
+    this.#config = config;
+    this.#context = context;
+    this.description = `secret ${config.namespace}/${config.name}`;
+    this.secretsRead = [{ namespace: config.namespace, name: config.name }];
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    const kc = this.#context.kubeConfig;
+    if (!kc) throw new Error(`${this.description}: the secret source needs a Kubernetes client`);
+    const core = kc.makeApiClient(CoreV1Api);
+    const { namespace, name } = this.#config;
+    const reflector = new Reflector<V1Secret, SourceSecret>({
+      name: `source ${namespace}/${name}`,
+      kubeConfig: kc,
+      watchPath: `/api/v1/namespaces/${namespace}/secrets`,
+      fieldSelector: `metadata.name=${name}`,
+      list: (params) => core.listNamespacedSecret({ namespace, ...params }),
+      transform: (secret) => ({ resourceVersion: secret.metadata?.resourceVersion ?? "", secret }),
+      key: () => name,
+      logger: this.#context.logger,
+    });
+    reflector.on({
+      add: (s) => this.#observe(s.secret),
+      update: (_old, s) => this.#observe(s.secret),
+      delete: () => this.#fail(`Secret ${namespace}/${name} was deleted`),
+      synced: () => {
+        if (reflector.size === 0) this.#fail(`Secret ${namespace}/${name} does not exist`);
+      },
+    });
+    void reflector.run(signal);
+    await reflector.waitForSync(signal);
+  }
+
+  current(): SourceValue | undefined {
+    return this.#value;
+  }
+
+  status(): SourceStatus {
+    return this.#status;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #observe(secret: V1Secret): void {
+    if (secret.type !== DOCKER_CONFIG_JSON_TYPE) {
+      return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has type ${secret.type ?? "Opaque"}, expected ${DOCKER_CONFIG_JSON_TYPE}`);
+    }
+    const encoded = secret.data?.[DOCKER_CONFIG_JSON_KEY];
+    if (encoded === undefined) {
+      return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has no ${DOCKER_CONFIG_JSON_KEY} key`);
+    }
+    try {
+      const credential = parseDockerConfigJson(Buffer.from(encoded, "base64"), this.description);
+      const now = new Date();
+      const changed = this.#value?.credential.hash !== credential.hash || this.#status.state !== "ready";
+      if (this.#value?.credential.hash !== credential.hash) this.#value = { credential, fetchedAt: now };
+      this.#status = { state: "ready", lastSuccessAt: now };
+      if (changed) this.#notify();
+    } catch (err) {
+      this.#fail(err instanceof InvalidCredentialError ? err.reason : "unreadable value");
+    }
+  }
+
+  #fail(problem: string): void {
+    const error = problem.startsWith(this.description) ? problem : `${this.description}: ${problem}`;
+    const state = this.#value ? "degraded" : "pending";
+    if (this.#status.state === state && this.#status.error === error) return;
+    this.#status = { state, error, lastSuccessAt: this.#status.lastSuccessAt };
+    this.#context.logger.warn({ source: this.description, state, error }, "source is not usable; existing copies are kept");
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+function requireName(value: unknown, field: string, pattern: RegExp, max: number): string {
+  if (typeof value !== "string" || value === "") throw new PluginConfigError(field, "required, a non-empty string");
+  if (value.length > max || !pattern.test(value)) {
+    throw new PluginConfigError(field, `"${value}" is not a valid Kubernetes name (lowercase letters, digits, '-'${pattern === DNS1123_SUBDOMAIN ? ", '.'" : ""}; at most ${max} characters)`);
+  }
+  return value;
+}
+
+export const secretSourceFactory: SourceFactory<SecretSourceConfig> = {
+  type: "secret",
+  summary: "a kubernetes.io/dockerconfigjson Secret in the cluster, watched by name",
+  validate(config: unknown): SecretSourceConfig {
+    if (typeof config !== "object" || config === null || Array.isArray(config)) {
+      throw new PluginConfigError("", "expected a map with name and namespace");
+    }
+    const { name, namespace, ...rest } = config as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length) throw new PluginConfigError(unknown[0] ?? "", "unknown field (valid: name, namespace)");
+    return {
+      name: requireName(name, "name", DNS1123_SUBDOMAIN, 253),
+      namespace: requireName(namespace, "namespace", DNS1123_LABEL, 63),
+    };
+  },
+  create: (config, context) => new SecretSource(config, context),
+};

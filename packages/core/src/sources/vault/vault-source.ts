@@ -1,0 +1,186 @@
+import type { Logger } from "../../logging/logger.js";
+import type { SourceFactory } from "../../plugins/contracts.js";
+import type { PollingClock } from "../polling/clock.js";
+import { SourceFetchError } from "../polling/errors.js";
+import { PollingSource, type PolledValue } from "../polling/polling-source.js";
+import { VaultTokenManager } from "./auth.js";
+import { VaultApiError, VaultClient, encodePath, expectOk, type ReadTextFile, type VaultTransport } from "./client.js";
+import {
+  DEFAULT_KEY,
+  DEFAULT_KV_MOUNT,
+  DEFAULT_REFRESH_INTERVAL_SECONDS,
+  validateVaultSourceConfig,
+  type VaultSourceConfig,
+} from "./config.js";
+
+/** Test and embedding hooks; production code passes only a logger. */
+export interface VaultSourceOptions {
+  readonly logger?: Logger | undefined;
+  readonly clock?: PollingClock | undefined;
+  readonly random?: (() => number) | undefined;
+  readonly transport?: VaultTransport | undefined;
+  readonly readFile?: ReadTextFile | undefined;
+  /** Overrides `refreshIntervalSeconds` (tests poll faster than users may configure). */
+  readonly refreshIntervalMs?: number | undefined;
+  readonly initialBackoffMs?: number | undefined;
+  readonly maxBackoffMs?: number | undefined;
+  readonly requestTimeoutMs?: number | undefined;
+}
+
+/** `vault <namespace>/<mount>/<path> at <origin>`: what logs and status call this source. */
+export function describeVaultSource(config: VaultSourceConfig): string {
+  const origin = new URL(config.address).origin;
+  const ns = config.namespace ? `${config.namespace}/` : "";
+  return `vault ${ns}${config.mount ?? DEFAULT_KV_MOUNT}/${config.path} at ${origin}`;
+}
+
+/** The API path a KV read goes to. */
+export function kvReadPath(config: VaultSourceConfig): string {
+  const mount = encodePath(config.mount ?? DEFAULT_KV_MOUNT);
+  const path = encodePath(config.path);
+  return (config.version ?? 2) === 2 ? `${mount}/data/${path}` : `${mount}/${path}`;
+}
+
+function fieldList(data: Record<string, unknown>): string {
+  const names = Object.keys(data);
+  if (names.length === 0) return "it has no fields";
+  const shown = names.slice(0, 10).map((n) => JSON.stringify(n.length > 40 ? `${n.slice(0, 40)}…` : n));
+  return `its fields are ${shown.join(", ")}${names.length > 10 ? `, … (${names.length} in all)` : ""}`;
+}
+
+function fieldText(data: Record<string, unknown>, field: string): string {
+  const value = data[field];
+  if (typeof value === "string") return value;
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) return JSON.stringify(value);
+  throw new SourceFetchError(
+    `field "${field}" holds ${value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`}; expected the .dockerconfigjson as a JSON string or object`,
+    false,
+  );
+}
+
+/**
+ * Picks the `.dockerconfigjson` out of a KV secret's data: the `key` field when configured;
+ * otherwise the whole object when it has `auths`, else the `dockerconfigjson` (or
+ * `.dockerconfigjson`) field. Errors name fields, never values.
+ */
+export function extractDockerConfig(data: Record<string, unknown>, key: string | undefined): string {
+  if (key !== undefined) {
+    if (!Object.hasOwn(data, key)) throw new SourceFetchError(`the secret has no field "${key}"; ${fieldList(data)}`, false);
+    return fieldText(data, key);
+  }
+  if (Object.hasOwn(data, "auths")) return JSON.stringify(data);
+  for (const field of [DEFAULT_KEY, `.${DEFAULT_KEY}`]) {
+    if (Object.hasOwn(data, field)) return fieldText(data, field);
+  }
+  throw new SourceFetchError(
+    `the secret has neither an "auths" object nor a "${DEFAULT_KEY}" field (set "key" to the field to use); ${fieldList(data)}`,
+    false,
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A {@link PollingSource} that reads a `.dockerconfigjson` from a Vault (or OpenBao) KV v1/v2
+ * secret, authenticating with a token, Kubernetes or AppRole. Pass a config that went through
+ * {@link validateVaultSourceConfig} (the factory does).
+ */
+export class VaultSource extends PollingSource {
+  readonly config: VaultSourceConfig;
+  readonly tokens: VaultTokenManager;
+
+  constructor(config: VaultSourceConfig, options: VaultSourceOptions = {}) {
+    const client = new VaultClient({
+      address: config.address,
+      namespace: config.namespace,
+      caFile: config.caFile,
+      transport: options.transport,
+      readFile: options.readFile,
+      requestTimeoutMs: options.requestTimeoutMs,
+    });
+    const tokens = new VaultTokenManager(client, config.auth, {
+      logger: options.logger,
+      clock: options.clock,
+      readFile: options.readFile,
+    });
+    const description = describeVaultSource(config);
+    super({
+      description,
+      fetch: (signal) => readKvSecret(client, tokens, config, signal),
+      refreshIntervalMs: options.refreshIntervalMs ?? (config.refreshIntervalSeconds ?? DEFAULT_REFRESH_INTERVAL_SECONDS) * 1000,
+      logger: options.logger,
+      clock: options.clock,
+      random: options.random,
+      initialBackoffMs: options.initialBackoffMs,
+      maxBackoffMs: options.maxBackoffMs,
+      // A hung request is cut by the client's own timeout first; this bounds login + read together.
+      attemptTimeoutMs: 3 * (options.requestTimeoutMs ?? 30_000),
+    });
+    this.config = config;
+    this.tokens = tokens;
+  }
+
+  override start(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) this.tokens.stop();
+    else signal.addEventListener("abort", () => this.tokens.stop(), { once: true });
+    return super.start(signal);
+  }
+}
+
+/** One KV read: token (cached, or a login), GET, one retry with a fresh token after a 403. */
+async function readKvSecret(
+  client: VaultClient,
+  tokens: VaultTokenManager,
+  config: VaultSourceConfig,
+  signal: AbortSignal,
+): Promise<PolledValue> {
+  const path = kvReadPath(config);
+  const read = async (): Promise<{ token: string; status: number; body: unknown }> => {
+    const token = await tokens.token(signal);
+    const response = await client.request("GET", path, { token, signal });
+    return { token, ...response };
+  };
+  let response = await read();
+  if (response.status === 403) {
+    tokens.forbidden(response.token);
+    response = await read();
+  }
+  const operation = `reading ${path}`;
+  if (response.status === 404) {
+    const metadata = (response.body as { data?: { metadata?: { deletion_time?: unknown; destroyed?: unknown } } } | undefined)
+      ?.data?.metadata;
+    if (metadata?.destroyed === true) throw new SourceFetchError(`${operation}: the latest version is destroyed`);
+    if (typeof metadata?.deletion_time === "string" && metadata.deletion_time !== "") {
+      throw new SourceFetchError(`${operation}: the latest version is deleted`);
+    }
+    throw new VaultApiError(operation, 404, ["no secret at this path"]);
+  }
+  expectOk(operation, response);
+  const outer = (response.body as { data?: unknown } | undefined)?.data;
+  const data = (config.version ?? 2) === 2 ? (isRecord(outer) ? outer.data : undefined) : outer;
+  if (!isRecord(data)) {
+    throw new SourceFetchError(
+      `${operation}: the answer has no data object${(config.version ?? 2) === 2 ? " (is this a KV v1 mount? set version: 1)" : ""}`,
+      false,
+    );
+  }
+  return { bytes: extractDockerConfig(data, config.key) };
+}
+
+/** Creates a {@link VaultSource}; the functional twin of the factory's `create`. */
+export function createVaultSource(config: VaultSourceConfig, options: VaultSourceOptions = {}): VaultSource {
+  return new VaultSource(config, options);
+}
+
+/** The `vault` source type, for the plugin registry. */
+export const vaultSourceFactory: SourceFactory<VaultSourceConfig> = {
+  type: "vault",
+  summary: "reads a .dockerconfigjson from a Vault or OpenBao KV (v1/v2) secret; token, Kubernetes or AppRole auth",
+  validate: validateVaultSourceConfig,
+  create: (config, context) =>
+    new VaultSource(config, {
+      logger: context.logger.child({ source: "vault", mapping: context.mappingName }),
+    }),
+};
