@@ -156,10 +156,11 @@ describe("mappings, cleanup and failure handling", () => {
       { name: "flaky", source: { secret: { name: "flaky", namespace: badSourceNs } }, targets: { selector: `suite=${suite},team=flaky` }, secretName: "flaky-pull" },
     ]);
     const good = await waitForCopy(core, target, "flaky-pull", passA);
+    // The API server itself refuses a dockerconfigjson Secret that is not JSON; these pass it.
     const bad: [string, k8s.V1Secret][] = [
-      ["not JSON", { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64("{not json") } }],
       ["no auths", { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64('{"credsStore":"x"}') } }],
-      ["empty", { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": "" } }],
+      ["empty auths", { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64('{"auths":{}}') } }],
+      ["auth not base64", { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64('{"auths":{"r":{"auth":"%%%"}}}') } }],
     ];
     for (const [what, body] of bad) {
       const current = await core.readNamespacedSecret({ name: "flaky", namespace: badSourceNs });

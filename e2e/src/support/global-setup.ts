@@ -1,5 +1,23 @@
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
-import { providerFromEnv, type Cluster } from "../cluster/index.ts";
+import { providerFromEnv, stopFromState, type Cluster } from "../cluster/index.ts";
+import { isAlive } from "../cluster/local/processes.ts";
+
+// Each test run gets its own directory, so two runs on one machine never stop each other's cluster.
+const RUNS_DIR = fileURLToPath(new URL("../../../.e2e/runs", import.meta.url));
+
+/** Stops clusters of earlier runs whose test runner is gone (killed before its teardown). */
+async function reapDeadRuns(): Promise<void> {
+  if (!existsSync(RUNS_DIR)) return;
+  for (const entry of readdirSync(RUNS_DIR)) {
+    const pid = Number(entry);
+    if (Number.isInteger(pid) && isAlive(pid)) continue;
+    await stopFromState(join(RUNS_DIR, entry));
+    rmSync(join(RUNS_DIR, entry), { recursive: true, force: true });
+  }
+}
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -14,7 +32,9 @@ let cluster: Cluster | undefined;
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const provider = providerFromEnv();
   const started = Date.now();
+  await reapDeadRuns();
   cluster = await provider.start({
+    workDir: join(RUNS_DIR, String(process.pid)),
     auditLog: true,
     onProgress: (line) => process.stderr.write(`[e2e:${provider.name}] ${line}\n`),
   });
@@ -33,4 +53,5 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
 export async function teardown(): Promise<void> {
   await cluster?.stop();
   cluster = undefined;
+  rmSync(join(RUNS_DIR, String(process.pid)), { recursive: true, force: true });
 }

@@ -1,4 +1,4 @@
-import { EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../logging/logger.js";
 
 export interface EventTarget {
@@ -9,12 +9,14 @@ export interface EventTarget {
 }
 
 /**
- * Writes events.k8s.io/v1 Events on objects the patcher changes or refuses to change. The same
+ * Writes core/v1 Events (also visible through events.k8s.io/v1). Not events.k8s.io/v1 directly:
+ * client-node serialises its `eventTime` with milliseconds, which the API server's MicroTime refuses.
+ * Writes Events on objects the patcher changes or refuses to change. The same
  * (object, reason, note) is recorded once per `dedupeMs`, so a conflict that persists does not
  * produce an Event on every resync. Notes never carry credential bytes.
  */
 export class EventRecorder {
-  readonly #api: EventsV1Api;
+  readonly #api: CoreV1Api;
   readonly #recent = new Map<string, number>();
 
   constructor(
@@ -24,7 +26,7 @@ export class EventRecorder {
     private readonly instance = "default",
     private readonly dedupeMs = 10 * 60_000,
   ) {
-    this.#api = kubeConfig.makeApiClient(EventsV1Api);
+    this.#api = kubeConfig.makeApiClient(CoreV1Api);
   }
 
   record(target: EventTarget, type: "Normal" | "Warning", reason: string, note: string): void {
@@ -36,20 +38,23 @@ export class EventRecorder {
     if (this.#recent.size > 10_000) {
       for (const [k, t] of this.#recent) if (now - t >= this.dedupeMs) this.#recent.delete(k);
     }
-    const eventTime = new Date();
+    const at = new Date();
     this.#api
       .createNamespacedEvent({
         namespace: target.namespace,
         body: {
           metadata: { generateName: `${target.name}.` },
-          eventTime,
-          reportingController: `imagepullsecret-patcher.io/${this.controller}`,
+          involvedObject: { apiVersion: "v1", kind: target.kind, namespace: target.namespace, name: target.name, uid: target.uid },
+          reason,
+          message: note.slice(0, 1000),
+          type,
+          firstTimestamp: at,
+          lastTimestamp: at,
+          count: 1,
+          source: { component: this.controller },
+          reportingComponent: `imagepullsecret-patcher.io/${this.controller}`,
           reportingInstance: `${this.controller}-${this.instance}`,
           action: reason === "Conflict" ? "Refuse" : "Reconcile",
-          reason,
-          note: note.slice(0, 1000),
-          type,
-          regarding: { apiVersion: "v1", kind: target.kind, namespace: target.namespace, name: target.name, uid: target.uid },
         },
       })
       .catch((err: unknown) => {

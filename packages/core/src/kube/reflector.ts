@@ -47,7 +47,9 @@ export interface ReflectorOptions<TRaw, T> {
   pageSize?: number | undefined;
   /**
    * Watchdog: a watch that delivers nothing (not even a bookmark) for this long is treated as
-   * stalled, closed and replaced after a relist. The API server sends bookmarks about once a minute.
+   * stalled, closed and replaced after a relist. Bookmarks come about once a minute but only after
+   * a random initial delay, and always just before the server-side timeout; so the default sits
+   * above the longest server-side timeout, and a healthy idle watch never trips it.
    */
   inactivityTimeoutMs?: number | undefined;
   /** Server-side watch timeout range; the watch is re-established from its resourceVersion after. */
@@ -220,13 +222,13 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
 
   #watch(resourceVersion: string, signal: AbortSignal, onResourceVersion: (rv: string) => void): Promise<WatchOutcome> {
     const o = this.#opts;
-    const [minT, maxT] = o.watchTimeoutSeconds ?? [300, 600];
+    const [minT, maxT] = o.watchTimeoutSeconds ?? [240, 300];
     const timeoutSeconds = Math.floor(minT + Math.random() * (maxT - minT));
     const watch = new Watch(o.kubeConfig);
     // client-node 2.0 aborts a watch after `requestTimeoutMs` without bytes (default 30 s, which
     // would cut healthy idle watches); raised to our watchdog window. The field is TS-private in
     // 2.0.1, hence the cast; the e2e watchdog test guards this.
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = o.inactivityTimeoutMs ?? 150_000;
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = o.inactivityTimeoutMs ?? 330_000;
     return new Promise<WatchOutcome>((resolve) => {
       let outcome: WatchOutcome | undefined;
       let controller: AbortController | undefined;
