@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
@@ -50,8 +50,39 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   return teardown;
 }
 
+/**
+ * Every credential the suites create contains TEST_PASSWORD_PREFIX. After the run, no Event in the
+ * cluster and no control-plane log may contain it (each suite also checks its own patcher logs).
+ */
+async function assertNoCredentialLeaks(kubeconfigPath: string, logDir: string): Promise<void> {
+  const k8s = await import("@kubernetes/client-node");
+  const { TEST_PASSWORD_PREFIX } = await import("./fixtures.ts");
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const events = await kc.makeApiClient(k8s.CoreV1Api).listEventForAllNamespaces();
+  const leaks: string[] = [];
+  const encoded = Buffer.from(TEST_PASSWORD_PREFIX).toString("base64").slice(0, 12);
+  for (const e of events.items) {
+    const text = JSON.stringify(e);
+    if (text.includes(TEST_PASSWORD_PREFIX)) leaks.push(`Event ${e.metadata?.namespace}/${e.metadata?.name}`);
+  }
+  if (existsSync(logDir)) {
+    for (const file of readdirSync(logDir)) {
+      const text = readFileSync(join(logDir, file), "utf8");
+      if (text.includes(TEST_PASSWORD_PREFIX) || text.includes(encoded)) leaks.push(`log ${file}`);
+    }
+  }
+  process.stderr.write(`[e2e] credential leak check: ${events.items.length} Events and the control-plane logs scanned, ${leaks.length} leaks\n`);
+  if (leaks.length) throw new Error(`test credentials leaked into: ${leaks.join(", ")}`);
+}
+
 export async function teardown(): Promise<void> {
-  await cluster?.stop();
+  const runDir = join(RUNS_DIR, String(process.pid));
+  try {
+    if (cluster?.provider === "local") await assertNoCredentialLeaks(cluster.kubeconfigPath, join(runDir, "logs"));
+  } finally {
+    await cluster?.stop();
+  }
   cluster = undefined;
   rmSync(join(RUNS_DIR, String(process.pid)), { recursive: true, force: true });
 }

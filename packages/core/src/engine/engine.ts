@@ -1,7 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1Namespace, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
 import type { Logger } from "../logging/logger.js";
 import { silentLogger } from "../logging/logger.js";
-import type { PatchStrategy, SourceProvider, TargetSelector } from "../plugins/contracts.js";
+import type { PatchStrategy, SourceProvider, SourceValue, TargetSelector } from "../plugins/contracts.js";
 import { classifyApiError } from "../kube/errors.js";
 import { EventRecorder } from "../kube/events.js";
 import { Reflector, type ReflectorObserver } from "../kube/reflector.js";
@@ -56,6 +56,12 @@ export interface EngineOptions {
   recordEvents?: boolean | undefined;
   /** Watchdog: relist a watch that delivered nothing for this long. */
   watchInactivityTimeoutMs?: number | undefined;
+  /**
+   * Checks a new credential before it fans out (for example a registry login probe). Until a
+   * value passes, the last value that passed keeps being used; a failure is logged and shown in
+   * {@link Engine.status}.
+   */
+  verifyCredential?: ((value: SourceValue, mapping: string) => Promise<{ ok: boolean; problem?: string | undefined }>) | undefined;
   observer?: EngineObserver | undefined;
 }
 
@@ -72,6 +78,8 @@ export interface MappingStatus {
   source: string;
   sourceState: string;
   sourceError?: string | undefined;
+  /** Why the newest credential is held back, when `verifyCredential` refused it. */
+  verificationError?: string | undefined;
   inScope: number;
   inSync: number;
   conflicting: number;
@@ -119,6 +127,8 @@ export class Engine {
   /** Objects we just wrote, by cache key → the resourceVersion the cache must reach ("" = deleted). */
   readonly #expectations = new Map<string, { resourceVersion: string; at: number }>();
   readonly #status = new Map<string, KeyStatus>();
+  /** Verification results by source: the hash checked last and the newest value that passed. */
+  readonly #verification = new Map<SourceProvider, { hash: string; ok?: boolean; problem?: string | undefined; passed?: SourceValue | undefined }>();
   #signal: AbortSignal | undefined;
   #started = false;
 
@@ -276,6 +286,7 @@ export class Engine {
         source: m.source.description,
         sourceState: m.source.status().state,
         sourceError: m.source.status().error,
+        verificationError: this.#verification.get(m.source)?.ok === false ? this.#verification.get(m.source)?.problem : undefined,
         inScope: 0,
         inSync: 0,
         conflicting: 0,
@@ -457,13 +468,38 @@ export class Engine {
       instance: this.#instance,
       namespaceName,
       namespace,
-      credential: active?.source.current(),
+      credential: active ? this.#usableCredential(active) : undefined,
       sourceSecrets: active?.source.secretsRead ?? [],
       secret: this.#secretReflectors.get(secretName)?.get(`${namespaceName}/${secretName}`),
       serviceAccounts: [...(this.#saByNamespace.get(namespaceName)?.values() ?? [])],
       claimedBy: claimant && claimant !== mappingName ? claimant : undefined,
       retainOnRemoval: this.#opts.retainOnMappingRemoval ?? false,
     };
+  }
+
+  /** The source's value, or with `verifyCredential` the newest value that passed verification. */
+  #usableCredential(m: Mapping): SourceValue | undefined {
+    const value = m.source.current();
+    const verify = this.#opts.verifyCredential;
+    if (!value || !verify) return value;
+    const record = this.#verification.get(m.source);
+    if (record?.hash === value.credential.hash) return record.ok ? value : record.passed;
+    const passed = record?.passed;
+    this.#verification.set(m.source, { hash: value.credential.hash, passed });
+    verify(value, m.name).then(
+      (result) => this.#verified(m, value, result.ok, result.problem),
+      (err: unknown) => this.#verified(m, value, false, err instanceof Error ? err.message : "verification failed"),
+    );
+    return passed;
+  }
+
+  #verified(m: Mapping, value: SourceValue, ok: boolean, problem: string | undefined): void {
+    const record = this.#verification.get(m.source);
+    if (record?.hash !== value.credential.hash) return; // a newer value is being checked
+    this.#verification.set(m.source, { hash: record.hash, ok, problem, passed: ok ? value : record.passed });
+    if (ok) this.#log.info({ mapping: m.name, hash: value.credential.hash }, "new credential verified");
+    else this.#log.warn({ mapping: m.name, hash: value.credential.hash, problem }, "new credential failed verification; keeping the previous one");
+    this.#enqueueSource(m.source);
   }
 
   #pendingExpectation(state: KeyState): boolean {
