@@ -8,6 +8,14 @@ export {
   sha256,
   type DockerConfigJson,
 } from "./credentials/docker-config.js";
+export {
+  probeRegistryLogin,
+  registryApiHost,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  type ProbeResult,
+  type RegistryProbeEntry,
+  type RegistryProbeOptions,
+} from "./credentials/registry-probe.js";
 
 // Plugin contracts and registries
 export {
