@@ -1,10 +1,17 @@
 #!/usr/bin/env node
+import "reflect-metadata";
+import { Command } from "commander";
 import { VERSION } from "./version.js";
+import { runCli } from "./cli.js";
 
-const [command = "help"] = process.argv.slice(2);
-if (command === "version" || command === "--version") {
-  process.stdout.write(`imagepullsecret-patcher ${VERSION}\n`);
-} else {
-  process.stdout.write(`imagepullsecret-patcher ${VERSION}\n\nUsage: imagepullsecret-patcher version\n`);
-  if (command !== "help" && command !== "--help") process.exitCode = 2;
-}
+const program = new Command();
+await runCli(program, process.argv, VERSION).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
+

@@ -33,6 +33,7 @@ export {
   type SourceFactory,
   type SelectorFactory,
   type StrategyFactory,
+  type PluginPackage,
 } from "./plugins/contracts.js";
 export { PluginRegistry, UnknownPluginTypeError } from "./plugins/registry.js";
 export { silentLogger, type Logger } from "./logging/logger.js";

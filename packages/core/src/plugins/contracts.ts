@@ -133,3 +133,13 @@ export interface PluginFactory<TConfig, TPlugin> {
 export type SourceFactory<TConfig = unknown> = PluginFactory<TConfig, SourceProvider>;
 export type SelectorFactory<TConfig = unknown> = PluginFactory<TConfig, TargetSelector>;
 export type StrategyFactory<TConfig = unknown> = PluginFactory<TConfig, PatchStrategy>;
+
+/**
+ * What a third-party plugin package exports (as its default export or as `plugin`), so the
+ * patcher app can load it by package name from `plugins:` in config.yaml.
+ */
+export interface PluginPackage {
+  readonly sources?: readonly SourceFactory<never>[] | undefined;
+  readonly selectors?: readonly SelectorFactory<never>[] | undefined;
+  readonly strategies?: readonly StrategyFactory<never>[] | undefined;
+}

@@ -1,0 +1,98 @@
+import { z } from "zod";
+
+/** Durations as Go/Kubernetes write them ("30s", "10m", "1h30m") or plain seconds. */
+export const duration = z.union([
+  z.number().nonnegative(),
+  z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, 'expected a duration such as "30s", "10m" or "1h"'),
+]);
+
+export function durationMs(value: number | string): number {
+  if (typeof value === "number") return value * 1000;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+  let total = 0;
+  for (const [, amount, u] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * unit[u as keyof typeof unit];
+  return total;
+}
+
+const controller = z
+  .object({
+    /** Concurrent reconciles. */
+    workers: z.number().int().min(1).max(64).default(4),
+    /** Re-evaluate every key from cache this often; 0 disables. */
+    resyncInterval: duration.default("10m"),
+    /** Client-side write rate limit. */
+    clientQps: z.number().positive().default(50),
+    clientBurst: z.number().int().min(1).default(100),
+    /** Relist a watch that delivered nothing for this long. */
+    watchInactivityTimeout: duration.default("330s"),
+    /** Keep the copies and entries of a mapping removed from config. */
+    onMappingRemoved: z.enum(["delete", "retain"]).default("delete"),
+    /** Probe `GET /v2/` on each registry with a new credential before it fans out. */
+    verifyCredentials: z.boolean().default(false),
+    /** Distinguishes installations sharing a cluster. */
+    instance: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "lowercase letters, digits and '-'").max(63).default("default"),
+  })
+  .strict();
+
+const leaderElection = z
+  .object({
+    enabled: z.boolean().default(false),
+    namespace: z.string().optional(),
+    name: z.string().default("imagepullsecret-patcher"),
+    leaseDuration: duration.default("15s"),
+    renewDeadline: duration.default("10s"),
+    retryPeriod: duration.default("2s"),
+  })
+  .strict();
+
+const server = z
+  .object({
+    /** host:port for /healthz, /readyz and /metrics; empty disables. */
+    address: z.string().default(":8080"),
+  })
+  .strict();
+
+const log = z
+  .object({
+    level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
+  })
+  .strict();
+
+/**
+ * The top level of config.yaml. Mappings, sources, targets and strategies are validated by the
+ * plugins themselves (they know their own config); this schema checks everything around them.
+ */
+export const configSchema = z
+  .object({
+    /** Default name of the copies. */
+    secretName: z.string().default("image-pull-secret"),
+    /** Default strategy of mappings that set none. */
+    serviceAccounts: z.unknown().optional(),
+    /** Default conflict policy of mappings that set none. */
+    conflictPolicy: z.enum(["skip", "adopt", "overwrite"]).optional(),
+    /** Seed form: one source, one mapping. */
+    source: z.record(z.string(), z.unknown()).optional(),
+    /** Seed form: targets of that one mapping (default: all namespaces). */
+    targets: z.record(z.string(), z.unknown()).optional(),
+    mappings: z.array(z.unknown()).optional(),
+    /** Third-party plugin packages, loaded by package name. */
+    plugins: z.array(z.string().min(1)).default([]),
+    controller: controller.default(controller.parse({})),
+    leaderElection: leaderElection.default(leaderElection.parse({})),
+    server: server.default(server.parse({})),
+    log: log.default(log.parse({})),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.source && config.mappings) {
+      ctx.addIssue({ code: "custom", path: ["source"], message: "use either the seed form (source) or mappings, not both" });
+    }
+    if (!config.source && !config.mappings) {
+      ctx.addIssue({ code: "custom", path: [], message: "nothing to do: set source (seed form) or mappings" });
+    }
+    if (config.targets && !config.source) {
+      ctx.addIssue({ code: "custom", path: ["targets"], message: "targets at the top level belongs to the seed form; inside mappings, set targets per mapping" });
+    }
+  });
+
+export type PatcherConfig = z.infer<typeof configSchema>;

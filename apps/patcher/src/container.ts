@@ -1,0 +1,92 @@
+import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { builtinRegistries, Engine, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
+import { buildConfiguredMappings, type LoadedConfig } from "./config/load.js";
+import { durationMs } from "./config/schema.js";
+import { PatcherMetrics } from "./metrics/metrics.js";
+import { loadPluginPackages } from "./plugins/load.js";
+import { envSourceFactory } from "./titansoft/env-source.js";
+import { probeRegistryLogin } from "@imagepullsecret-patcher/core";
+
+/** Injection tokens of the composition root. Symbols, so nothing depends on decorator metadata. */
+export const Tokens = {
+  Config: Symbol("LoadedConfig") as InjectionToken<LoadedConfig>,
+  /** Wrapped: tsyringe refuses `useValue` of null or undefined, and `validate` has no cluster. */
+  Connection: Symbol("Connection") as InjectionToken<{ kubeConfig: KubeConfig | undefined }>,
+  Logger: Symbol("Logger") as InjectionToken<Logger>,
+  Registries: Symbol("Registries") as InjectionToken<Registries>,
+  Mappings: Symbol("Mappings") as InjectionToken<Mapping[]>,
+  Metrics: Symbol("Metrics") as InjectionToken<PatcherMetrics>,
+  Engine: Symbol("Engine") as InjectionToken<Engine>,
+};
+
+/**
+ * Registries with core's built-in plugins, titansoft's `env` source, and every package named in
+ * `plugins:`. The only place in the app that knows which plugins exist.
+ */
+export async function createRegistries(config: LoadedConfig): Promise<Registries> {
+  const registries = builtinRegistries();
+  registries.sources.register(envSourceFactory);
+  const from = config.origin === "environment" ? [] : [config.origin];
+  await loadPluginPackages(config.config.plugins, registries, [...from, import.meta.filename]);
+  return registries;
+}
+
+/**
+ * Wires one configuration into a child container: config → plugins → mappings → engine. A
+ * reload builds a new child container and hands its mappings to the running engine.
+ */
+export async function createPatcherContainer(options: {
+  config: LoadedConfig;
+  kubeConfig: KubeConfig | undefined;
+  logger: Logger;
+  metrics?: PatcherMetrics | undefined;
+  parent?: DependencyContainer | undefined;
+}): Promise<DependencyContainer> {
+  const c = (options.parent ?? rootContainer).createChildContainer();
+  const registries = await createRegistries(options.config);
+  c.register(Tokens.Config, { useValue: options.config });
+  c.register(Tokens.Connection, { useValue: { kubeConfig: options.kubeConfig } });
+  c.register(Tokens.Logger, { useValue: options.logger });
+  c.register(Tokens.Registries, { useValue: registries });
+  c.register(Tokens.Metrics, { useValue: options.metrics ?? new PatcherMetrics() });
+  c.register(Tokens.Mappings, {
+    useFactory: (d) =>
+      buildConfiguredMappings(d.resolve(Tokens.Config), {
+        registries: d.resolve(Tokens.Registries),
+        kubeConfig: d.resolve(Tokens.Connection).kubeConfig,
+        logger: d.resolve(Tokens.Logger),
+      }),
+  });
+  c.register(Tokens.Engine, {
+    useFactory: (d) => {
+      const { kubeConfig } = d.resolve(Tokens.Connection);
+      if (!kubeConfig) throw new Error("the engine needs a Kubernetes connection");
+      const { controller } = d.resolve(Tokens.Config).config;
+      const metrics = d.resolve(Tokens.Metrics);
+      const mappings = d.resolve(Tokens.Mappings);
+      const engine = new Engine({
+        kubeConfig,
+        mappings,
+        logger: d.resolve(Tokens.Logger),
+        instance: controller.instance,
+        workers: controller.workers,
+        resyncIntervalMs: durationMs(controller.resyncInterval),
+        clientQps: controller.clientQps,
+        clientBurst: controller.clientBurst,
+        watchInactivityTimeoutMs: durationMs(controller.watchInactivityTimeout),
+        retainOnMappingRemoval: controller.onMappingRemoved === "retain",
+        observer: metrics.observer(),
+        verifyCredential: controller.verifyCredentials
+          ? async (value) => {
+              const result = await probeRegistryLogin(value.credential);
+              return { ok: result.ok, problem: result.results.filter((r) => !r.ok).map((r) => `${r.registry}: ${r.problem}`).join("; ") };
+            }
+          : undefined,
+      });
+      metrics.attach(engine, mappings);
+      return engine;
+    },
+  });
+  return c;
+}

@@ -1,0 +1,98 @@
+import { ConfigFileError, expandMappings, type LoadedConfig } from "../config/load.js";
+import { configSchema } from "../config/schema.js";
+
+/** titansoft/imagepullsecret-patcher's variables, all optional. */
+export const TITANSOFT_VARIABLES = [
+  "CONFIG_SECRETNAME",
+  "CONFIG_EXCLUDED_NAMESPACES",
+  "CONFIG_SERVICEACCOUNTS",
+  "CONFIG_ALLSERVICEACCOUNT",
+  "CONFIG_DOCKERCONFIGJSON",
+  "CONFIG_DOCKERCONFIGJSONPATH",
+  "CONFIG_FORCE",
+  "CONFIG_MANAGEDONLY",
+  "CONFIG_RUNONCE",
+  "CONFIG_LOOP_DURATION",
+  "CONFIG_DEBUG",
+] as const;
+
+const ORIGIN = "environment";
+
+export function usesTitansoftEnvironment(env: NodeJS.ProcessEnv): boolean {
+  return TITANSOFT_VARIABLES.some((name) => env[name] !== undefined);
+}
+
+/** Go's strconv.ParseBool; anything else is an error here (titansoft silently used the default). */
+function parseBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined) return fallback;
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(value)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(value)) return false;
+  throw new ConfigFileError(ORIGIN, name, `"${value}" is not a boolean (use true or false)`);
+}
+
+/** Go's time.ParseDuration subset titansoft users write ("10s", "1m30s"); errors instead of defaults. */
+function parseGoDuration(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = env[name] ?? fallback;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) throw new ConfigFileError(ORIGIN, name, `"${value}" is not a duration (for example 10s, 1m)`);
+  return value;
+}
+
+/** Comma list; entries are trimmed (titansoft did not trim, so "a, b" never matched "b"). */
+function parseList(value: string): string[] {
+  return value.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+export interface TitansoftEnvConfig {
+  loaded: LoadedConfig;
+  /** CONFIG_RUNONCE: one pass, then exit. */
+  runOnce: boolean;
+}
+
+/**
+ * Builds the config equivalent to a titansoft deployment's CONFIG_* variables:
+ * one mapping, all namespaces minus the excluded ones (and the titansoft exclude annotation).
+ * See docs/migration-from-titansoft.md for each variable.
+ */
+export function configFromTitansoftEnv(env: NodeJS.ProcessEnv): TitansoftEnvConfig {
+  const inline = env.CONFIG_DOCKERCONFIGJSON;
+  const path = env.CONFIG_DOCKERCONFIGJSONPATH;
+  if (inline !== undefined && path !== undefined) {
+    throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSON", "set either CONFIG_DOCKERCONFIGJSON or CONFIG_DOCKERCONFIGJSONPATH, not both");
+  }
+  if (inline === undefined && path === undefined) {
+    throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSONPATH", "no credential: set CONFIG_DOCKERCONFIGJSONPATH (a mounted file) or CONFIG_DOCKERCONFIGJSON");
+  }
+  if (path !== undefined && path.trim() === "") throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSONPATH", "is empty");
+
+  const force = parseBool(env, "CONFIG_FORCE", true);
+  const managedOnly = parseBool(env, "CONFIG_MANAGEDONLY", false);
+  const allServiceAccounts = parseBool(env, "CONFIG_ALLSERVICEACCOUNT", false);
+  const runOnce = parseBool(env, "CONFIG_RUNONCE", false);
+  const debug = parseBool(env, "CONFIG_DEBUG", false);
+  const loop = parseGoDuration(env, "CONFIG_LOOP_DURATION", "10s");
+  const serviceAccounts = allServiceAccounts ? "all" : parseList(env.CONFIG_SERVICEACCOUNTS ?? "default");
+  if (Array.isArray(serviceAccounts) && serviceAccounts.length === 0) {
+    throw new ConfigFileError(ORIGIN, "CONFIG_SERVICEACCOUNTS", "is empty: it would patch no ServiceAccount");
+  }
+
+  const raw = {
+    secretName: env.CONFIG_SECRETNAME ?? "image-pull-secret",
+    source: inline !== undefined ? { env: { variable: "CONFIG_DOCKERCONFIGJSON" } } : { file: { path } },
+    targets: { all: { exclude: parseList(env.CONFIG_EXCLUDED_NAMESPACES ?? "") } },
+    serviceAccounts,
+    // CONFIG_MANAGEDONLY means "only touch Secrets we manage" (titansoft inverted it by mistake).
+    conflictPolicy: managedOnly ? "skip" : force ? "overwrite" : "skip",
+    controller: { resyncInterval: loop },
+    log: { level: debug ? "debug" : "info" },
+  };
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigFileError(ORIGIN, issue?.path.join(".") ?? "", issue?.message ?? "invalid");
+  }
+  return {
+    runOnce,
+    loaded: { config: parsed.data, mappings: expandMappings(parsed.data), origin: ORIGIN, lineOf: () => undefined },
+  };
+}
