@@ -131,6 +131,8 @@ export class Engine {
   readonly #verification = new Map<SourceProvider, { hash: string; ok?: boolean; problem?: string | undefined; passed?: SourceValue | undefined }>();
   #signal: AbortSignal | undefined;
   #started = false;
+  /** Progress of the first full pass, for "synced 4,000/10,000 namespaces" logs. */
+  #initialSync: { total: number; done: Set<string>; nextReport: number; started: number } | undefined;
 
   constructor(options: EngineOptions) {
     this.#opts = options;
@@ -330,8 +332,29 @@ export class Engine {
         { namespaces: this.#namespaces.size, serviceAccounts: this.#serviceAccounts.size },
         "caches synced",
       );
+      this.#initialSync = { total: this.#namespaces.size, done: new Set(), nextReport: 0, started: Date.now() };
       this.#enqueueAll();
     });
+  }
+
+  /**
+   * Logs progress of the first pass, counted in keys so a namespace is done only when every
+   * mapping has reconciled it. Large clusters get a line about every 10%.
+   */
+  #reportInitialSync(key: string): void {
+    const sync = this.#initialSync;
+    if (!sync || sync.done.has(key)) return;
+    sync.done.add(key);
+    const perNamespace = Math.max(1, this.#mappings.length + this.#retired.size);
+    const totalKeys = sync.total * perNamespace;
+    if (sync.done.size >= totalKeys) {
+      this.#log.info({ namespaces: sync.total, ms: Date.now() - sync.started }, `initial sync complete: ${sync.total.toLocaleString("en-US")} namespaces`);
+      this.#initialSync = undefined;
+    } else if (sync.total >= 100 && sync.done.size >= sync.nextReport) {
+      const done = Math.floor(sync.done.size / perNamespace);
+      if (done > 0) this.#log.info({ done, total: sync.total }, `synced ${done.toLocaleString("en-US")}/${sync.total.toLocaleString("en-US")} namespaces`);
+      sync.nextReport = sync.done.size + Math.ceil(totalKeys / 10);
+    }
   }
 
   async #startSource(m: Mapping): Promise<void> {
@@ -519,6 +542,7 @@ export class Engine {
 
   #record(mapping: string, namespace: string, outcome: Outcome | "error", reason: string, started: number): void {
     this.#status.set(keyOf(mapping, namespace), { mapping, namespace, outcome, reason, at: new Date() });
+    if (outcome !== "error") this.#reportInitialSync(keyOf(mapping, namespace));
     this.#opts.observer?.onReconcile?.(mapping, outcome, Date.now() - started);
   }
 
