@@ -1,3 +1,5 @@
+// tsyringe (used by the composition root) needs the Reflect metadata polyfill loaded first.
+import "reflect-metadata";
 // Programmatic entry points of the patcher app, for tests and tools; the binary is main.js.
 export { runCli, EXIT } from "./cli.js";
 export { runController, runOnce, type RunOptions } from "./run.js";
@@ -7,3 +9,13 @@ export { configFromTitansoftEnv, TITANSOFT_VARIABLES } from "./titansoft/env-con
 export { createPatcherContainer, Tokens } from "./container.js";
 export { PluginLoadError } from "./plugins/load.js";
 export { VERSION } from "./version.js";
+export {
+  LeaseElector,
+  LeadershipEnded,
+  MicroTime,
+  parseMicroTime,
+  formatMicroTime,
+  type LeaseElectorOptions,
+  type LeaderCallbacks,
+  type ElectorState,
+} from "./leader/lease-elector.js";

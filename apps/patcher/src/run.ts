@@ -70,8 +70,12 @@ export async function runController(options: RunOptions): Promise<void> {
         },
         ready: () => {
           const leaderKnown = !elector || elector.state !== "unknown";
-          const synced = elector && !elector.isLeader ? true : !!engine?.synced;
-          const degraded = mappings.filter((m) => m.source.status().state !== "ready").map((m) => `${m.name}: ${m.source.status().error ?? m.source.status().state}`);
+          // A follower runs no engine and no sources: it is ready when it knows it follows.
+          const follower = !!elector && !elector.isLeader;
+          const synced = follower || !!engine?.synced;
+          const degraded = follower
+            ? []
+            : mappings.filter((m) => m.source.status().state !== "ready").map((m) => `${m.name}: ${m.source.status().error ?? m.source.status().state}`);
           return {
             ok: leaderKnown && synced && degraded.length === 0,
             detail: { leader: elector ? elector.state : "disabled", cachesSynced: synced, degradedSources: degraded, configError },

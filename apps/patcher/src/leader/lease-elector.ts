@@ -455,7 +455,8 @@ type RenewResult = { kind: "renewed"; sentAtMs: number } | { kind: "lost"; holde
 
 type LeadOutcome = { kind: "lost"; reason: string } | { kind: "cancelled" } | { kind: "failed"; error: unknown };
 
-class LeadershipEnded extends Error {
+/** The `reason` of an aborted `leaderSignal`; its message says why leadership ended. */
+export class LeadershipEnded extends Error {
   override readonly name = "LeadershipEnded";
 }
 
@@ -565,7 +566,8 @@ export class LeaseElector {
     let conflicts = 0;
     while (!signal.aborted) {
       const result = await this.#tryAcquire(signal);
-      if (signal.aborted) return undefined;
+      // Won just as we were cancelled: report it anyway, so that run() hands the Lease straight back.
+      if (signal.aborted) return result.kind === "acquired" ? result : undefined;
       let delay: number;
       switch (result.kind) {
         case "acquired":
