@@ -12,7 +12,8 @@ const RUNS_DIR = fileURLToPath(new URL("../../../.e2e/runs", import.meta.url));
 async function reapDeadRuns(): Promise<void> {
   if (!existsSync(RUNS_DIR)) return;
   for (const entry of readdirSync(RUNS_DIR)) {
-    const pid = Number(entry);
+    // Directories are named <pid> or <pid>-<suffix> after the test runner that owns them.
+    const pid = Number.parseInt(entry, 10);
     if (Number.isInteger(pid) && isAlive(pid)) continue;
     await stopFromState(join(RUNS_DIR, entry));
     rmSync(join(RUNS_DIR, entry), { recursive: true, force: true });

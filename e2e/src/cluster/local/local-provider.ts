@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Cluster, ClusterProvider, StartOptions } from "../provider.ts";
+import type { Cluster, StartOptions } from "../provider.ts";
 import { generatePki } from "./pki.ts";
 import { ensureBinaries } from "./binaries.ts";
 import {
@@ -120,6 +120,16 @@ rules:
   - level: Metadata
 `;
 
+/** A local cluster, with the handles fault-injection tests need. */
+export interface LocalCluster extends Cluster {
+  readonly server: string;
+  readonly etcdUrl: string;
+  /** SIGKILLs kube-apiserver (no graceful shutdown), as a crash would. */
+  killApiserver(): Promise<void>;
+  /** Starts kube-apiserver again with the same flags and port; resolves when /readyz is 200. */
+  startApiserver(): Promise<void>;
+}
+
 export interface LocalStartOptions extends StartOptions {
   /** Keep the cluster running after this process exits (manual use); otherwise a reaper stops it. */
   detached?: boolean;
@@ -130,9 +140,9 @@ export interface LocalStartOptions extends StartOptions {
  * kube-controller-manager limited to the serviceaccount, serviceaccount-token, namespace and
  * garbage-collector controllers, as local processes with generated PKI.
  */
-export const localProvider: ClusterProvider & { start(options: LocalStartOptions): Promise<Cluster> } = {
+export const localProvider: { readonly name: "local"; start(options: LocalStartOptions): Promise<LocalCluster> } = {
   name: "local",
-  async start(options: LocalStartOptions): Promise<Cluster> {
+  async start(options: LocalStartOptions): Promise<LocalCluster> {
     const progress = options.onProgress ?? (() => {});
     const workDir = resolve(options.workDir ?? DEFAULT_WORK_DIR);
     const stale = await stopFromState(workDir);
@@ -232,15 +242,13 @@ export const localProvider: ClusterProvider & { start(options: LocalStartOptions
         );
         state.auditLogPath = auditLogPath;
       }
-      const apiserver = record(
+      let apiserver = record(
         startProcess("kube-apiserver", bins.kubeApiserver, apiArgs, join(logDir, "kube-apiserver.log")),
         bins.kubeApiserver,
       );
-      const apiMs = await waitFor(
-        "kube-apiserver /readyz",
-        apiserver,
-        async () => (await httpGet(`${server}/readyz`, pki.ca.certPem, pki.admin)) === 200,
-      );
+      const apiReady = (proc: StartedProcess): Promise<number> =>
+        waitFor("kube-apiserver /readyz", proc, async () => (await httpGet(`${server}/readyz`, pki.ca.certPem, pki.admin)) === 200);
+      const apiMs = await apiReady(apiserver);
       progress(`kube-apiserver ready in ${apiMs} ms`);
 
       writeFileSync(state.kubeconfigPath, kubeconfigYaml(server, pki.ca.certPem, pki.admin), { mode: 0o600 });
@@ -278,10 +286,34 @@ export const localProvider: ClusterProvider & { start(options: LocalStartOptions
       }
 
       let stopped = false;
+      const reap = (pids: number[]): void => {
+        if (options.detached) return;
+        spawn(process.execPath, [REAPER, String(process.pid), stateFile(workDir), ...pids.map(String)], { detached: true, stdio: "ignore" }).unref();
+      };
       return {
         provider: "local",
         kubeconfigPath: state.kubeconfigPath,
         auditLogPath,
+        server,
+        etcdUrl,
+        async killApiserver() {
+          try {
+            process.kill(-apiserver.pid, "SIGKILL");
+          } catch {
+            /* already gone */
+          }
+          await apiserver.exited;
+        },
+        async startApiserver() {
+          const index = processes.indexOf(apiserver);
+          apiserver = startProcess("kube-apiserver", bins.kubeApiserver, apiArgs, join(logDir, "kube-apiserver.log"));
+          processes[index] = apiserver;
+          const entry = state.processes.find((p) => p.name === "kube-apiserver");
+          if (entry) entry.pid = apiserver.pid;
+          writeFileSync(stateFile(workDir), JSON.stringify(state, null, 2));
+          reap([apiserver.pid]);
+          await apiReady(apiserver);
+        },
         async stop() {
           if (stopped) return;
           stopped = true;
