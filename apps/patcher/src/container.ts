@@ -1,10 +1,10 @@
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { builtinRegistries, Engine, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
-import { buildConfiguredMappings, type LoadedConfig } from "./config/load.js";
+import { buildConfiguredMappings, ConfigFileError, type LoadedConfig } from "./config/load.js";
 import { durationMs } from "./config/schema.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
-import { loadPluginPackages } from "./plugins/load.js";
+import { loadPluginPackages, PluginLoadError } from "./plugins/load.js";
 import { envSourceFactory } from "./titansoft/env-source.js";
 import { probeRegistryLogin } from "@imagepullsecret-patcher/core";
 
@@ -28,7 +28,14 @@ export async function createRegistries(config: LoadedConfig): Promise<Registries
   const registries = builtinRegistries();
   registries.sources.register(envSourceFactory);
   const from = config.origin === "environment" ? [] : [config.origin];
-  await loadPluginPackages(config.config.plugins, registries, [...from, import.meta.filename]);
+  try {
+    await loadPluginPackages(config.config.plugins, registries, [...from, import.meta.filename]);
+  } catch (err) {
+    if (!(err instanceof PluginLoadError)) throw err;
+    // Report it like any config error: the file, the entry and its line.
+    const path = `plugins[${config.config.plugins.indexOf(err.packageName)}]`;
+    throw new ConfigFileError(config.origin, path, err.message, config.lineOf(path));
+  }
   return registries;
 }
 

@@ -85,12 +85,13 @@ export class SecretSource implements SourceProvider {
   }
 
   #observe(secret: V1Secret): void {
-    if (secret.type !== DOCKER_CONFIG_JSON_TYPE) {
-      return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has type ${secret.type ?? "Opaque"}, expected ${DOCKER_CONFIG_JSON_TYPE}`);
-    }
     const encoded = secret.data?.[DOCKER_CONFIG_JSON_KEY];
     if (encoded === undefined) {
-      return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has no ${DOCKER_CONFIG_JSON_KEY} key`);
+      const keys = Object.keys(secret.data ?? {});
+      return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has no ${DOCKER_CONFIG_JSON_KEY} key (keys: ${keys.join(", ") || "none"})`);
+    }
+    if (secret.type !== DOCKER_CONFIG_JSON_TYPE) {
+      return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has type ${secret.type ?? "Opaque"}, expected ${DOCKER_CONFIG_JSON_TYPE}`);
     }
     try {
       const credential = parseDockerConfigJson(Buffer.from(encoded, "base64"), this.description);
