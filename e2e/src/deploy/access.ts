@@ -1,0 +1,135 @@
+import type * as k8s from "@kubernetes/client-node";
+
+/** What an install of the patcher should be allowed to do, as derived from its config. */
+export interface Install {
+  label: string;
+  /** The patcher's namespace (ServiceAccount, Lease). */
+  namespace: string;
+  serviceAccount: string;
+  /** Secret names the patcher writes into target namespaces. */
+  copyNames: string[];
+  /** Source Secrets it reads: namespace -> names. */
+  sources: Record<string, string[]>;
+  lease: string;
+}
+
+export interface AccessCase {
+  /** Readable and unique, e.g. `list secrets/image-pull-secret (all namespaces)`. */
+  what: string;
+  attrs: k8s.V1ResourceAttributes;
+  allowed: boolean;
+}
+
+export const OTHER_SECRET = "not-a-copy";
+
+function where(ns: string | undefined): string {
+  return ns ? `in ${ns}` : "(all namespaces)";
+}
+
+function c(
+  allowed: boolean,
+  verb: string,
+  resource: string,
+  opts: { ns?: string; name?: string; group?: string; subresource?: string; fieldSelector?: string; note?: string } = {},
+): AccessCase {
+  const target = `${resource}${opts.name ? `/${opts.name}` : ""}${opts.subresource ? `/${opts.subresource}` : ""}`;
+  const fs = opts.fieldSelector ? ` ?fieldSelector=${opts.fieldSelector}` : "";
+  return {
+    what: `${verb} ${target}${fs} ${where(opts.ns)}${opts.note ? ` ${opts.note}` : ""}`,
+    attrs: {
+      verb,
+      group: opts.group ?? "",
+      resource,
+      ...(opts.ns ? { namespace: opts.ns } : {}),
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.subresource ? { subresource: opts.subresource } : {}),
+      ...(opts.fieldSelector ? { fieldSelector: { rawSelector: opts.fieldSelector } } : {}),
+    },
+    allowed,
+  };
+}
+
+/**
+ * The access matrix an install must have. `elsewhere` is a namespace that neither holds a source
+ * nor the patcher (it need not exist: authorization does not look).
+ */
+export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
+  const cases: AccessCase[] = [];
+  const rw = ["get", "list", "watch", "update", "patch", "delete"];
+  for (const copy of i.copyNames) {
+    for (const ns of [elsewhere, "default", "kube-system"]) for (const verb of rw) cases.push(c(true, verb, "secrets", { ns, name: copy }));
+    for (const verb of ["list", "watch"]) cases.push(c(true, verb, "secrets", { name: copy }));
+    // What a real `?fieldSelector=metadata.name=<copy>` request is authorized as: the API server
+    // fills in the name from the selector (and since 1.31 passes the selector along too).
+    cases.push(c(true, "list", "secrets", { name: copy, fieldSelector: `metadata.name=${copy}` }));
+    // RBAC reads only the name; a review that carries the selector without the name is refused.
+    cases.push(c(false, "list", "secrets", { fieldSelector: `metadata.name=${copy}`, note: "without name" }));
+  }
+  for (const ns of [elsewhere, "default", i.namespace, ...Object.keys(i.sources)]) {
+    for (const verb of rw) cases.push(c(false, verb, "secrets", { ns, name: OTHER_SECRET }));
+    for (const verb of ["list", "watch", "deletecollection"]) cases.push(c(false, verb, "secrets", { ns }));
+    cases.push(c(true, "create", "secrets", { ns }));
+  }
+  for (const verb of ["list", "watch"]) {
+    cases.push(c(false, verb, "secrets"));
+    cases.push(c(false, verb, "secrets", { name: OTHER_SECRET }));
+  }
+  for (const [ns, names] of Object.entries(i.sources)) {
+    for (const name of names) {
+      if (i.copyNames.includes(name)) continue; // would be allowed everywhere as a copy name
+      for (const verb of ["get", "list", "watch"]) {
+        cases.push(c(true, verb, "secrets", { ns, name }));
+        cases.push(c(false, verb, "secrets", { ns: elsewhere, name }));
+      }
+      cases.push(c(false, "list", "secrets", { name }));
+      for (const verb of ["update", "patch", "delete"]) cases.push(c(false, verb, "secrets", { ns, name }));
+      for (const other of Object.keys(i.sources)) {
+        if (other !== ns && !i.sources[other]?.includes(name)) cases.push(c(false, "get", "secrets", { ns: other, name }));
+      }
+    }
+  }
+  for (const verb of ["get", "list", "watch"]) cases.push(c(true, verb, "serviceaccounts", verb === "get" ? { ns: elsewhere, name: "default" } : {}));
+  cases.push(c(true, "patch", "serviceaccounts", { ns: elsewhere, name: "default" }));
+  for (const verb of ["create", "update", "delete"]) cases.push(c(false, verb, "serviceaccounts", { ns: elsewhere, name: "default" }));
+  cases.push(c(false, "create", "serviceaccounts", { ns: elsewhere, name: "default", subresource: "token" }));
+  for (const verb of ["get", "list", "watch"]) cases.push(c(true, verb, "namespaces", verb === "get" ? { name: elsewhere } : {}));
+  for (const verb of ["create", "update", "patch", "delete"]) cases.push(c(false, verb, "namespaces", { name: elsewhere }));
+  for (const verb of ["create", "patch"]) cases.push(c(true, verb, "events", { ns: elsewhere }));
+  cases.push(c(false, "delete", "events", { ns: elsewhere, name: "x" }));
+  const leases = { group: "coordination.k8s.io" };
+  cases.push(c(true, "create", "leases", { ...leases, ns: i.namespace }));
+  for (const verb of ["get", "update"]) cases.push(c(true, verb, "leases", { ...leases, ns: i.namespace, name: i.lease }));
+  cases.push(c(false, "delete", "leases", { ...leases, ns: i.namespace, name: i.lease }));
+  cases.push(c(false, "get", "leases", { ...leases, ns: i.namespace, name: "someone-elses-lease" }));
+  cases.push(c(false, "update", "leases", { ...leases, ns: "kube-system", name: "kube-controller-manager" }));
+  cases.push(c(false, "create", "leases", { ...leases, ns: elsewhere }));
+  cases.push(c(false, "get", "configmaps", { ns: i.namespace }));
+  cases.push(c(false, "list", "pods", { ns: elsewhere }));
+  cases.push(c(false, "create", "clusterrolebindings", { group: "rbac.authorization.k8s.io" }));
+  return cases;
+}
+
+/** Runs every case as a SubjectAccessReview for the install's ServiceAccount; returns what -> allowed. */
+export async function review(authz: k8s.AuthorizationV1Api, i: Install, cases: readonly AccessCase[]): Promise<Record<string, boolean>> {
+  const user = `system:serviceaccount:${i.namespace}:${i.serviceAccount}`;
+  const groups = ["system:serviceaccounts", `system:serviceaccounts:${i.namespace}`, "system:authenticated"];
+  const out: Record<string, boolean> = {};
+  // A few at a time: hundreds of reviews are cheap for the API server, but not all at once.
+  for (let start = 0; start < cases.length; start += 16) {
+    const batch = cases.slice(start, start + 16);
+    const results = await Promise.all(
+      batch.map((k) =>
+        authz.createSubjectAccessReview({ body: { apiVersion: "authorization.k8s.io/v1", kind: "SubjectAccessReview", spec: { user, groups, resourceAttributes: k.attrs } } }),
+      ),
+    );
+    batch.forEach((k, n) => {
+      if (k.what in out) throw new Error(`duplicate access case: ${k.what}`);
+      out[k.what] = results[n]?.status?.allowed === true;
+    });
+  }
+  return out;
+}
+
+export function expectedOf(cases: readonly AccessCase[]): Record<string, boolean> {
+  return Object.fromEntries(cases.map((k) => [k.what, k.allowed]));
+}

@@ -1,0 +1,525 @@
+// The install manifests (deploy/kustomize/base, deploy/all-in-one.yaml, the Helm chart) are accepted
+// by a real API server, and the RBAC they grant is exactly what the patcher needs: copies by name in
+// every namespace (including list/watch through ?fieldSelector=metadata.name=<copy>), its source
+// Secrets only in their namespaces, nothing else among Secrets.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as k8s from "@kubernetes/client-node";
+import { NamespaceScope, adminKubeConfig, eventually, statusCode, tokenKubeConfig, uniqueName } from "../src/support/kube.ts";
+import { accessMatrix, expectedOf, review, OTHER_SECRET, type Install } from "../src/deploy/access.ts";
+import { Discovery, rawRequest, serverSideApply, type ApplyResult } from "../src/deploy/apply.ts";
+import { CHART_DIR, ensureHelmBinary, helmTemplate, runHelm } from "../src/deploy/helm.ts";
+import { relocate } from "../src/deploy/relocate.ts";
+import { ALL_IN_ONE, KUSTOMIZE_BASE, renderAllInOne } from "../src/deploy/render-all-in-one.ts";
+import { EMPTY_DOCKER_CONFIG, requestMatrix, runRequests } from "../src/deploy/token-checks.ts";
+import { describeManifest, parseManifests, parseYaml, type Manifest } from "../src/deploy/yaml.ts";
+import { TEST_PASSWORD_PREFIX, dockerConfigJson, putSourceSecret, pullSecretNames, waitForCopy } from "../src/support/fixtures.ts";
+import { PatcherProcess, runPatcher } from "../src/support/patcher-process.ts";
+
+const TWO_MAPPINGS_VALUES = new URL("../helm/values-two-mappings.yaml", import.meta.url).pathname;
+const RESTRICTED = { "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" };
+
+type Rule = { apiGroups?: string[]; resources?: string[]; resourceNames?: string[]; verbs: string[] };
+type PodSpec = {
+  securityContext?: Record<string, unknown>;
+  containers: {
+    name: string;
+    args?: string[];
+    env?: { name: string; value?: string; valueFrom?: unknown }[];
+    ports?: { name: string; containerPort: number }[];
+    livenessProbe?: { httpGet?: { path: string; port: unknown } };
+    readinessProbe?: { httpGet?: { path: string; port: unknown } };
+    resources?: unknown;
+    securityContext?: Record<string, unknown>;
+    volumeMounts?: { name: string; mountPath: string }[];
+  }[];
+  volumes?: { name: string; configMap?: { name: string } }[];
+  serviceAccountName?: string;
+};
+type DeploymentSpec = { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+
+const one = (ms: readonly Manifest[], kind: string, namespace?: string): Manifest => {
+  const found = ms.filter((m) => m.kind === kind && (namespace === undefined || m.metadata.namespace === namespace));
+  if (found.length !== 1) throw new Error(`expected one ${kind}${namespace ? ` in ${namespace}` : ""}, found ${found.length}`);
+  return found[0] as Manifest;
+};
+const rules = (m: Manifest): Rule[] => (m as unknown as { rules: Rule[] }).rules;
+const secretRule = (m: Manifest): Rule | undefined => rules(m).find((r) => r.resources?.includes("secrets") && r.resourceNames);
+const podSpec = (ms: readonly Manifest[]): PodSpec => (one(ms, "Deployment") as unknown as { spec: DeploymentSpec }).spec.template.spec;
+const configOf = (ms: readonly Manifest[]): Record<string, unknown> =>
+  parseYaml((one(ms, "ConfigMap") as unknown as { data: Record<string, string> }).data["config.yaml"] ?? "") as Record<string, unknown>;
+
+/** What the config says RBAC must allow, computed independently of the chart's template code. */
+function expectedRbac(config: Record<string, unknown>): { copyNames: string[]; sources: Record<string, string[]> } {
+  const defaultName = (config.secretName as string | undefined) ?? "image-pull-secret";
+  const mappings = (config.mappings as { source: { secret?: { name: string; namespace: string } }; secretName?: string }[] | undefined) ?? [
+    { source: config.source as { secret?: { name: string; namespace: string } } },
+  ];
+  const copyNames = [...new Set(mappings.map((m) => m.secretName ?? defaultName))].sort();
+  const sources: Record<string, string[]> = {};
+  for (const m of mappings) if (m.source.secret) (sources[m.source.secret.namespace] ??= []).push(m.source.secret.name);
+  for (const ns of Object.keys(sources)) sources[ns] = [...new Set(sources[ns])].sort();
+  return { copyNames, sources };
+}
+
+/** RBAC as rendered: copy names from the ClusterRole, source names from each source Role. */
+function renderedRbac(ms: readonly Manifest[]): { copyNames: string[]; sources: Record<string, string[]> } {
+  const copyNames = [...(secretRule(one(ms, "ClusterRole"))?.resourceNames ?? [])].sort();
+  const sources: Record<string, string[]> = {};
+  for (const role of ms.filter((m) => m.kind === "Role")) {
+    const rule = secretRule(role);
+    if (!rule) {
+      expect(rules(role).some((r) => r.resources?.includes("secrets")), `${describeManifest(role)} grants Secrets without names`).toBe(false);
+      continue;
+    }
+    const names = [...(rule.resourceNames ?? [])].sort();
+    expect(rules(role), describeManifest(role)).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: rule.resourceNames, verbs: ["get", "list", "watch"] }]);
+    sources[role.metadata.namespace ?? ""] = names;
+  }
+  return { copyNames, sources };
+}
+
+describe("install manifests and the patcher's RBAC", () => {
+  const kc = adminKubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+  const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
+  const discovery = new Discovery(kc);
+  const namespaces = new NamespaceScope(core);
+  const clusterScoped: Manifest[] = [];
+  const installs: Record<"kustomize" | "helm", Install | undefined> = { kustomize: undefined, helm: undefined };
+  /** The config.yaml each install ships (in its unique namespaces). */
+  const configs: Record<"kustomize" | "helm", Record<string, unknown> | undefined> = { kustomize: undefined, helm: undefined };
+  const base = parseManifests(readFileSync(ALL_IN_ONE, "utf8"));
+  const work = mkdtempSync(join(tmpdir(), "deploy-rbac-"));
+  let helm = "";
+
+  beforeAll(async () => {
+    const started = Date.now();
+    helm = await ensureHelmBinary((line) => process.stderr.write(`${line}\n`));
+    const version = await runHelm(helm, ["version", "--short"], work);
+    process.stderr.write(`[deploy-rbac] helm ${version.stdout.trim()} ready in ${Date.now() - started} ms\n`);
+  });
+  afterAll(async () => {
+    for (const m of clusterScoped) {
+      const res = await rawRequest(kc, "DELETE", await discovery.objectPath(m));
+      if (res.status !== 200 && res.status !== 404) throw new Error(`deleting ${describeManifest(m)}: HTTP ${res.status}`);
+    }
+    await namespaces.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Server-side applies every object with dryRun=All (nothing may persist), then for real. */
+  async function applyTwice(ms: readonly Manifest[]): Promise<{ dry: ApplyResult[]; real: ApplyResult[] }> {
+    const dry: ApplyResult[] = [];
+    for (const m of ms) dry.push(await serverSideApply(kc, discovery, m, { dryRun: true }));
+    for (const r of dry.filter((d) => d.manifest.kind.startsWith("Cluster"))) {
+      const after = await rawRequest(kc, "GET", await discovery.objectPath(r.manifest));
+      expect(after.status, `${describeManifest(r.manifest)} must not exist after a dry run`).toBe(404);
+    }
+    const real: ApplyResult[] = [];
+    for (const m of ms) {
+      if (!m.metadata.namespace && m.kind !== "Namespace") clusterScoped.push(m);
+      real.push(await serverSideApply(kc, discovery, m, { dryRun: false }));
+    }
+    return { dry, real };
+  }
+
+  const outcome = (results: ApplyResult[]): Record<string, string> =>
+    Object.fromEntries(
+      results.map((r) => [describeManifest(r.manifest), r.status < 300 && r.warnings.length === 0 ? "accepted" : `HTTP ${r.status} ${JSON.stringify(r.body.message ?? "")} ${r.warnings.join("; ")}`]),
+    );
+  const allAccepted = (ms: readonly Manifest[]): Record<string, string> => Object.fromEntries(ms.map((m) => [describeManifest(m), "accepted"]));
+
+  /** Dry-run-creates a Pod from the Deployment's template: the namespace enforces PodSecurity `restricted`. */
+  async function podFromTemplate(ms: readonly Manifest[], namespace: string, mutate: (spec: PodSpec) => void = () => {}): Promise<ApplyResult> {
+    const spec = structuredClone(podSpec(ms));
+    mutate(spec);
+    const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: uniqueName("pss-probe"), namespace }, spec } as unknown as Manifest;
+    return serverSideApply(kc, discovery, pod, { dryRun: true });
+  }
+
+  describe("kustomize base and deploy/all-in-one.yaml", () => {
+    it("all-in-one.yaml is exactly the rendered kustomize base", () => {
+      expect(readFileSync(ALL_IN_ONE, "utf8"), "run: node e2e/src/deploy/render-all-in-one.ts --write").toBe(renderAllInOne());
+      expect(base.map(describeManifest)).toEqual([
+        "Namespace imagepullsecret-patcher",
+        "ServiceAccount imagepullsecret-patcher/imagepullsecret-patcher",
+        "Secret kube-system/regcred",
+        "ConfigMap imagepullsecret-patcher/imagepullsecret-patcher-config",
+        "ClusterRole imagepullsecret-patcher",
+        "ClusterRoleBinding imagepullsecret-patcher",
+        "Role kube-system/imagepullsecret-patcher-source",
+        "RoleBinding kube-system/imagepullsecret-patcher-source",
+        "Role imagepullsecret-patcher/imagepullsecret-patcher-leader-election",
+        "RoleBinding imagepullsecret-patcher/imagepullsecret-patcher-leader-election",
+        "Service imagepullsecret-patcher/imagepullsecret-patcher",
+        "Deployment imagepullsecret-patcher/imagepullsecret-patcher",
+        "PodDisruptionBudget imagepullsecret-patcher/imagepullsecret-patcher",
+      ]);
+      expect(KUSTOMIZE_BASE).toContain("deploy/kustomize/base");
+    });
+
+    it("grants RBAC that matches its seed config, and runs locked down with leader election", () => {
+      const config = configOf(base);
+      expect(config).toEqual({
+        source: { secret: { name: "regcred", namespace: "kube-system" } },
+        leaderElection: { enabled: true, name: "imagepullsecret-patcher" },
+      });
+      expect(renderedRbac(base)).toEqual(expectedRbac(config));
+      expect(renderedRbac(base)).toEqual({ copyNames: ["image-pull-secret"], sources: { "kube-system": ["regcred"] } });
+
+      const deployment = (one(base, "Deployment") as unknown as { spec: DeploymentSpec }).spec;
+      expect(deployment.replicas).toBe(2);
+      const pod = deployment.template.spec;
+      const [container] = pod.containers;
+      expect(pod.serviceAccountName).toBe("imagepullsecret-patcher");
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } });
+      expect(container?.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(container?.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "http" });
+      expect(container?.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "http" });
+      expect(container?.ports).toEqual([{ name: "http", containerPort: 8080, protocol: "TCP" }]);
+      const resources = container?.resources as { requests?: Record<string, string>; limits?: Record<string, string> } | undefined;
+      expect(Object.keys(resources?.requests ?? {}).sort()).toEqual(["cpu", "memory"]);
+      expect(Object.keys(resources?.limits ?? {})).toEqual(["memory"]);
+      expect(container?.args).toContain("--config=/etc/imagepullsecret-patcher/config.yaml");
+      expect(container?.volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/imagepullsecret-patcher", readOnly: true });
+      expect(pod.volumes).toContainEqual({ name: "config", configMap: { name: one(base, "ConfigMap").metadata.name } });
+
+      expect(container?.env?.map((e) => e.name)).toEqual(["POD_NAME", "POD_NAMESPACE"]);
+      const lease = (config.leaderElection as { name: string }).name;
+      const leaderRole = base.find((m) => m.kind === "Role" && m.metadata.name.endsWith("-leader-election"));
+      expect(leaderRole?.metadata.namespace).toBe("imagepullsecret-patcher");
+      expect(rules(leaderRole as Manifest)).toEqual([
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: [lease], verbs: ["get", "update"] },
+      ]);
+    });
+
+    it("is accepted by the API server (dryRun=All, then for real), and its pods pass PodSecurity restricted", async () => {
+      const suffix = uniqueName("k").slice(2);
+      const patcherNs = await namespaces.create("ipsp-kustomize");
+      const sourceNs = await namespaces.create("ipsp-kustomize-src");
+      const moved = relocate(base, { namespaces: { "imagepullsecret-patcher": patcherNs, "kube-system": sourceNs }, clusterSuffix: suffix });
+      expect(configOf(moved).source).toEqual({ secret: { name: "regcred", namespace: sourceNs } });
+
+      const { dry, real } = await applyTwice(moved);
+      expect(outcome(dry)).toEqual(allAccepted(moved));
+      expect(outcome(real)).toEqual(allAccepted(moved));
+
+      const stored = await rbac.readClusterRole({ name: `imagepullsecret-patcher-${suffix}` });
+      expect(stored.rules).toEqual(rules(one(base, "ClusterRole")));
+      const ns = await core.readNamespace({ name: patcherNs });
+      expect(ns.metadata?.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+
+      const probe = await podFromTemplate(moved, patcherNs);
+      expect(outcome([probe])).toEqual(allAccepted([probe.manifest]));
+      // The namespace really enforces `restricted`: the same pod without its hardening is refused.
+      const weak = await podFromTemplate(moved, patcherNs, (spec) => {
+        for (const c of spec.containers) delete c.securityContext;
+      });
+      expect(weak.status).toBe(403);
+      expect(String(weak.body.message)).toContain("violates PodSecurity");
+
+      configs.kustomize = configOf(moved);
+      installs.kustomize = {
+        label: "kustomize",
+        namespace: patcherNs,
+        serviceAccount: "imagepullsecret-patcher",
+        copyNames: ["image-pull-secret"],
+        sources: { [sourceNs]: ["regcred"] },
+        lease: "imagepullsecret-patcher",
+      };
+    });
+  });
+
+  describe("Helm chart", () => {
+    const render = async (valuesFiles: string[] = [], set: string[] = [], release = "imagepullsecret-patcher", namespace = "imagepullsecret-patcher"): Promise<Manifest[]> =>
+      parseManifests(await helmTemplate(helm, work, { release, namespace, valuesFiles, set }));
+    const valuesFile = (name: string, values: unknown): string => {
+      const path = join(work, name);
+      writeFileSync(path, JSON.stringify(values)); // JSON is YAML
+      return path;
+    };
+
+    it("passes helm lint", async () => {
+      const lint = await runHelm(helm, ["lint", "--strict", CHART_DIR], work);
+      expect(lint.code, lint.stdout + lint.stderr).toBe(0);
+      const lint2 = await runHelm(helm, ["lint", "--strict", CHART_DIR, "--values", TWO_MAPPINGS_VALUES], work);
+      expect(lint2.code, lint2.stdout + lint2.stderr).toBe(0);
+    });
+
+    it("by default renders the seed layout with the same RBAC, pod and security settings as the kustomize base", async () => {
+      const ms = await render();
+      expect(configOf(ms)).toEqual(configOf(base));
+      expect(renderedRbac(ms)).toEqual({ copyNames: ["image-pull-secret"], sources: { "kube-system": ["regcred"] } });
+      // Release "imagepullsecret-patcher" gives the base's names, so the grants must be identical.
+      for (const kind of ["ClusterRole", "Role"]) {
+        const byName = (xs: readonly Manifest[]): Record<string, Rule[]> =>
+          Object.fromEntries(xs.filter((m) => m.kind === kind).map((m) => [`${m.metadata.namespace ?? ""}/${m.metadata.name}`, rules(m)]));
+        expect(byName(ms)).toEqual(byName(base));
+      }
+      const [chartPod, basePod] = [podSpec(ms), podSpec(base)];
+      expect(chartPod.securityContext).toEqual(basePod.securityContext);
+      for (const key of ["args", "env", "ports", "livenessProbe", "readinessProbe", "resources", "securityContext", "volumeMounts"] as const) {
+        expect(chartPod.containers[0]?.[key], key).toEqual(basePod.containers[0]?.[key]);
+      }
+      expect((one(ms, "Deployment") as unknown as { spec: DeploymentSpec }).spec.replicas).toBe(2);
+      expect(ms.filter((m) => m.kind === "ServiceMonitor")).toEqual([]);
+
+      // The seed form with another copy name.
+      const renamed = await render([], ["config.secretName=custom-pull"]);
+      expect(configOf(renamed)).toEqual({ ...configOf(base), secretName: "custom-pull" });
+      expect(renderedRbac(renamed)).toEqual({ copyNames: ["custom-pull"], sources: { "kube-system": ["regcred"] } });
+    });
+
+    it("derives RBAC from the two-mapping values file: every copy name, one Role per source namespace", async () => {
+      const ms = await render([TWO_MAPPINGS_VALUES]);
+      const config = configOf(ms);
+      expect(config.source, "no seed source next to mappings").toBeUndefined();
+      expect((config.mappings as unknown[]).length).toBe(2);
+      expect(renderedRbac(ms)).toEqual({
+        copyNames: ["shared-pull-secret", "team-b-pull"],
+        sources: { "registry-creds": ["regcred"], "team-b-creds": ["team-b-cred"] },
+      });
+      expect(renderedRbac(ms)).toEqual(expectedRbac(config));
+      for (const binding of ms.filter((m) => m.kind === "RoleBinding" || m.kind === "ClusterRoleBinding")) {
+        expect((binding as unknown as { subjects: unknown[] }).subjects).toEqual([{ kind: "ServiceAccount", name: "imagepullsecret-patcher", namespace: "imagepullsecret-patcher" }]);
+      }
+    });
+
+    it("ships configs the patcher accepts (imagepullsecret-patcher validate)", async () => {
+      const configs: Record<string, Record<string, unknown>> = {
+        "kustomize base": configOf(base),
+        "chart defaults": configOf(await render()),
+        "chart, two mappings": configOf(await render([TWO_MAPPINGS_VALUES])),
+      };
+      const results = Object.fromEntries(
+        await Promise.all(
+          Object.entries(configs).map(async ([what, config]) => {
+            const r = await runPatcher(["validate", "--config", valuesFile(`${what.replaceAll(/\W+/g, "-")}-config.json`, config)]);
+            return [what, r.code === 0 ? (r.stdout.split("\n")[0]?.replace(/^\S+: /, "") ?? "") : `exit ${r.code}: ${r.stderr}${r.stdout}`] as const;
+          }),
+        ),
+      );
+      expect(results).toEqual({ "kustomize base": "valid, 1 mapping(s)", "chart defaults": "valid, 1 mapping(s)", "chart, two mappings": "valid, 2 mapping(s)" });
+    });
+
+    it("groups source Secrets per namespace, skips file and vault sources, adds extra secret names", async () => {
+      const values = valuesFile("grouping.json", {
+        config: {
+          mappings: [
+            { name: "a", source: { secret: { name: "cred-b", namespace: "creds" } }, targets: { all: {} } },
+            { name: "b", source: { secret: { name: "cred-a", namespace: "creds" } }, targets: { namespaces: ["x"] }, secretName: "pull-b" },
+            { name: "c", source: { file: { path: "/etc/creds/c.json" } }, targets: { namespaces: ["y"] }, secretName: "pull-c" },
+            { name: "d", source: { vault: { address: "https://vault.example:8200", path: "secret/data/d" } }, targets: { selector: { matchLabels: { t: "d" } } }, secretName: "pull-b" },
+            { name: "e", source: { secret: { name: "cred-a", namespace: "creds" } }, targets: { namespaces: ["z"] }, secretName: "pull-e" },
+          ],
+        },
+        rbac: { extraSecretNames: ["plugin-pull"] },
+      });
+      const ms = await render([values]);
+      expect(renderedRbac(ms)).toEqual({
+        copyNames: ["image-pull-secret", "plugin-pull", "pull-b", "pull-c", "pull-e"],
+        sources: { creds: ["cred-a", "cred-b"] },
+      });
+      expect(ms.filter((m) => m.kind === "RoleBinding").map(describeManifest).sort()).toEqual([
+        "RoleBinding creds/imagepullsecret-patcher-source",
+        "RoleBinding imagepullsecret-patcher/imagepullsecret-patcher-leader-election",
+      ]);
+
+      // A config without any secret source needs no source Role at all.
+      const fileOnly = await render([valuesFile("file-only.json", { config: { source: { file: { path: "/creds/config.json" } } } })]);
+      expect(renderedRbac(fileOnly)).toEqual({ copyNames: ["image-pull-secret"], sources: {} });
+    });
+
+    it("renders a ServiceMonitor only when enabled", async () => {
+      const ms = await render([], ["serviceMonitor.enabled=true", "serviceMonitor.labels.release=prom", "serviceMonitor.interval=15s"], "rel", "mon");
+      const sm = one(ms, "ServiceMonitor") as Manifest & { spec: Record<string, unknown> };
+      expect(sm.apiVersion).toBe("monitoring.coreos.com/v1");
+      expect(sm.metadata).toMatchObject({ name: "rel-imagepullsecret-patcher", namespace: "mon", labels: { release: "prom" } });
+      const service = one(ms, "Service") as Manifest & { spec: { selector: Record<string, string>; ports: { name: string }[] } };
+      expect(sm.spec).toEqual({
+        namespaceSelector: { matchNames: ["mon"] },
+        selector: { matchLabels: service.spec.selector },
+        endpoints: [{ port: "http", path: "/metrics", interval: "15s", scrapeTimeout: "10s" }],
+      });
+      expect(service.spec.ports.map((p) => p.name)).toEqual(["http"]);
+      expect((await render([], ["serviceMonitor.enabled=false"])).some((m) => m.kind === "ServiceMonitor")).toBe(false);
+    });
+
+    it("refuses configs it cannot derive RBAC from", async () => {
+      const failure = async (values: unknown, set: string[] = []): Promise<string> =>
+        render([valuesFile(`${uniqueName("bad")}.json`, values)], set).then(
+          () => "rendered",
+          (err: unknown) => (err instanceof Error ? err.message : String(err)),
+        );
+      const mapping = { name: "a", source: { secret: { name: "s", namespace: "n" } }, targets: { all: {} } };
+      expect(await failure({ config: { mappings: [] } })).toContain("config.mappings is empty");
+      expect(await failure({ config: { source: { secret: { name: "s", namespace: "n" } }, mappings: [mapping] } })).toContain("config sets both `source` (seed form) and `mappings`");
+      expect(await failure({ config: { source: { secret: { name: "regcred" } } } })).toContain("config.source.secret.namespace is required");
+      expect(await failure({ config: { mappings: [{ name: "a", source: { secret: { namespace: "n" } }, targets: { all: {} } }] } })).toContain(
+        "config.mappings[0].source.secret.name is required",
+      );
+      expect(await failure({ config: { secretName: "Not_A_Name" } })).toContain("is not a valid Secret name");
+      expect(await failure({ replicaCount: 2, leaderElection: { enabled: false } })).toContain("replicaCount > 1 needs leaderElection.enabled");
+    });
+
+    it("two-mapping release is accepted by the API server (dryRun=All, then for real), and its pods pass PodSecurity restricted", async () => {
+      const release = uniqueName("rel");
+      const patcherNs = await namespaces.create("ipsp-helm", RESTRICTED);
+      const registryCreds = await namespaces.create("registry-creds");
+      const teamCreds = await namespaces.create("team-b-creds");
+      const original = parseYaml(readFileSync(TWO_MAPPINGS_VALUES, "utf8")) as { config: { mappings: { source: { secret: { namespace: string } } }[] } };
+      const rename: Record<string, string> = { "registry-creds": registryCreds, "team-b-creds": teamCreds };
+      for (const m of original.config.mappings) m.source.secret.namespace = rename[m.source.secret.namespace] ?? m.source.secret.namespace;
+      const ms = await render([valuesFile("two-mappings-unique.json", original)], [], release, patcherNs);
+
+      const fullname = `${release}-imagepullsecret-patcher`;
+      expect(renderedRbac(ms)).toEqual({ copyNames: ["shared-pull-secret", "team-b-pull"], sources: { [registryCreds]: ["regcred"], [teamCreds]: ["team-b-cred"] } });
+      const { dry, real } = await applyTwice(ms);
+      expect(outcome(dry)).toEqual(allAccepted(ms));
+      expect(outcome(real)).toEqual(allAccepted(ms));
+      const probe = await podFromTemplate(ms, patcherNs);
+      expect(outcome([probe])).toEqual(allAccepted([probe.manifest]));
+
+      // The sources exist for the real requests below.
+      for (const [namespace, name] of [[registryCreds, "regcred"], [teamCreds, "team-b-cred"]] as const) {
+        await core.createNamespacedSecret({ namespace, body: { metadata: { name }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": EMPTY_DOCKER_CONFIG } } });
+      }
+      configs.helm = configOf(ms);
+      installs.helm = {
+        label: "helm",
+        namespace: patcherNs,
+        serviceAccount: fullname,
+        copyNames: ["shared-pull-secret", "team-b-pull"],
+        sources: { [registryCreds]: ["regcred"], [teamCreds]: ["team-b-cred"] },
+        lease: fullname,
+      };
+    });
+  });
+
+  describe.each(["kustomize", "helm"] as const)("RBAC of the %s install's ServiceAccount", (which) => {
+    const installed = (): Install => {
+      const i = installs[which];
+      if (!i) throw new Error(`the ${which} install did not complete (see the test that applies it)`);
+      return i;
+    };
+
+    it("SubjectAccessReviews: copies by name everywhere, sources only in their namespace, no other Secret", async () => {
+      const i = installed();
+      const cases = accessMatrix(i, uniqueName("anywhere"));
+      const copy = i.copyNames[0] ?? "";
+      // The bindings were just created; the authorizer's cache catches up within moments.
+      await eventually("RBAC for the new bindings", async () => {
+        const r = await review(authz, i, [{ what: "probe", attrs: { verb: "list", resource: "secrets", name: copy }, allowed: true }]);
+        return r.probe ? true : undefined;
+      });
+      const actual = await review(authz, i, cases);
+      expect(actual).toEqual(expectedOf(cases));
+      process.stderr.write(`[deploy-rbac] ${which}: ${cases.length} SubjectAccessReviews as expected (${cases.filter((k) => k.allowed).length} allowed)\n`);
+    });
+
+    it("real requests with a ServiceAccount token: ?fieldSelector=metadata.name=<copy> lists and watches, everything else among Secrets is 403", async () => {
+      const i = installed();
+      const target = await namespaces.create(`ipsp-${which}-target`);
+      for (const name of [...i.copyNames, OTHER_SECRET]) {
+        await core.createNamespacedSecret({ namespace: target, body: { metadata: { name }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": EMPTY_DOCKER_CONFIG } } });
+      }
+      await eventually("default ServiceAccount", () => core.readNamespacedServiceAccount({ name: "default", namespace: target }).catch(() => undefined));
+      const token = (
+        await core.createNamespacedServiceAccountToken({ name: i.serviceAccount, namespace: i.namespace, body: { spec: { audiences: [], expirationSeconds: 600 } } })
+      ).status?.token;
+      expect(token).toBeTruthy();
+      const patcher = tokenKubeConfig(kc, token ?? "", `${which}-patcher`);
+      // Tokens are valid at once; the probe just makes a slow authorizer cache a wait, not a failure.
+      await eventually("the token to list copies", async () => ((await rawRequest(patcher, "GET", `/api/v1/secrets?fieldSelector=metadata.name%3D${i.copyNames[0]}`)).status === 200 ? true : undefined));
+
+      const cases = requestMatrix(i, target, uniqueName("x").slice(2));
+      const results = await runRequests(patcher, cases);
+      const statuses = Object.fromEntries(Object.entries(results).map(([what, r]) => [what, r.status]));
+      expect(statuses).toEqual(Object.fromEntries(cases.map((k) => [k.what, k.expect])));
+
+      // The name-restricted cluster-wide list returns that name only, from every namespace.
+      for (const copy of i.copyNames) {
+        const list = JSON.parse(results[`GET list all namespaces' secrets named ${copy}`]?.body ?? "{}") as { items?: { metadata: { name: string; namespace: string } }[] };
+        expect(list.items?.map((s) => s.metadata.name).every((n) => n === copy)).toBe(true);
+        expect(list.items?.map((s) => s.metadata.namespace)).toContain(target);
+      }
+      // The writes it was allowed really happened; the refused ones did not.
+      const sa = await core.readNamespacedServiceAccount({ name: "default", namespace: target });
+      expect(sa.imagePullSecrets).toEqual([{ name: i.copyNames[0] }]);
+      const left = (await core.listNamespacedSecret({ namespace: target })).items.map((s) => s.metadata?.name ?? "");
+      expect(left.filter((n) => !n.startsWith("created-")).sort()).toEqual([...i.copyNames.slice(1), OTHER_SECRET].sort());
+      expect(left.filter((n) => n.startsWith("created-")).length).toBe(1);
+      const refused = Object.values(statuses).filter((s) => s === 403).length;
+      process.stderr.write(`[deploy-rbac] ${which}: ${cases.length} real requests as expected (${refused} refused with 403)\n`);
+    });
+
+    it("the patcher itself runs on nothing but this RBAC: copies, patches, leads, and never hits a 403", async () => {
+      const i = installed();
+      const config = structuredClone(configs[which]) as { source?: unknown; targets?: unknown; mappings?: { targets: unknown }[] };
+      const target = await namespaces.create(`ipsp-${which}-run`);
+      // The shipped config, with its targets narrowed to one namespace so the rest of the shared
+      // cluster stays untouched. Targets do not change what RBAC is needed: the patcher watches all
+      // namespaces and ServiceAccounts and lists copies cluster-wide either way.
+      if (config.mappings) for (const m of config.mappings) m.targets = { namespaces: [target] };
+      else config.targets = { namespaces: [target] };
+      const password = `${TEST_PASSWORD_PREFIX}${uniqueName(which)}`;
+      for (const [namespace, names] of Object.entries(i.sources)) for (const name of names) await putSourceSecret(core, namespace, name, password);
+      // The request checks above left a Lease held by "e2e-2"; the patcher would wait for it to expire.
+      await kc
+        .makeApiClient(k8s.CoordinationV1Api)
+        .deleteNamespacedLease({ name: i.lease, namespace: i.namespace })
+        .catch((err: unknown) => {
+          if (statusCode(err) !== 404) throw err;
+        });
+
+      const token = (
+        await core.createNamespacedServiceAccountToken({ name: i.serviceAccount, namespace: i.namespace, body: { spec: { audiences: [], expirationSeconds: 600 } } })
+      ).status?.token;
+      const kubeconfig = join(work, `${which}-patcher.kubeconfig`);
+      writeFileSync(kubeconfig, tokenKubeConfig(kc, token ?? "", `${which}-patcher`).exportConfig());
+      const configPath = valuesFileAt(work, `${which}-run-config.json`, config);
+      const identity = `${which}-patcher-0`;
+      const patcher = new PatcherProcess(["run", "--config", configPath, "--kubeconfig", kubeconfig, "--server-address", "127.0.0.1:0"], {
+        POD_NAME: identity,
+        POD_NAMESPACE: i.namespace,
+      });
+      const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+      try {
+        for (const copy of i.copyNames) await waitForCopy(core, target, copy, password);
+        await eventually(`${target}/default to list ${i.copyNames.join(", ")}`, async () => {
+          const names = await pullSecretNames(core, target, "default");
+          return names && [...names].sort().join() === [...i.copyNames].sort().join() ? true : undefined;
+        });
+        const lease = await coordination.readNamespacedLease({ name: i.lease, namespace: i.namespace });
+        expect(lease.spec?.holderIdentity).toBe(identity);
+      } finally {
+        expect(await patcher.stop()).toBe(0);
+      }
+      const released = await coordination.readNamespacedLease({ name: i.lease, namespace: i.namespace });
+      expect(released.spec?.holderIdentity ?? "").toBe("");
+      const output = patcher.stdout + patcher.stderr;
+      expect(output).not.toMatch(/forbidden|\b403\b/i);
+      expect(output).not.toContain(password);
+      expect(output).not.toContain(Buffer.from(dockerConfigJson(password)).toString("base64").slice(0, 24));
+      process.stderr.write(`[deploy-rbac] ${which}: the patcher ran with its ServiceAccount token: ${i.copyNames.length} copies, lease held and released\n`);
+    });
+  });
+});
+
+function valuesFileAt(dir: string, name: string, values: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(values));
+  return path;
+}
