@@ -159,7 +159,7 @@ controller: { resyncInterval: 0 }
       symlinkSync(version, join(mount, "..data_tmp"));
       renameSync(join(mount, "..data_tmp"), join(mount, "..data"));
     };
-    writeConfigMap(twoTeams().replace(/  - name: team-b[\s\S]*?serviceAccounts: all\n/, ""), "..v1");
+    writeConfigMap(twoTeams().replace(/ {2}- name: team-b[\s\S]*?serviceAccounts: all\n/, ""), "..v1");
     symlinkSync("..data/config.yaml", join(mount, "config.yaml"));
     const port = await freePort();
     const patcher = new PatcherProcess(["run", "--config", join(mount, "config.yaml"), "--kubeconfig", kubeconfig, "--server-address", `127.0.0.1:${port}`]);
@@ -192,7 +192,7 @@ controller: { resyncInterval: 0 }
       expect(await (await get("/metrics")).text()).toContain('imagepullsecret_patcher_config_reloads_total{result="refused"} 1');
 
       // Removing team-b by reload cleans up its copy.
-      writeConfigMap(twoTeams().replace(/  - name: team-b[\s\S]*?serviceAccounts: all\n/, ""), "..v4");
+      writeConfigMap(twoTeams().replace(/ {2}- name: team-b[\s\S]*?serviceAccounts: all\n/, ""), "..v4");
       await waitForNoSecret(core, b, "app-pull");
       await waitForPullSecrets(core, b, "default", []);
     } finally {

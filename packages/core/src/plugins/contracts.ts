@@ -139,7 +139,7 @@ export type StrategyFactory<TConfig = unknown> = PluginFactory<TConfig, PatchStr
  * patcher app can load it by package name from `plugins:` in config.yaml.
  */
 export interface PluginPackage {
-  readonly sources?: readonly SourceFactory<never>[] | undefined;
-  readonly selectors?: readonly SelectorFactory<never>[] | undefined;
-  readonly strategies?: readonly StrategyFactory<never>[] | undefined;
+  readonly sources?: readonly SourceFactory<unknown>[] | undefined;
+  readonly selectors?: readonly SelectorFactory<unknown>[] | undefined;
+  readonly strategies?: readonly StrategyFactory<unknown>[] | undefined;
 }
