@@ -1,22 +1,15 @@
 // The vault source against a real Vault server built from the Go module proxy: KV v1/v2, token and
 // AppRole auth, token renewal, rotation, outages (stopped, sealed), invalid values and Kubernetes
 // auth through the local control plane's TokenReview.
-//
-// Imports the source from core's build output: core's index does not export it (yet).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
-import {
-  VaultSource,
-  validateVaultSourceConfig,
-  vaultSourceFactory,
-  type VaultSourceOptions,
-} from "../../packages/core/dist/sources/vault/index.js";
+import { VaultSource, vaultSourceFactory, type Logger } from "@imagepullsecret-patcher/core";
 import { ensureVaultBinary } from "../src/vault/binary.ts";
 import { VaultServer } from "../src/vault/vault-server.ts";
-import { NamespaceScope, adminKubeConfig, eventually } from "../src/support/kube.ts";
+import { NamespaceScope, adminKubeConfig, eventually, tokenKubeConfig } from "../src/support/kube.ts";
 
 const PASSWORD = "e2e-Registry-Passw0rd";
 function dockerconfig(user: string, registry = "registry.example"): string {
@@ -28,7 +21,7 @@ interface LogLine {
   message: string;
   fields: Record<string, unknown>;
 }
-type Logger = NonNullable<VaultSourceOptions["logger"]>;
+type VaultSourceOptions = NonNullable<ConstructorParameters<typeof VaultSource>[1]>;
 const lines: LogLine[] = [];
 const logger: Logger = {
   debug: (fields, message) => lines.push({ level: "debug", message, fields }),
@@ -45,7 +38,7 @@ const secrets: string[] = [PASSWORD, Buffer.from(`robot:${PASSWORD}`).toString("
 const sources: { controller: AbortController }[] = [];
 
 async function started(config: Record<string, unknown>, options: VaultSourceOptions = {}): Promise<{ source: VaultSource; changes: number[] }> {
-  const source = new VaultSource(validateVaultSourceConfig(config), { ...FAST, ...options });
+  const source = new VaultSource(vaultSourceFactory.validate(config), { ...FAST, ...options });
   const controller = new AbortController();
   sources.push({ controller });
   const changes: number[] = [];
@@ -268,22 +261,29 @@ describe("vault source with Kubernetes auth against the local control plane", ()
     const bindingName = `vault-auth-delegator-${ns}`;
     try {
       await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: "patcher" } } });
-      // Without a reviewer JWT, Vault reviews the login JWT with itself: the SA must be allowed to.
+      await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: "vault-reviewer" } } });
+      // Vault checks login JWTs with the TokenReview API as its own reviewer ServiceAccount.
       await rbac.createClusterRoleBinding({
         body: {
           metadata: { name: bindingName },
           roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
-          subjects: [{ kind: "ServiceAccount", name: "patcher", namespace: ns }],
+          subjects: [{ kind: "ServiceAccount", name: "vault-reviewer", namespace: ns }],
         },
       });
-      const request = await core.createNamespacedServiceAccountToken({
-        name: "patcher",
-        namespace: ns,
-        body: { spec: { audiences: ["vault"], expirationSeconds: 600 } },
-      });
-      const jwt = request.status?.token ?? "";
-      expect(jwt).not.toBe("");
-      secrets.push(jwt);
+      const tokenFor = async (name: string, audiences: string[]): Promise<string> => {
+        const request = await core.createNamespacedServiceAccountToken({
+          name,
+          namespace: ns,
+          body: { spec: { audiences, expirationSeconds: 600 } },
+        });
+        const token = request.status?.token ?? "";
+        expect(token).not.toBe("");
+        secrets.push(token);
+        return token;
+      };
+      // The patcher's token is meant for Vault only; the reviewer's for the apiserver (default audience).
+      const jwt = await tokenFor("patcher", ["vault"]);
+      const reviewerJwt = await tokenFor("vault-reviewer", []);
       const jwtFile = join(work, "sa-token");
       writeFileSync(jwtFile, jwt);
 
@@ -291,6 +291,7 @@ describe("vault source with Kubernetes auth against the local control plane", ()
       await vault.api("POST", "auth/k8s-e2e/config", {
         kubernetes_host: cluster.server,
         kubernetes_ca_cert: Buffer.from(cluster.caData, "base64").toString("utf8"),
+        token_reviewer_jwt: reviewerJwt,
         disable_local_ca_jwt: true,
       });
       await vault.api("POST", "auth/k8s-e2e/role/patcher", {
@@ -307,7 +308,19 @@ describe("vault source with Kubernetes auth against the local control plane", ()
         path: "registry/k8s",
         auth: { kubernetes: { role: "patcher", mount: "k8s-e2e", jwtFile } },
       });
-      expect(source.status()).toMatchObject({ state: "ready", error: undefined });
+      // The new ClusterRoleBinding reaches the apiserver's RBAC cache shortly after it is created;
+      // until then Vault's TokenReview is refused and the source retries with backoff.
+      await eventually(
+        "a Kubernetes login",
+        () => Promise.resolve(source.status().state === "ready" ? true : undefined),
+        30_000,
+      ).catch(async (err: unknown) => {
+        const auth = tokenKubeConfig(kc, reviewerJwt).makeApiClient(k8s.AuthenticationV1Api);
+        const review = await auth
+          .createTokenReview({ body: { spec: { token: jwt, audiences: ["vault"] } } })
+          .then((r) => JSON.stringify(r.status), (e: unknown) => `review failed: ${String(e).slice(0, 300)}`);
+        throw new Error(`${(err as Error).message}; last error: ${source.status().error}; own review: ${review}`);
+      });
       expect(text(source)).toBe(dockerconfig("k8s"));
       expect(source.tokens.method).toBe("kubernetes");
 

@@ -6,6 +6,9 @@
 # zip never contains nested modules, so `go install github.com/hashicorp/vault@version` cannot work.
 # Instead a wrapper module requires Vault and copies its non-local replace directives; the
 # submodules then resolve to the published versions that Vault's require block names.
+# That only works for a Vault release whose in-tree submodules equal the published versions it
+# requires: v1.21.3 and v1.21.4 require sdk v0.21.0 but carry an older in-tree ActivationFunc and a
+# newer keysutil.RestorePolicy, so no published sdk compiles with them. v1.21.2 (sdk v0.20.0) does.
 # (OpenBao would be the alternative, but the module proxy does not serve it.)
 #
 # Settings (environment):
@@ -14,7 +17,7 @@
 #   VAULT_CACHE    cache root (default: ${XDG_CACHE_HOME:-~/.cache}/imagepullsecret-patcher/vault)
 set -euo pipefail
 
-VAULT_VERSION="${VAULT_VERSION:-v1.21.4}"
+VAULT_VERSION="${VAULT_VERSION:-v1.21.1}"
 CACHE_ROOT="${VAULT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/imagepullsecret-patcher/vault}"
 MODULE=github.com/hashicorp/vault
 
@@ -43,7 +46,7 @@ mkdir -p "$CACHE_ROOT"
 rm -rf "$OUT.partial" && mkdir -p "$OUT.partial"
 start=$(date +%s)
 log "building Vault $VAULT_VERSION with $(go version | cut -d' ' -f3) into $OUT"
-log "a cold build takes about 10-20 minutes and 2-3 GB of module downloads on 2 cores; later runs reuse the cache"
+log "a cold build takes about 35-45 minutes, ~4 GB of module downloads and up to ~5 GB of RAM on 2 cores; later runs reuse the cache"
 
 fetch_failed() { die "could not download $1 from the Go module proxy (GOPROXY=$(go env GOPROXY)). Check network access to the proxy, or set VAULT_ASSETS to a directory with a prebuilt 'vault' binary."; }
 
@@ -52,9 +55,10 @@ info="$(go mod download -json "$MODULE@$VAULT_VERSION" 2>"$WORK/download.log")" 
 modfile="$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
 [[ -f "$modfile" ]] || fetch_failed "$MODULE@$VAULT_VERSION"
 
-# Local replaces (=> ./api ...) are dropped: the required published versions stand in for them.
+# Local replaces (=> ./api ...) become replaces by the published version Vault's require block
+# names, pinned: left to MVS, a test-only import elsewhere in Vault pulls a newer, incompatible sdk.
 # Every other replace and exclude applies only in a main module, so the wrapper repeats them.
-local_replaces=$(grep -cE '^replace [^ ]+( v[^ ]+)? => \.' "$modfile" || true)
+local_modules=$(sed -n 's#^replace \([^ ]*\)\( v[^ ]*\)\{0,1\} => \.\{1,2\}/.*#\1#p' "$modfile" | sort -u)
 {
   echo "module vault-build"
   echo
@@ -64,7 +68,13 @@ local_replaces=$(grep -cE '^replace [^ ]+( v[^ ]+)? => \.' "$modfile" || true)
   echo "require $MODULE $VAULT_VERSION"
   echo
   grep -E '^(replace|exclude) ' "$modfile" | grep -vE '=> \.\.?/' || true
+  for m in $local_modules; do
+    v=$(awk -v m="$m" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$modfile")
+    [[ -n "$v" ]] || die "Vault $VAULT_VERSION replaces $m locally but requires no version of it"
+    echo "replace $m => $m $v"
+  done
 } > go.mod
+local_replaces=$(echo "$local_modules" | grep -c . || true)
 cat > tools.go <<'GO'
 //go:build tools
 
@@ -73,7 +83,8 @@ package tools
 import _ "github.com/hashicorp/vault"
 GO
 log "resolving dependencies ($local_replaces in-tree submodules replaced by their published versions)"
-go mod tidy >"$WORK/tidy.log" 2>&1 || { tail -20 "$WORK/tidy.log" >&2; die "go mod tidy failed for the Vault wrapper module (see above)"; }
+# -e: tests of Vault's own packages import sdk test helpers newer than the pinned sdk; the binary does not.
+go mod tidy -e >"$WORK/tidy.log" 2>&1 || { tail -20 "$WORK/tidy.log" >&2; die "go mod tidy failed for the Vault wrapper module (see above)"; }
 for sub in api sdk; do
   log "  $MODULE/$sub $(go list -m -f '{{.Version}}' "$MODULE/$sub" 2>/dev/null || echo '?')"
 done

@@ -1,0 +1,272 @@
+// The patcher under test: its own identity (ServiceAccount + ClusterRole + token kubeconfig), its
+// config, the process itself, and its /metrics.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Api, nowMs, writeTokenKubeconfig } from "./kube.ts";
+
+export const PATCHER_MAIN = fileURLToPath(new URL("../../apps/patcher/dist/main.js", import.meta.url));
+
+export const BENCH_NAMESPACE = "ipsp-bench";
+export const BENCH_SA = "patcher-bench";
+export const PATCHER_USER = `system:serviceaccount:${BENCH_NAMESPACE}:${BENCH_SA}`;
+export const SOURCE = { namespace: "kube-system", name: "regcred" };
+export const COPY_NAME = "image-pull-secret";
+export const MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=imagepullsecret-patcher";
+export const ADDED_ANNOTATION = "imagepullsecret-patcher.io/added";
+export const LEASE_NAME = "imagepullsecret-patcher";
+
+/**
+ * Creates the patcher's identity: a ServiceAccount bound to a ClusterRole with what the patcher
+ * needs, and a kubeconfig carrying a TokenRequest token for it (same server and CA as admin).
+ * Returns the username the API server sees, confirmed with a SelfSubjectReview.
+ */
+export async function createPatcherIdentity(admin: Api, kubeconfigPath: string): Promise<string> {
+  await admin.ensure("/api/v1/namespaces", { metadata: { name: BENCH_NAMESPACE } });
+  await admin.ensure(`/api/v1/namespaces/${BENCH_NAMESPACE}/serviceaccounts`, { metadata: { name: BENCH_SA } });
+  await admin.ensure("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+    metadata: { name: BENCH_SA },
+    rules: [
+      { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
+      { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "list", "watch", "patch"] },
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "list", "watch", "update", "delete"] },
+      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch"] },
+    ],
+  });
+  await admin.ensure("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+    metadata: { name: BENCH_SA },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: BENCH_SA },
+    subjects: [{ kind: "ServiceAccount", name: BENCH_SA, namespace: BENCH_NAMESPACE }],
+  });
+  const tr = await admin.post<{ status?: { token?: string } }>(`/api/v1/namespaces/${BENCH_NAMESPACE}/serviceaccounts/${BENCH_SA}/token`, {
+    apiVersion: "authentication.k8s.io/v1",
+    kind: "TokenRequest",
+    spec: { expirationSeconds: 48 * 3600 },
+  });
+  const token = tr.status?.token;
+  if (!token) throw new Error("TokenRequest returned no token");
+  writeTokenKubeconfig(kubeconfigPath, admin.conn, token, BENCH_SA);
+  const asPatcher = new Api({ server: admin.conn.server, caPem: admin.conn.caPem, token });
+  try {
+    const review = await asPatcher.post<{ status?: { userInfo?: { username?: string } } }>("/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "SelfSubjectReview",
+    });
+    const username = review.status?.userInfo?.username;
+    if (username !== PATCHER_USER) throw new Error(`the token authenticates as ${username}, expected ${PATCHER_USER}`);
+    return username;
+  } finally {
+    asPatcher.close();
+  }
+}
+
+/** A `.dockerconfigjson` value for the source Secret; `tag` makes each version distinct. */
+export function dockerConfig(tag: string): string {
+  const auth = Buffer.from(`bench:${tag}`).toString("base64");
+  return Buffer.from(JSON.stringify({ auths: { "registry.bench.example": { username: "bench", password: tag, auth } } })).toString("base64");
+}
+
+export async function createSource(admin: Api, tag: string): Promise<string> {
+  const value = dockerConfig(tag);
+  await admin.ensure(`/api/v1/namespaces/${SOURCE.namespace}/secrets`, {
+    metadata: { name: SOURCE.name, namespace: SOURCE.namespace },
+    type: "kubernetes.io/dockerconfigjson",
+    data: { ".dockerconfigjson": value },
+  });
+  return value;
+}
+
+export interface ControllerSettings {
+  workers: number;
+  clientQps: number;
+  clientBurst: number;
+}
+
+export const DEFAULT_SETTINGS: ControllerSettings = { workers: 4, clientQps: 50, clientBurst: 100 };
+
+export function parseSettings(text: string): ControllerSettings {
+  const out = { ...DEFAULT_SETTINGS };
+  for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const [k, v] = part.split("=");
+    if (k !== "workers" && k !== "clientQps" && k !== "clientBurst") throw new Error(`unknown controller setting ${k} (workers, clientQps, clientBurst)`);
+    out[k] = Number(v);
+    if (!(out[k] > 0)) throw new Error(`${k} must be a positive number`);
+  }
+  return out;
+}
+
+export function settingsLabel(s: ControllerSettings): string {
+  return `workers=${s.workers},clientQps=${s.clientQps},clientBurst=${s.clientBurst}`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LogMark {
+  msg: string;
+  at: number;
+  fields: Record<string, unknown>;
+}
+
+/** One patcher process (`run`), its log and its metrics endpoint. */
+export class Patcher {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly startedAt: number;
+  readonly logPath: string;
+  readonly exited: Promise<number | null>;
+  /** First time each log message was seen (wall clock of arrival). */
+  readonly marks = new Map<string, LogMark>();
+  readonly errors: string[] = [];
+  logLines = 0;
+  readonly #log: WriteStream;
+
+  private constructor(child: ChildProcess, port: number, startedAt: number, logPath: string, log: WriteStream) {
+    this.child = child;
+    this.port = port;
+    this.startedAt = startedAt;
+    this.logPath = logPath;
+    this.#log = log;
+    this.exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+    let buffered = "";
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => {
+      const at = nowMs();
+      log.write(chunk);
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        this.logLines++;
+        if (!line.startsWith("{")) continue;
+        try {
+          const j = JSON.parse(line) as Record<string, unknown>;
+          const msg = typeof j.msg === "string" ? j.msg : "";
+          if (!this.marks.has(msg)) this.marks.set(msg, { msg, at, fields: j });
+          if ((j.level === "error" || j.level === "warn") && this.errors.length < 50) this.errors.push(line.slice(0, 400));
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (chunk: string) => {
+      log.write(chunk);
+      if (this.errors.length < 50) this.errors.push(`stderr: ${chunk.slice(0, 400)}`);
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  static async start(options: { dir: string; kubeconfigPath: string; settings: ControllerSettings; leaderElection: boolean; label: string; nodeArgs?: string[] | undefined }): Promise<Patcher> {
+    mkdirSync(options.dir, { recursive: true });
+    // The patcher watches its config file's directory for hot reload: give each run its own.
+    const configDir = join(options.dir, `config-${options.label}`);
+    mkdirSync(configDir, { recursive: true });
+    const configPath = join(configDir, "config.yaml");
+    const config = {
+      source: { secret: { name: SOURCE.name, namespace: SOURCE.namespace } },
+      controller: { ...options.settings },
+      leaderElection: { enabled: options.leaderElection, namespace: BENCH_NAMESPACE, name: LEASE_NAME },
+      log: { level: "info" },
+    };
+    writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+    const port = await freePort();
+    const logPath = join(options.dir, `patcher-${options.label}.log`);
+    const log = createWriteStream(logPath);
+    const startedAt = nowMs();
+    const child = spawn(
+      process.execPath,
+      [...(options.nodeArgs ?? []), PATCHER_MAIN, "run", "--config", configPath, "--kubeconfig", options.kubeconfigPath, "--server-address", `127.0.0.1:${port}`],
+      {
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", POD_NAME: `patcher-bench-${options.label}` },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    if (child.pid === undefined) throw new Error("could not start the patcher");
+    return new Patcher(child, port, startedAt, logPath, log);
+  }
+
+  /** Parsed /metrics: `name{labels}` → value. */
+  async metrics(): Promise<Record<string, number>> {
+    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`);
+    const text = await res.text();
+    const out: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+      if (!line || line.startsWith("#")) continue;
+      const i = line.lastIndexOf(" ");
+      out[line.slice(0, i)] = Number(line.slice(i + 1));
+    }
+    return out;
+  }
+
+  /** /metrics, or undefined while the server is not up yet. */
+  async tryMetrics(): Promise<Record<string, number> | undefined> {
+    try {
+      return await this.metrics();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until the work queue is empty for `quietMs` (by the queue_depth gauge). */
+  async waitQueueEmpty(quietMs = 1000, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let emptySince = 0;
+    while (Date.now() < deadline) {
+      const m = await this.tryMetrics();
+      const depth = m?.imagepullsecret_patcher_queue_depth;
+      if (depth === 0) {
+        if (!emptySince) emptySince = Date.now();
+        if (Date.now() - emptySince >= quietMs) return;
+      } else emptySince = 0;
+      await sleep(250);
+    }
+  }
+
+  async stop(graceMs = 20_000): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill("SIGTERM");
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await new Promise<void>((resolve) => this.#log.end(() => resolve()));
+    return this.child.exitCode;
+  }
+}
+
+/** Picks the writes_total counters out of a metrics snapshot. */
+export function writeMetrics(m: Record<string, number> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m ?? {})) {
+    const match = /^imagepullsecret_patcher_writes_total\{kind="([^"]+)"\}$/.exec(k);
+    if (match?.[1]) out[match[1]] = v;
+  }
+  return out;
+}
+
+export function diffCounters(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) {
+    const d = v - (a[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
