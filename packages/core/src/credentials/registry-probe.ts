@@ -54,6 +54,7 @@ export interface ProbeFetchInit {
 /** A fetch function. Global `fetch` fits; the default is `node:http(s)`, which also takes {@link RegistryProbeOptions.ca}. */
 export type ProbeFetch = (url: string, init: ProbeFetchInit) => Promise<ProbeFetchResponse>;
 
+/** Settings of {@link probeRegistryLogin}. */
 export interface RegistryProbeOptions {
   /**
    * Registries to probe, as `auths` keys or as hosts (`host`, `host:port`, `https://host/v1/`).

@@ -37,6 +37,7 @@ export interface EngineObserver extends WriteObserver, ReflectorObserver, QueueO
   onConflict?(mapping: string, namespace: string): void;
 }
 
+/** Settings of an {@link Engine}; only `kubeConfig` and `mappings` are required. */
 export interface EngineOptions {
   kubeConfig: KubeConfig;
   mappings: readonly Mapping[];
@@ -65,6 +66,7 @@ export interface EngineOptions {
   observer?: EngineObserver | undefined;
 }
 
+/** The last outcome of one (mapping, namespace) key. */
 export interface KeyStatus {
   mapping: string;
   namespace: string;
@@ -73,6 +75,7 @@ export interface KeyStatus {
   at: Date;
 }
 
+/** Per-mapping counts for `status`, metrics and readiness. */
 export interface MappingStatus {
   name: string;
   source: string;

@@ -2,6 +2,7 @@ import type { CachedSecret, CachedServiceAccount } from "../kube/views.js";
 
 /** Label on every copy; lets the patcher tell its own Secrets from anyone else's. */
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+/** Value of {@link MANAGED_BY_LABEL} on every copy. */
 export const MANAGED_BY_VALUE = "imagepullsecret-patcher";
 /** Label naming the mapping that wrote a copy. */
 export const MAPPING_LABEL = "imagepullsecret-patcher.io/mapping";

@@ -4,6 +4,7 @@ import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "../kube/views.j
 import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
 import { ADOPT_ANNOTATION, INSTANCE_LABEL, MAPPING_LABEL, addedByUs, ownerOf } from "./ownership.js";
 
+/** What to do with a same-name Secret the patcher does not own: `skip`, `adopt` or `overwrite`. */
 export type ConflictPolicy = "skip" | "adopt" | "overwrite";
 
 /** What the planner needs to know about a mapping. */
@@ -45,6 +46,7 @@ export type ServiceAccountAction =
   | { type: "add-reference"; serviceAccount: CachedServiceAccount }
   | { type: "remove-reference"; serviceAccount: CachedServiceAccount };
 
+/** One write a plan asks for: a Secret action or a ServiceAccount reference change. */
 export type Action = SecretAction | ServiceAccountAction;
 
 /**
@@ -56,6 +58,7 @@ export type Action = SecretAction | ServiceAccountAction;
  */
 export type Outcome = "in-sync" | "changes" | "out-of-scope" | "conflict" | "waiting" | "skipped";
 
+/** What {@link planKey} decided for one key: an outcome, the writes, and why. */
 export interface Plan {
   readonly outcome: Outcome;
   readonly actions: readonly Action[];

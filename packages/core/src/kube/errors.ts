@@ -11,6 +11,7 @@ import { ApiException } from "@kubernetes/client-node";
  */
 export type ApiErrorKind = "not-found" | "conflict" | "gone" | "throttled" | "retryable" | "terminal";
 
+/** An API error reduced to what the engine needs to decide: kind, status, Retry-After and a redacted message. */
 export interface ClassifiedError {
   kind: ApiErrorKind;
   status?: number | undefined;

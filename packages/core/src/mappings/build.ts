@@ -69,6 +69,7 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 const MAPPING_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const CONFLICT_POLICIES: readonly ConflictPolicy[] = ["skip", "adopt", "overwrite"];
 
+/** What {@link buildMappings} needs: the registries, the default copy name and the plugins' context. */
 export interface BuildOptions {
   registries: Registries;
   /** Used when a mapping has no `secretName`. */

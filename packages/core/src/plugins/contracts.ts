@@ -43,6 +43,7 @@ export interface SourceValue {
  */
 export type SourceState = "pending" | "ready" | "degraded";
 
+/** A source's health: its state, its last (redacted) error, and when it last succeeded. */
 export interface SourceStatus {
   readonly state: SourceState;
   /** Last error, already redacted: it names the source and the problem, never the credential. */
@@ -130,8 +131,11 @@ export interface PluginFactory<TConfig, TPlugin> {
   create(config: TConfig, context: PluginContext): TPlugin;
 }
 
+/** A factory of {@link SourceProvider}s, registered by `type`. */
 export type SourceFactory<TConfig = unknown> = PluginFactory<TConfig, SourceProvider>;
+/** A factory of {@link TargetSelector}s, registered by `type`. */
 export type SelectorFactory<TConfig = unknown> = PluginFactory<TConfig, TargetSelector>;
+/** A factory of {@link PatchStrategy}s, registered by `type`. */
 export type StrategyFactory<TConfig = unknown> = PluginFactory<TConfig, PatchStrategy>;
 
 /**

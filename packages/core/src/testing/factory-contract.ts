@@ -21,6 +21,7 @@ export interface AnyPluginFactory {
   create(config: never, context: PluginContext): unknown;
 }
 
+/** A plugin factory under test, with configs it must accept and refuse. */
 export interface PluginFactorySubject {
   readonly factory: AnyPluginFactory;
   /** Configs users may write; each must validate and create a plugin. At least one. */

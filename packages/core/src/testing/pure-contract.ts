@@ -4,6 +4,7 @@ import { resolveTestApi, type TestApi } from "./runner.js";
 import { sampleNamespaces, sampleServiceAccounts } from "./samples.js";
 import type { ContractCheck } from "./source-contract.js";
 
+/** Options of the selector and strategy contract suites. */
 export interface PureContractOptions {
   /** Runner functions; default vitest (see {@link TestApi}). */
   readonly testApi?: TestApi | undefined;

@@ -50,8 +50,10 @@ export interface SourceHarness {
   close?(): void | Promise<void>;
 }
 
+/** Makes a fresh source and the backend the contract suite drives. */
 export type SourceHarnessFactory = () => SourceHarness | Promise<SourceHarness>;
 
+/** Options of the source provider contract suite. */
 export interface SourceContractOptions {
   /** The backend reports expiry and the source must pass it on as `expiresAt`: runs the expiry check. */
   readonly expiry?: boolean | undefined;

@@ -16,6 +16,7 @@ export interface PolledValue {
  */
 export type PollFetch = (signal: AbortSignal) => Promise<PolledValue>;
 
+/** Settings of a {@link PollingSource}: what to fetch, how often, and how to back off. */
 export interface PollingSourceOptions {
   /** Identity for logs, status and errors, e.g. `vault secret/registry`. Never a secret. */
   readonly description: string;

@@ -11,6 +11,7 @@ import {
   type SourceValue,
 } from "../../plugins/contracts.js";
 
+/** Config of the `secret` source: the Secret's name and namespace. */
 export interface SecretSourceConfig {
   readonly name: string;
   readonly namespace: string;
@@ -127,6 +128,7 @@ function requireName(value: unknown, field: string, pattern: RegExp, max: number
   return value;
 }
 
+/** The built-in `secret` source: `source: { secret: { name, namespace } }`. */
 export const secretSourceFactory: SourceFactory<SecretSourceConfig> = {
   type: "secret",
   summary: "a kubernetes.io/dockerconfigjson Secret in the cluster, watched by name",
