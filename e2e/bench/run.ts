@@ -221,6 +221,23 @@ async function main(): Promise<number> {
   const admin = new Api(connectionFromKubeconfig(cluster.kubeconfigPath));
   let env: Env | undefined;
   let exitCode = 0;
+  // A run that is stopped (SIGTERM/SIGINT) still writes what it has and stops its processes.
+  const onSignal = (signal: string): void => {
+    log(`received ${signal}: writing partial results and stopping`);
+    results.error = `interrupted by ${signal}`;
+    meta.runtimeSeconds = Math.round((Date.now() - started) / 1000);
+    try {
+      mkdirSync(dirname(args.out), { recursive: true });
+      writeFileSync(args.out, `${JSON.stringify({ meta, results, checks: gatingChecks(results) }, null, 2)}\n`);
+    } catch {
+      /* best effort */
+    }
+    const stopping = env?.patcher ? env.patcher.stop(5000) : Promise.resolve(null);
+    void stopping.finally(() => cluster.stop().finally(() => process.exit(130)));
+  };
+  process.once("SIGTERM", () => onSignal("SIGTERM"));
+  process.once("SIGINT", () => onSignal("SIGINT"));
+  process.once("SIGHUP", () => onSignal("SIGHUP"));
   try {
     if (!cluster.auditLogPath) throw new Error("the local provider gave no audit log");
     const patcherKubeconfig = join(args.workDir, "patcher.kubeconfig");
