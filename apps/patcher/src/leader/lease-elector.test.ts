@@ -130,13 +130,15 @@ describe("lease expiry and the acquire decision", () => {
     });
   });
 
-  it("expires renewTime + the holder's duration, never later than a duration after we first saw it", () => {
-    expect(leaseExpiresAt(view({ renewTimeMs: T0 - 1000, leaseDurationMs: 3000 }), L)).toBe(T0 + 2000);
-    expect(leaseExpiresAt(view({ renewTimeMs: T0 - 1000 }), L)).toBe(T0 - 1000 + L);
-    expect(leaseExpiresAt(view({ acquireTimeMs: T0 - 500 }), L)).toBe(T0 - 500 + L);
+  it("expires the holder's duration after the record last changed by our own clock, whatever the holder's clock says", () => {
+    expect(leaseExpiresAt(view({ renewTimeMs: T0 - 1000, leaseDurationMs: 3000 }), L)).toBe(T0 + 3000);
+    expect(leaseExpiresAt(view({ renewTimeMs: T0 - 1000 }), L)).toBe(T0 + L);
+    expect(leaseExpiresAt(view({ acquireTimeMs: T0 - 500 }), L)).toBe(T0 + L);
     expect(leaseExpiresAt(view({}), L)).toBe(T0 + L);
-    // A holder whose clock runs an hour ahead cannot pin the Lease for an hour.
+    // A holder whose clock runs an hour ahead cannot pin the Lease for an hour ...
     expect(leaseExpiresAt(view({ renewTimeMs: T0 + 3_600_000 }), L)).toBe(T0 + L);
+    // ... and one whose clock runs an hour behind does not lose it while it renews.
+    expect(leaseExpiresAt(view({ renewTimeMs: T0 - 3_600_000 }), L)).toBe(T0 + L);
   });
 
   it("creates an absent Lease, renews its own, takes over released or expired ones, and waits otherwise", () => {
@@ -147,7 +149,7 @@ describe("lease expiry and the acquire decision", () => {
       reason: "released",
       previousHolder: undefined,
     });
-    const held = view({ holderIdentity: "other", renewTimeMs: T0 - 3000, leaseDurationMs: 3000 });
+    const held = view({ holderIdentity: "other", renewTimeMs: T0 - 3000, leaseDurationMs: 3000, observedAtMs: T0 - 3000 });
     expect(decideAcquire(held, "me", T0 - 1, L)).toEqual({ action: "wait", holder: "other", expiresAtMs: T0 });
     expect(decideAcquire(held, "me", T0, L)).toEqual({ action: "takeover", reason: "expired", previousHolder: "other" });
   });
@@ -155,10 +157,11 @@ describe("lease expiry and the acquire decision", () => {
   it("steps a leader down before any follower may take over, for the default and the e2e timings", () => {
     for (const t of [DEFAULT_TIMINGS, resolveTimings({ leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 })]) {
       for (const renewTimeMs of [T0, T0 + 1, T0 + 999]) {
+        // A follower sees the renewal after it was written (here 5 ms later), never before.
         const lease = view({ holderIdentity: "leader", renewTimeMs, leaseDurationMs: leaseDurationSeconds(t.leaseDurationMs) * 1000, observedAtMs: renewTimeMs + 5 });
         const expires = leaseExpiresAt(lease, t.leaseDurationMs);
         expect(stepDownAt(renewTimeMs, t.renewDeadlineMs)).toBeLessThan(expires);
-        expect(expires - stepDownAt(renewTimeMs, t.renewDeadlineMs)).toBe(t.leaseDurationMs - t.renewDeadlineMs);
+        expect(expires - stepDownAt(renewTimeMs, t.renewDeadlineMs)).toBe(t.leaseDurationMs - t.renewDeadlineMs + 5);
         expect(decideAcquire(lease, "follower", stepDownAt(renewTimeMs, t.renewDeadlineMs), t.leaseDurationMs).action).toBe("wait");
       }
     }
@@ -292,6 +295,11 @@ class ManualClock implements ElectorClock {
   }
 }
 
+/** Another replica's clock: the same timers, but `now()` off by `offsetMs` (negative: behind). */
+function skewed(clock: ManualClock, offsetMs: number): ElectorClock {
+  return { now: () => clock.now() + offsetMs, setTimeout: (callback, ms) => clock.setTimeout(callback, ms) };
+}
+
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await tick();
 }
@@ -383,13 +391,18 @@ interface Harness {
   done: Promise<void>;
 }
 
-function start(clock: ManualClock, client: LeaseClient, identity: string, extra: { releaseOnCancel?: boolean; work?: (signal: AbortSignal) => Promise<void> } = {}): Harness {
+function start(
+  clock: ManualClock,
+  client: LeaseClient,
+  identity: string,
+  extra: { releaseOnCancel?: boolean; work?: (signal: AbortSignal) => Promise<void>; clock?: ElectorClock } = {},
+): Harness {
   const events: string[] = [];
   const terms: { start: number; end?: number; reason?: unknown }[] = [];
   const elector = new LeaseElector({
     kubeConfig: new KubeConfig(),
     client,
-    clock,
+    clock: extra.clock ?? clock,
     random: () => 0,
     namespace: "ns",
     name: "lock",
@@ -412,6 +425,8 @@ function start(clock: ManualClock, client: LeaseClient, identity: string, extra:
       signal.addEventListener("abort", () => {
         term.end = clock.now();
         term.reason = signal.reason;
+        // Work that checks isLeader before each write must already see false here.
+        events.push(`abort:isLeader=${String(elector.isLeader)}`);
       });
       return extra.work?.(signal);
     },
@@ -438,7 +453,7 @@ describe("LeaseElector loop (in-memory API, manual clock)", () => {
     await clock.advance(0);
     await a.done;
     expect(store.view().spec).toMatchObject({ holderIdentity: "", leaseDurationSeconds: 1, leaseTransitions: 0 });
-    expect(a.events).toEqual(["leader:a", "transition:leader", "started", "transition:follower", "leader:-", "stopped"]);
+    expect(a.events).toEqual(["leader:a", "transition:leader", "started", "transition:follower", "abort:isLeader=false", "leader:-", "stopped"]);
     expect(a.elector.state).toBe("unknown");
   });
 
@@ -459,7 +474,8 @@ describe("LeaseElector loop (in-memory API, manual clock)", () => {
       expect(a.terms[0]?.reason).toBeInstanceOf(LeadershipEnded);
       expect((a.terms[0]?.reason as Error).message).toBe("leadership of lease ns/lock ended: could not renew for 2000 ms (renew deadline)");
       expect(a.terms[0]?.end).toBeLessThan(T0 + 1000 + 3000); // before followers could take over
-      expect(a.events.slice(-2)).toEqual(["transition:follower", "stopped"]);
+      // isLeader is already false when the term's abort handlers run (writes check it).
+      expect(a.events.slice(-3)).toEqual(["transition:follower", "abort:isLeader=false", "stopped"]);
       expect(a.elector.state).toBe("follower");
       await clock.advance(3000);
       expect(a.elector.state).toBe("unknown"); // nothing read for a lease duration
@@ -501,6 +517,36 @@ describe("LeaseElector loop (in-memory API, manual clock)", () => {
     await clock.advance(0);
     await b.done;
   });
+
+  for (const skewMs of [-10_000, -3_600_000, 3_600_000]) {
+    it(`keeps a renewing leader whose clock is ${Math.abs(skewMs) / 1000} s ${skewMs < 0 ? "behind" : "ahead"}, and replaces it one lease duration after it stops`, async () => {
+      const clock = new ManualClock();
+      const store = new FakeLeases();
+      const a = start(clock, store, "a", { releaseOnCancel: false, clock: skewed(clock, skewMs) });
+      await clock.advance(0);
+      const b = start(clock, store, "b");
+      await clock.advance(10_000);
+      expect(a.elector.isLeader).toBe(true);
+      expect(b.elector.isLeader).toBe(false);
+      expect(b.elector.currentLeader).toBe("a");
+      expect(a.terms).toHaveLength(1);
+      expect(a.terms[0]?.end).toBeUndefined();
+      expect(store.view().spec.holderIdentity).toBe("a");
+
+      a.controller.abort(); // stops renewing without releasing
+      await clock.advance(0);
+      await a.done;
+      const stoppedAt = clock.now();
+      await clock.advance(2999);
+      expect(b.elector.isLeader).toBe(false);
+      await clock.advance(1000);
+      expect(b.elector.isLeader).toBe(true);
+      expect(b.terms[0]?.start).toBeGreaterThanOrEqual(stoppedAt + 3000 - 500);
+      b.controller.abort();
+      await clock.advance(0);
+      await b.done;
+    });
+  }
 
   it("hands over at the follower's next poll when the leader releases", async () => {
     const clock = new ManualClock();
