@@ -11,8 +11,8 @@ export const KUSTOMIZE_BASE = `${DEPLOY_DIR}kustomize/base`;
 export const ALL_IN_ONE = `${DEPLOY_DIR}all-in-one.yaml`;
 
 const HEADER = `# imagepullsecret-patcher: everything in one file, for \`kubectl apply -f deploy/all-in-one.yaml\`.
-# GENERATED from deploy/kustomize/base (read its kustomization.yaml first: source-secret.yaml is a
-# placeholder credential). Do not edit; change the base and run
+# It does not contain your registry credential: create kube-system/regcred first (docs/install.md).
+# GENERATED from deploy/kustomize/base. Do not edit; change the base and run
 #   node e2e/src/deploy/render-all-in-one.ts --write
 `;
 

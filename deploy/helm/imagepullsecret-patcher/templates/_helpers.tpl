@@ -77,18 +77,56 @@ a user's `source: {file: ...}` would otherwise be merged with a default `source:
 {{- end -}}
 
 {{/*
+The `secret` source of one source value, or "" when it is another type: `{secret: {name, namespace}}`,
+or the shorthand `{name, namespace}` (a `secret` source as well).
+*/}}
+{{- define "ipsp.secretSourceOf" -}}
+{{- if and (kindIs "map" .) (hasKey . "secret") -}}
+{{- toJson .secret -}}
+{{- else if and (kindIs "map" .) (hasKey . "name") (hasKey . "namespace") -}}
+{{- toJson (dict "name" .name "namespace" .namespace) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Refuses inline Vault credentials: the config is rendered into a ConfigMap, readable by anyone who
+may read ConfigMaps in the namespace. The credential belongs in a Secret, mounted as a file.
+*/}}
+{{- define "ipsp.refuseInlineVaultCredentials" -}}
+{{- $path := .path -}}
+{{- $vault := .vault -}}
+{{- if kindIs "map" $vault -}}
+{{- $auth := get $vault "auth" | default dict -}}
+{{- if kindIs "map" $auth -}}
+{{- $token := get $auth "token" -}}
+{{- if and (kindIs "map" $token) (hasKey $token "token") -}}
+{{- fail (printf "%s.auth.token.token: the chart does not accept an inline Vault token (it would be stored in a ConfigMap). Put the token in a Secret, mount it with extraVolumes/extraVolumeMounts and set %s.auth.token.tokenFile to the mounted file (see docs/install.md, \"Vault credentials\")" $path $path) -}}
+{{- end -}}
+{{- $appRole := get $auth "appRole" -}}
+{{- if and (kindIs "map" $appRole) (hasKey $appRole "secretId") -}}
+{{- fail (printf "%s.auth.appRole.secretId: the chart does not accept an inline AppRole secret ID (it would be stored in a ConfigMap). Put it in a Secret, mount it with extraVolumes/extraVolumeMounts and set %s.auth.appRole.secretIdFile to the mounted file (see docs/install.md, \"Vault credentials\")" $path $path) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 What RBAC needs from the config, as JSON:
-  copyNames: every Secret name the patcher writes into target namespaces (each mapping's
-             secretName, else the top-level secretName, else "image-pull-secret"), plus
-             rbac.extraSecretNames; sorted, unique.
-  sources:   {namespace: [names]} of every `source.secret`; sorted, unique.
-Fails on a config whose RBAC cannot be derived.
+  copyNames:    every Secret name the patcher writes into target namespaces: each mapping's
+                secretName, else the top-level secretName, else the source Secret's name for a
+                `secret` source, else "image-pull-secret"; plus rbac.extraSecretNames; sorted, unique.
+  retiredNames: Secret names the patcher may still clean up (list, watch, delete only), but no longer
+                writes: rbac.retiredSecretNames, plus, on `helm upgrade`, the copy names the release's
+                current ClusterRole grants that the new config no longer has (see "Upgrades that
+                remove a mapping" in docs/install.md); minus copyNames; sorted, unique.
+  sources:      {namespace: [names]} of every `secret` source; sorted, unique.
+Fails on a config whose RBAC cannot be derived, and on inline Vault credentials.
 */}}
 {{- define "ipsp.rbacFacts" -}}
 {{- $cfg := include "ipsp.config" . | fromJson -}}
-{{- $defaultName := $cfg.secretName | default "image-pull-secret" -}}
 {{- $copies := list -}}
 {{- $secretSources := list -}}
+{{- $entries := list -}}
 {{- if $cfg.mappings -}}
   {{- if not (kindIs "slice" $cfg.mappings) -}}
     {{- fail "config.mappings must be a list of mappings" -}}
@@ -97,43 +135,76 @@ Fails on a config whose RBAC cannot be derived.
     {{- if not (kindIs "map" $m) -}}
       {{- fail (printf "config.mappings[%d] must be a map" $i) -}}
     {{- end -}}
-    {{- $copies = append $copies ($m.secretName | default $defaultName) -}}
     {{- if not (kindIs "map" $m.source) -}}
       {{- fail (printf "config.mappings[%d].source must be a map with one source type (secret, file, vault, ...)" $i) -}}
     {{- end -}}
-    {{- if hasKey $m.source "secret" -}}
-      {{- $secretSources = append $secretSources (dict "path" (printf "config.mappings[%d].source.secret" $i) "secret" $m.source.secret) -}}
-    {{- end -}}
+    {{- $entries = append $entries (dict "path" (printf "config.mappings[%d].source" $i) "source" $m.source "secretName" ($m.secretName | default "")) -}}
   {{- end -}}
 {{- else if $cfg.source -}}
   {{- if not (kindIs "map" $cfg.source) -}}
     {{- fail "config.source must be a map with one source type (secret, file, vault, ...)" -}}
   {{- end -}}
-  {{- $copies = append $copies $defaultName -}}
-  {{- if hasKey $cfg.source "secret" -}}
-    {{- $secretSources = append $secretSources (dict "path" "config.source.secret" "secret" $cfg.source.secret) -}}
-  {{- end -}}
+  {{- $entries = append $entries (dict "path" "config.source" "source" $cfg.source "secretName" "") -}}
 {{- else -}}
   {{- fail "config needs either `source` (seed form) or a non-empty `mappings` list" -}}
 {{- end -}}
+{{- range $entries -}}
+  {{- $path := .path -}}
+  {{- if hasKey .source "vault" -}}
+    {{- include "ipsp.refuseInlineVaultCredentials" (dict "path" (printf "%s.vault" $path) "vault" .source.vault) -}}
+  {{- end -}}
+  {{- $secretJson := include "ipsp.secretSourceOf" .source -}}
+  {{- $sourceName := "" -}}
+  {{- if $secretJson -}}
+    {{- $s := $secretJson | fromJson -}}
+    {{- $secretPath := ternary (printf "%s.secret" $path) $path (hasKey .source "secret") -}}
+    {{- if not (kindIs "map" (get .source "secret" | default $s)) -}}
+      {{- fail (printf "%s must be a map with name and namespace" $secretPath) -}}
+    {{- end -}}
+    {{- $name := required (printf "%s.name is required" $secretPath) $s.name -}}
+    {{- $ns := required (printf "%s.namespace is required" $secretPath) $s.namespace -}}
+    {{- $secretSources = append $secretSources (dict "name" $name "namespace" $ns) -}}
+    {{- $sourceName = $name -}}
+  {{- end -}}
+  {{- $copies = append $copies (.secretName | default $cfg.secretName | default $sourceName | default "image-pull-secret") -}}
+{{- end -}}
 {{- $copies = concat $copies (.Values.rbac.extraSecretNames | default list) -}}
-{{- range $copies -}}
+{{- $retired := .Values.rbac.retiredSecretNames | default list -}}
+{{- if .Values.rbac.keepCleanupAccessOnUpgrade -}}
+  {{- $existing := lookup "rbac.authorization.k8s.io/v1" "ClusterRole" "" (include "ipsp.fullname" .) -}}
+  {{- if $existing -}}
+    {{- $annotations := $existing.metadata.annotations | default dict -}}
+    {{- $recorded := get $annotations "imagepullsecret-patcher.io/copy-names" -}}
+    {{- if $recorded -}}
+      {{- $retired = concat $retired (splitList "," $recorded) -}}
+    {{- else -}}
+      {{- /* A release from chart 0.1.0 records no names: take the named Secret rule that can update. */ -}}
+      {{- range $existing.rules -}}
+        {{- if and (has "secrets" (.resources | default list)) .resourceNames (has "update" (.verbs | default list)) -}}
+          {{- $retired = concat $retired .resourceNames -}}
+        {{- end -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- range (concat $copies $retired) -}}
   {{- if not (and (kindIs "string" .) (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .) (le (len .) 253)) -}}
-    {{- fail (printf "%v is not a valid Secret name (DNS-1123 subdomain); check config.secretName, config.mappings[*].secretName and rbac.extraSecretNames" .) -}}
+    {{- fail (printf "%v is not a valid Secret name (DNS-1123 subdomain); check config.secretName, config.mappings[*].secretName, rbac.extraSecretNames and rbac.retiredSecretNames" .) -}}
+  {{- end -}}
+{{- end -}}
+{{- $copies = $copies | uniq | sortAlpha -}}
+{{- $stillRetired := list -}}
+{{- range ($retired | uniq | sortAlpha) -}}
+  {{- if not (has . $copies) -}}
+    {{- $stillRetired = append $stillRetired . -}}
   {{- end -}}
 {{- end -}}
 {{- $byNamespace := dict -}}
 {{- range $secretSources -}}
-  {{- $s := .secret -}}
-  {{- if not (kindIs "map" $s) -}}
-    {{- fail (printf "%s must be a map with name and namespace" .path) -}}
-  {{- end -}}
-  {{- $name := required (printf "%s.name is required" .path) $s.name -}}
-  {{- $ns := required (printf "%s.namespace is required" .path) $s.namespace -}}
-  {{- $_ := set $byNamespace $ns (append (get $byNamespace $ns | default list) $name) -}}
+  {{- $_ := set $byNamespace .namespace (append (get $byNamespace .namespace | default list) .name) -}}
 {{- end -}}
 {{- range $ns, $names := $byNamespace -}}
   {{- $_ := set $byNamespace $ns ($names | uniq | sortAlpha) -}}
 {{- end -}}
-{{- toJson (dict "copyNames" ($copies | uniq | sortAlpha) "sources" $byNamespace) -}}
+{{- toJson (dict "copyNames" $copies "retiredNames" $stillRetired "sources" $byNamespace) -}}
 {{- end -}}
