@@ -17,24 +17,42 @@ import { fileSourceFactory } from "../sources/file/file-source.js";
 import { secretSourceFactory } from "../sources/secret/secret-source.js";
 import { vaultSourceFactory } from "../sources/vault/index.js";
 
-/** A config error with the path of the offending value, e.g. `mappings[1].targets.selector`. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  constructor(
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(path ? `${path}: ${problem}` : problem);
-  }
-}
+import { ConfigError, didYouMean, withUnknownKeyHint } from "./errors.js";
+import {
+  DEFAULT_SECRET_NAME,
+  MAPPING_NAME,
+  MAPPING_NAME_MAX_LENGTH,
+  isPlainObject,
+  isSecretShorthand,
+  namespacesOfTargetList,
+  sanitiseMappingName,
+  targetListPath,
+  uniqueMappingName,
+} from "./shorthand.js";
+
+export { ConfigError } from "./errors.js";
 
 /** One mapping as written in config, before plugins are created. */
 export interface MappingConfig {
-  name: string;
-  /** Exactly one key: the source type, whose value is that source's config. */
+  /**
+   * Lowercase letters, digits and '-', at most 63 characters, unique. Default: derived from the
+   * source (the source Secret's name, else the source type), with `-2`, `-3` added when taken.
+   */
+  name?: string | undefined;
+  /**
+   * Exactly one key: the source type, whose value is that source's config. `{ name, namespace }`
+   * without a type key is short for a `secret` source.
+   */
   source: Record<string, unknown>;
-  /** Exactly one key: `all`, `selector` (label), `namespaces` (list), or a selector plugin type. */
-  targets: Record<string, unknown>;
+  /**
+   * Exactly one key: `all`, `selector` (label), `namespaces` (list), or a selector plugin type. A
+   * list of `{ namespace }` is short for `namespaces: [...]`.
+   */
+  targets: Record<string, unknown> | readonly { namespace: string }[];
+  /**
+   * Name of the copies. Default: {@link BuildOptions.defaultSecretName} when set, else the source
+   * Secret's name for a `secret` source, else `image-pull-secret`.
+   */
   secretName?: string | undefined;
   /** `default`, `all`, a list of names, or `{ selector }`. Default `default`. */
   serviceAccounts?: unknown;
@@ -59,20 +77,25 @@ export function builtinRegistries(): Registries {
   return { sources, selectors, strategies };
 }
 
+
 /** Shorthand target keys users write, and the selector plugin each one means. */
 const TARGET_ALIASES: Record<string, { type: string; wrap: (value: unknown) => unknown }> = {
   namespaces: { type: "list", wrap: (value) => ({ namespaces: value }) },
   selector: { type: "label", wrap: (value) => ({ selector: value }) },
 };
 
+const MAPPING_KEYS = ["name", "source", "targets", "secretName", "serviceAccounts", "conflictPolicy"];
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const MAPPING_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const CONFLICT_POLICIES: readonly ConflictPolicy[] = ["skip", "adopt", "overwrite"];
 
 /** What {@link buildMappings} needs: the registries, the default copy name and the plugins' context. */
 export interface BuildOptions {
   registries: Registries;
-  /** Used when a mapping has no `secretName`. */
+  /**
+   * Copy name of every mapping that sets no `secretName` (the top-level `secretName` of config).
+   * Unset: each mapping's own default, the source Secret's name for a `secret` source and
+   * `image-pull-secret` for any other source.
+   */
   defaultSecretName?: string | undefined;
   kubeConfig?: KubeConfig | undefined;
   logger?: Logger | undefined;
@@ -80,23 +103,30 @@ export interface BuildOptions {
   path?: string | undefined;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function join(base: string, rest: string): string {
   if (!rest) return base;
   return rest.startsWith("[") ? `${base}${rest}` : `${base}.${rest}`;
 }
 
-/** Runs a plugin's validate, re-basing its error path under `path`. */
-function validated<T>(path: string, run: () => T): T {
+/**
+ * Runs `run`; a plugin's refusal becomes a ConfigError under `path` (with a "did you mean" hint
+ * for an unknown key or type), recorded in `problems`. Undefined when it was refused.
+ */
+function attempt<T>(problems: ConfigError[], path: string, run: () => T): T | undefined {
   try {
     return run();
   } catch (err) {
-    if (err instanceof PluginConfigError) throw new ConfigError(join(path, err.path), err.problem);
-    if (err instanceof UnknownPluginTypeError) throw new ConfigError(path, err.message);
-    throw err;
+    if (err instanceof PluginConfigError) {
+      const at = join(path, err.path);
+      problems.push(new ConfigError(at, withUnknownKeyHint(at, err.problem)));
+    } else if (err instanceof UnknownPluginTypeError) {
+      problems.push(new ConfigError(path, `${err.message}${didYouMean(err.type, err.known)}`));
+    } else if (err instanceof ConfigError) {
+      problems.push(...err.problems);
+    } else {
+      throw err;
+    }
+    return undefined;
   }
 }
 
@@ -110,8 +140,175 @@ function singleKey(value: unknown, path: string, what: string): [string, unknown
   return [key, value[key]];
 }
 
+/** One mapping after its config was checked, before names are settled and plugins created. */
+interface CheckedMapping {
+  path: string;
+  /** As written; undefined when it is to be derived. */
+  name: string | undefined;
+  /** What a derived name starts from. */
+  nameBase: string | undefined;
+  secretName: string | undefined;
+  conflictPolicy: ConflictPolicy;
+  source: { factory: SourceFactory; config: unknown } | undefined;
+  selector: { factory: SelectorFactory; config: unknown; type: string } | undefined;
+  strategy: { factory: StrategyFactory; config: unknown } | undefined;
+  /** False when any part was refused: the mapping is not created. */
+  valid: boolean;
+}
+
+function checkSource(raw: unknown, path: string, registries: Registries, problems: ConfigError[]): { type: string; factory: SourceFactory; config: unknown } | undefined {
+  const at = `${path}.source`;
+  if (isSecretShorthand(raw, (type) => registries.sources.has(type))) {
+    const factory = attempt(problems, at, () => registries.sources.get("secret"));
+    const config = factory && attempt(problems, at, () => factory.validate(raw));
+    return factory && config !== undefined ? { type: "secret", factory, config } : undefined;
+  }
+  const entry = attempt(problems, at, () => singleKey(raw, at, "source"));
+  if (!entry) return undefined;
+  const [type, value] = entry;
+  const factory = attempt(problems, at, () => registries.sources.get(type));
+  const config = factory && attempt(problems, `${at}.${type}`, () => factory.validate(value));
+  return factory && config !== undefined ? { type, factory, config } : undefined;
+}
+
+/** `targets: [{ namespace: a }, …]`: a `list` selector, errors reported where the user wrote them. */
+function checkTargetList(entries: readonly unknown[], at: string, registries: Registries, problems: ConfigError[]): CheckedMapping["selector"] {
+  if (entries.length === 0) {
+    problems.push(new ConfigError(at, "must list at least one namespace, like [{ namespace: team-a }]"));
+    return undefined;
+  }
+  const { namespaces, problems: entryProblems } = namespacesOfTargetList(entries, at);
+  problems.push(...entryProblems);
+  if (entryProblems.length > 0) return undefined;
+  const factory = attempt(problems, at, () => registries.selectors.get("list"));
+  const config = attempt(problems, at, () => {
+    try {
+      return factory?.validate({ namespaces });
+    } catch (err) {
+      if (!(err instanceof PluginConfigError)) throw err;
+      const path = err.path.startsWith("namespaces[") ? targetListPath(err.path, "") : "";
+      throw new PluginConfigError(path, targetListPath(err.problem, "targets"));
+    }
+  });
+  return factory && config !== undefined ? { factory, config, type: "list" } : undefined;
+}
+
+function checkTargets(raw: unknown, path: string, registries: Registries, problems: ConfigError[]): CheckedMapping["selector"] {
+  const at = `${path}.targets`;
+  if (Array.isArray(raw)) return checkTargetList(raw, at, registries, problems);
+  const entry = attempt(problems, at, () => singleKey(raw, at, "target"));
+  if (!entry) return undefined;
+  const [key, value] = entry;
+  const alias = TARGET_ALIASES[key];
+  const type = alias?.type ?? key;
+  const factory = attempt(problems, at, () => registries.selectors.get(type));
+  const config = attempt(problems, `${at}.${key}`, () => {
+    try {
+      return factory?.validate(alias ? alias.wrap(value) : value);
+    } catch (err) {
+      // The alias wrapped the value in one more level; report paths as the user wrote them.
+      if (alias && err instanceof PluginConfigError) {
+        throw new PluginConfigError(err.path.replace(/^(namespaces|selector)\.?/, ""), err.problem);
+      }
+      throw err;
+    }
+  });
+  return factory && config !== undefined ? { factory, config, type } : undefined;
+}
+
+/** Checks one mapping's config, recording every problem; nothing is created yet. */
+function checkMapping(raw: unknown, path: string, options: BuildOptions, problems: ConfigError[]): CheckedMapping | undefined {
+  if (!isPlainObject(raw)) {
+    problems.push(new ConfigError(path, "expected a map"));
+    return undefined;
+  }
+  const before = problems.length;
+  for (const key of Object.keys(raw)) {
+    if (!MAPPING_KEYS.includes(key)) problems.push(new ConfigError(`${path}.${key}`, `unknown field (valid: ${MAPPING_KEYS.join(", ")})${didYouMean(key, MAPPING_KEYS)}`));
+  }
+
+  let name: string | undefined;
+  if (raw.name !== undefined) {
+    if (typeof raw.name === "string" && MAPPING_NAME.test(raw.name) && raw.name.length <= MAPPING_NAME_MAX_LENGTH) name = raw.name;
+    else problems.push(new ConfigError(`${path}.name`, `${JSON.stringify(raw.name)} is not a valid mapping name: lowercase letters, digits and '-', at most 63 characters`));
+  }
+
+  const conflictPolicy = raw.conflictPolicy ?? "skip";
+  if (!CONFLICT_POLICIES.includes(conflictPolicy as ConflictPolicy)) {
+    problems.push(new ConfigError(`${path}.conflictPolicy`, `expected one of ${CONFLICT_POLICIES.join(", ")}, got ${JSON.stringify(conflictPolicy)}${typeof conflictPolicy === "string" ? didYouMean(conflictPolicy, CONFLICT_POLICIES) : ""}`));
+  }
+
+  const source = checkSource(raw.source, path, options.registries, problems);
+  const sourceSecretName = source?.type === "secret" ? (source.config as { name: string }).name : undefined;
+  const selector = checkTargets(raw.targets, path, options.registries, problems);
+
+  const strategyRef = attempt(problems, `${path}.serviceAccounts`, () => strategyFromShorthand(raw.serviceAccounts ?? "default"));
+  const strategyFactory = strategyRef && attempt(problems, `${path}.serviceAccounts`, () => options.registries.strategies.get(strategyRef.type));
+
+  const secretName: unknown = raw.secretName ?? options.defaultSecretName ?? (source ? (sourceSecretName ?? DEFAULT_SECRET_NAME) : undefined);
+  if (secretName !== undefined && (typeof secretName !== "string" || secretName.length > 253 || !DNS1123_SUBDOMAIN.test(secretName))) {
+    problems.push(new ConfigError(`${path}.secretName`, `${JSON.stringify(secretName)} is not a valid Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.')`));
+  }
+
+  return {
+    path,
+    name,
+    nameBase: sourceSecretName ?? source?.type,
+    secretName: typeof secretName === "string" ? secretName : undefined,
+    conflictPolicy: conflictPolicy as ConflictPolicy,
+    source,
+    selector,
+    strategy: strategyRef && strategyFactory ? { factory: strategyFactory, config: strategyRef.config } : undefined,
+    valid: problems.length === before,
+  };
+}
+
 /**
- * Validates mapping configs and creates their plugins. Errors name the path of the bad value.
+ * Names every mapping: written names must be unique; a mapping without one is named after its
+ * source, with `-2`, `-3`, … when that name is taken.
+ */
+function settleNames(checked: readonly (CheckedMapping | undefined)[], problems: ConfigError[]): Map<CheckedMapping, string> {
+  const firstUse = new Map<string, string>();
+  const names = new Map<CheckedMapping, string>();
+  for (const m of checked) {
+    if (!m?.name) continue;
+    const earlier = firstUse.get(m.name);
+    if (earlier) problems.push(new ConfigError(`${m.path}.name`, `"${m.name}" is already used by ${earlier}`));
+    else firstUse.set(m.name, m.path);
+    names.set(m, m.name);
+  }
+  const used = new Set(firstUse.keys());
+  for (const m of checked) {
+    if (!m || m.name !== undefined || m.nameBase === undefined) continue;
+    const name = uniqueMappingName(sanitiseMappingName(m.nameBase) || "mapping", used);
+    used.add(name);
+    names.set(m, name);
+  }
+  return names;
+}
+
+/** Two mappings that would write one Secret into one namespace, where config shows it. */
+function overlaps(built: readonly { mapping: Mapping; listed?: Set<string> | undefined; all: boolean; path: string }[]): ConfigError[] {
+  const problems: ConfigError[] = [];
+  for (let a = 0; a < built.length; a++) {
+    for (let b = a + 1; b < built.length; b++) {
+      const x = built[a] as (typeof built)[number];
+      const y = built[b] as (typeof built)[number];
+      if (x.mapping.secretName !== y.mapping.secretName) continue;
+      const clash = x.listed && y.listed ? [...x.listed].find((n) => y.listed?.has(n)) : undefined;
+      if (clash) {
+        problems.push(new ConfigError(y.path, `mappings "${x.mapping.name}" and "${y.mapping.name}" both write Secret "${y.mapping.secretName}" into namespace "${clash}"; give one a different secretName`));
+      } else if (x.all && y.all) {
+        problems.push(new ConfigError(y.path, `mappings "${x.mapping.name}" and "${y.mapping.name}" both write Secret "${y.mapping.secretName}" into every namespace; give one a different secretName`));
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Validates mapping configs and creates their plugins. Every problem is reported, each with the
+ * path of the bad value: the thrown {@link ConfigError} lists them in `problems`.
  * Checks across mappings: unique names, and no two mappings that would write the same Secret into
  * the same namespace where that is knowable from config (lists and `all`); other overlaps are
  * reported per namespace at run time.
@@ -121,84 +318,27 @@ export function buildMappings(configs: unknown, options: BuildOptions): Mapping[
   if (!Array.isArray(configs)) throw new ConfigError(base, "expected a list of mappings");
   if (configs.length === 0) throw new ConfigError(base, "at least one mapping is required");
   const logger = options.logger ?? silentLogger;
-  const built: { mapping: Mapping; listed?: Set<string>; all: boolean; path: string }[] = [];
-  const names = new Map<string, string>();
+  const problems: ConfigError[] = [];
+  const checked = configs.map((raw, i) => checkMapping(raw, `${base}[${i}]`, options, problems));
+  const names = settleNames(checked, problems);
 
-  configs.forEach((raw, i) => {
-    const path = `${base}[${i}]`;
-    if (!isPlainObject(raw)) throw new ConfigError(path, "expected a map");
-    const known = new Set(["name", "source", "targets", "secretName", "serviceAccounts", "conflictPolicy"]);
-    for (const key of Object.keys(raw)) if (!known.has(key)) throw new ConfigError(`${path}.${key}`, `unknown field (valid: ${[...known].join(", ")})`);
-
-    const name = raw.name;
-    if (typeof name !== "string" || !MAPPING_NAME.test(name) || name.length > 63) {
-      throw new ConfigError(`${path}.name`, "required; lowercase letters, digits and '-', at most 63 characters");
-    }
-    const earlier = names.get(name);
-    if (earlier) throw new ConfigError(`${path}.name`, `"${name}" is already used by ${earlier}`);
-    names.set(name, path);
-
-    const secretName = raw.secretName ?? options.defaultSecretName;
-    if (typeof secretName !== "string" || secretName.length > 253 || !DNS1123_SUBDOMAIN.test(secretName)) {
-      throw new ConfigError(`${path}.secretName`, `${secretName === undefined ? "required" : JSON.stringify(secretName) + " is not"} a valid Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.')`);
-    }
-
-    const conflictPolicy = raw.conflictPolicy ?? "skip";
-    if (!CONFLICT_POLICIES.includes(conflictPolicy as ConflictPolicy)) {
-      throw new ConfigError(`${path}.conflictPolicy`, `expected one of ${CONFLICT_POLICIES.join(", ")}, got ${JSON.stringify(conflictPolicy)}`);
-    }
-
+  const built: { mapping: Mapping; listed?: Set<string> | undefined; all: boolean; path: string }[] = [];
+  for (const m of checked) {
+    const name = m && names.get(m);
+    if (!m?.valid || !name || !m.source || !m.selector || !m.strategy || !m.secretName) continue;
     const context: PluginContext = { logger: logger.child({ mapping: name }), kubeConfig: options.kubeConfig, mappingName: name };
-
-    const [sourceType, sourceConfig] = singleKey(raw.source, `${path}.source`, "source");
-    const sourceFactory = validated(`${path}.source`, () => options.registries.sources.get(sourceType));
-    const sourceCfg = validated(`${path}.source.${sourceType}`, () => sourceFactory.validate(sourceConfig));
-
-    const [targetKey, targetValue] = singleKey(raw.targets, `${path}.targets`, "target");
-    const alias = TARGET_ALIASES[targetKey];
-    const selectorType = alias?.type ?? targetKey;
-    const selectorFactory = validated(`${path}.targets`, () => options.registries.selectors.get(selectorType));
-    const selectorCfg = validated(`${path}.targets.${targetKey}`, () => {
-      try {
-        return selectorFactory.validate(alias ? alias.wrap(targetValue) : targetValue);
-      } catch (err) {
-        // The alias wrapped the value in one more level; report paths as the user wrote them.
-        if (alias && err instanceof PluginConfigError) {
-          const inner = err.path.replace(/^(namespaces|selector)\.?/, "");
-          throw new PluginConfigError(inner, err.problem);
-        }
-        throw err;
-      }
-    });
-
-    const strategyRef = validated(`${path}.serviceAccounts`, () => strategyFromShorthand(raw.serviceAccounts ?? "default"));
-    const strategyFactory = options.registries.strategies.get(strategyRef.type);
-
     const mapping: Mapping = {
       name,
-      secretName,
-      conflictPolicy: conflictPolicy as ConflictPolicy,
-      source: sourceFactory.create(sourceCfg, context),
-      selector: selectorFactory.create(selectorCfg, context),
-      strategy: strategyFactory.create(strategyRef.config, context),
+      secretName: m.secretName,
+      conflictPolicy: m.conflictPolicy,
+      source: m.source.factory.create(m.source.config, context),
+      selector: m.selector.factory.create(m.selector.config, context),
+      strategy: m.strategy.factory.create(m.strategy.config, context),
     };
-    const listed = selectorType === "list" ? new Set((selectorCfg as { namespaces: string[] }).namespaces) : undefined;
-    built.push({ mapping, listed, all: selectorType === "all", path });
-  });
-
-  for (let a = 0; a < built.length; a++) {
-    for (let b = a + 1; b < built.length; b++) {
-      const x = built[a] as (typeof built)[number];
-      const y = built[b] as (typeof built)[number];
-      if (x.mapping.secretName !== y.mapping.secretName) continue;
-      const clash = x.listed && y.listed ? [...x.listed].find((n) => y.listed?.has(n)) : undefined;
-      if (clash) {
-        throw new ConfigError(y.path, `mappings "${x.mapping.name}" and "${y.mapping.name}" both write Secret "${y.mapping.secretName}" into namespace "${clash}"; give one a different secretName`);
-      }
-      if (x.all && y.all) {
-        throw new ConfigError(y.path, `mappings "${x.mapping.name}" and "${y.mapping.name}" both write Secret "${y.mapping.secretName}" into every namespace; give one a different secretName`);
-      }
-    }
+    const listed = m.selector.type === "list" ? new Set((m.selector.config as { namespaces: string[] }).namespaces) : undefined;
+    built.push({ mapping, listed, all: m.selector.type === "all", path: m.path });
   }
+  problems.push(...overlaps(built));
+  if (problems.length > 0) throw ConfigError.of(problems);
   return built.map((b) => b.mapping);
 }
