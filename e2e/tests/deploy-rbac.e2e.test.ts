@@ -1,21 +1,24 @@
 // The install manifests (deploy/kustomize/base, deploy/all-in-one.yaml, the Helm chart) are accepted
 // by a real API server, and the RBAC they grant is exactly what the patcher needs: copies by name in
 // every namespace (including list/watch through ?fieldSelector=metadata.name=<copy>), its source
-// Secrets only in their namespaces, nothing else among Secrets.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// Secrets only in their namespaces, nothing else among Secrets, and no verb the code does not use.
+// Installing never touches the user's own source Secret; the chart creates one only when asked, and
+// keeps cleanup access to the copies of a mapping an upgrade removes.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
 import { NamespaceScope, adminKubeConfig, eventually, statusCode, tokenKubeConfig, uniqueName } from "../src/support/kube.ts";
-import { accessMatrix, expectedOf, review, OTHER_SECRET, type Install } from "../src/deploy/access.ts";
+import { USED_CLUSTER_VERBS, accessMatrix, expectedOf, review, OTHER_SECRET, type Install } from "../src/deploy/access.ts";
 import { Discovery, rawRequest, serverSideApply, type ApplyResult } from "../src/deploy/apply.ts";
 import { CHART_DIR, ensureHelmBinary, helmTemplate, runHelm } from "../src/deploy/helm.ts";
 import { relocate } from "../src/deploy/relocate.ts";
+import { renderKustomization } from "../src/deploy/kustomize.ts";
 import { ALL_IN_ONE, KUSTOMIZE_BASE, renderAllInOne } from "../src/deploy/render-all-in-one.ts";
 import { EMPTY_DOCKER_CONFIG, requestMatrix, runRequests } from "../src/deploy/token-checks.ts";
 import { describeManifest, parseManifests, parseYaml, type Manifest } from "../src/deploy/yaml.ts";
-import { TEST_PASSWORD_PREFIX, dockerConfigJson, putSourceSecret, pullSecretNames, waitForCopy } from "../src/support/fixtures.ts";
+import { TEST_PASSWORD_PREFIX, dockerConfigJson, putSourceSecret, pullSecretNames, waitForCopy, waitForNoSecret } from "../src/support/fixtures.ts";
 import { PatcherProcess, runPatcher } from "../src/support/patcher-process.ts";
 
 const TWO_MAPPINGS_VALUES = new URL("../helm/values-two-mappings.yaml", import.meta.url).pathname;
@@ -46,22 +49,41 @@ const one = (ms: readonly Manifest[], kind: string, namespace?: string): Manifes
   return found[0] as Manifest;
 };
 const rules = (m: Manifest): Rule[] => (m as unknown as { rules: Rule[] }).rules;
-const secretRule = (m: Manifest): Rule | undefined => rules(m).find((r) => r.resources?.includes("secrets") && r.resourceNames);
+/** The rule over named Secrets: in the ClusterRole the copies' (the one that can update), in a Role the sources'. */
+const secretRule = (m: Manifest): Rule | undefined =>
+  rules(m).find((r) => r.resources?.includes("secrets") && r.resourceNames && (m.kind !== "ClusterRole" || r.verbs.includes("update")));
 const podSpec = (ms: readonly Manifest[]): PodSpec => (one(ms, "Deployment") as unknown as { spec: DeploymentSpec }).spec.template.spec;
 const configOf = (ms: readonly Manifest[]): Record<string, unknown> =>
   parseYaml((one(ms, "ConfigMap") as unknown as { data: Record<string, string> }).data["config.yaml"] ?? "") as Record<string, unknown>;
 
-/** What the config says RBAC must allow, computed independently of the chart's template code. */
+/**
+ * What the config says RBAC must allow, computed independently of the chart's template code. Copy
+ * name: the mapping's secretName, else the top-level one, else the source Secret's name for a
+ * `secret` source, else `image-pull-secret`.
+ */
 function expectedRbac(config: Record<string, unknown>): { copyNames: string[]; sources: Record<string, string[]> } {
-  const defaultName = (config.secretName as string | undefined) ?? "image-pull-secret";
+  const topLevel = config.secretName as string | undefined;
   const mappings = (config.mappings as { source: { secret?: { name: string; namespace: string } }; secretName?: string }[] | undefined) ?? [
     { source: config.source as { secret?: { name: string; namespace: string } } },
   ];
-  const copyNames = [...new Set(mappings.map((m) => m.secretName ?? defaultName))].sort();
+  const copyNames = [...new Set(mappings.map((m) => m.secretName ?? topLevel ?? m.source.secret?.name ?? "image-pull-secret"))].sort();
   const sources: Record<string, string[]> = {};
   for (const m of mappings) if (m.source.secret) (sources[m.source.secret.namespace] ??= []).push(m.source.secret.name);
   for (const ns of Object.keys(sources)) sources[ns] = [...new Set(sources[ns])].sort();
   return { copyNames, sources };
+}
+
+/** A ClusterRole's rules as `resource [names]` -> verbs, to compare with what the code uses. */
+function clusterRoleShape(m: Manifest): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {};
+  for (const r of rules(m)) {
+    for (const resource of r.resources ?? []) {
+      const key = r.resourceNames ? `${resource} ${r.resourceNames.join(",")}` : resource === "secrets" ? "secrets (any name)" : resource;
+      if (key in out) throw new Error(`${describeManifest(m)} has two rules for ${key}`);
+      out[key] = r.verbs;
+    }
+  }
+  return out;
 }
 
 /** RBAC as rendered: copy names from the ClusterRole, source names from each source Role. */
@@ -75,7 +97,7 @@ function renderedRbac(ms: readonly Manifest[]): { copyNames: string[]; sources: 
       continue;
     }
     const names = [...(rule.resourceNames ?? [])].sort();
-    expect(rules(role), describeManifest(role)).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: rule.resourceNames, verbs: ["get", "list", "watch"] }]);
+    expect(rules(role), describeManifest(role)).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: rule.resourceNames, verbs: [...USED_CLUSTER_VERBS.sources] }]);
     sources[role.metadata.namespace ?? ""] = names;
   }
   return { copyNames, sources };
@@ -147,7 +169,6 @@ describe("install manifests and the patcher's RBAC", () => {
       expect(base.map(describeManifest)).toEqual([
         "Namespace imagepullsecret-patcher",
         "ServiceAccount imagepullsecret-patcher/imagepullsecret-patcher",
-        "Secret kube-system/regcred",
         "ConfigMap imagepullsecret-patcher/imagepullsecret-patcher-config",
         "ClusterRole imagepullsecret-patcher",
         "ClusterRoleBinding imagepullsecret-patcher",
@@ -160,6 +181,19 @@ describe("install manifests and the patcher's RBAC", () => {
         "PodDisruptionBudget imagepullsecret-patcher/imagepullsecret-patcher",
       ]);
       expect(KUSTOMIZE_BASE).toContain("deploy/kustomize/base");
+      // Nothing a user applies may carry a Secret: it would replace their real credential.
+      expect(base.filter((m) => m.kind === "Secret").map(describeManifest)).toEqual([]);
+      expect(parseManifests(renderKustomization(KUSTOMIZE_BASE)).filter((m) => m.kind === "Secret").map(describeManifest)).toEqual([]);
+    });
+
+    it("grants exactly the verbs the patcher's code uses, nothing more", () => {
+      expect(clusterRoleShape(one(base, "ClusterRole"))).toEqual({
+        namespaces: USED_CLUSTER_VERBS.namespaces,
+        serviceaccounts: USED_CLUSTER_VERBS.serviceaccounts,
+        "secrets (any name)": USED_CLUSTER_VERBS.secretsCreate,
+        "secrets regcred": USED_CLUSTER_VERBS.copies,
+        events: USED_CLUSTER_VERBS.events,
+      });
     });
 
     it("grants RBAC that matches its seed config, and runs locked down with leader election", () => {
@@ -169,7 +203,8 @@ describe("install manifests and the patcher's RBAC", () => {
         leaderElection: { enabled: true, name: "imagepullsecret-patcher" },
       });
       expect(renderedRbac(base)).toEqual(expectedRbac(config));
-      expect(renderedRbac(base)).toEqual({ copyNames: ["image-pull-secret"], sources: { "kube-system": ["regcred"] } });
+      // The copies carry the source's name.
+      expect(renderedRbac(base)).toEqual({ copyNames: ["regcred"], sources: { "kube-system": ["regcred"] } });
 
       const deployment = (one(base, "Deployment") as unknown as { spec: DeploymentSpec }).spec;
       expect(deployment.replicas).toBe(2);
@@ -235,10 +270,37 @@ describe("install manifests and the patcher's RBAC", () => {
         label: "kustomize",
         namespace: patcherNs,
         serviceAccount: "imagepullsecret-patcher",
-        copyNames: ["image-pull-secret"],
+        copyNames: ["regcred"],
         sources: { [sourceNs]: ["regcred"] },
         lease: "imagepullsecret-patcher",
       };
+    });
+  });
+
+  describe("installing never replaces the user's source Secret", () => {
+    it.each([
+      ["deploy/all-in-one.yaml", (): Manifest[] => base],
+      ["deploy/kustomize/base", (): Manifest[] => parseManifests(renderKustomization(KUSTOMIZE_BASE))],
+    ] as const)("applying %s after creating the real kube-system/regcred leaves its bytes unchanged", async (what, manifests) => {
+      const suffix = uniqueName("keep").slice(2);
+      const patcherNs = await namespaces.create("ipsp-keep");
+      const sourceNs = await namespaces.create("ipsp-keep-src");
+      // docs/install.md step 1: the user's real credential, in the source namespace.
+      const password = `${TEST_PASSWORD_PREFIX}${uniqueName("keep")}`;
+      await putSourceSecret(core, sourceNs, "regcred", password);
+      const before = await core.readNamespacedSecret({ name: "regcred", namespace: sourceNs });
+
+      // Step 2: the manifest, as shipped (moved into unique namespaces, the source's with it).
+      const moved = relocate(manifests(), { namespaces: { "imagepullsecret-patcher": patcherNs, "kube-system": sourceNs }, clusterSuffix: suffix });
+      const { real } = await applyTwice(moved);
+      expect(outcome(real)).toEqual(allAccepted(moved));
+
+      const after = await core.readNamespacedSecret({ name: "regcred", namespace: sourceNs });
+      expect(after.type).toBe("kubernetes.io/dockerconfigjson");
+      expect(after.data, `${what} changed the credential`).toEqual(before.data);
+      expect(Buffer.from(after.data?.[".dockerconfigjson"] ?? "", "base64").toString()).toBe(dockerConfigJson(password));
+      expect(after.metadata?.resourceVersion, `${what} wrote to the source Secret`).toBe(before.metadata?.resourceVersion);
+      expect(after.metadata?.managedFields?.map((f) => f.manager)).toEqual(before.metadata?.managedFields?.map((f) => f.manager));
     });
   });
 
@@ -251,6 +313,12 @@ describe("install manifests and the patcher's RBAC", () => {
       return path;
     };
 
+    const failure = async (values: unknown, set: string[] = []): Promise<string> =>
+      render([valuesFile(`${uniqueName("bad")}.json`, values)], set).then(
+        () => "rendered",
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      );
+
     it("passes helm lint", async () => {
       const lint = await runHelm(helm, ["lint", "--strict", CHART_DIR], work);
       expect(lint.code, lint.stdout + lint.stderr).toBe(0);
@@ -261,7 +329,7 @@ describe("install manifests and the patcher's RBAC", () => {
     it("by default renders the seed layout with the same RBAC, pod and security settings as the kustomize base", async () => {
       const ms = await render();
       expect(configOf(ms)).toEqual(configOf(base));
-      expect(renderedRbac(ms)).toEqual({ copyNames: ["image-pull-secret"], sources: { "kube-system": ["regcred"] } });
+      expect(renderedRbac(ms)).toEqual({ copyNames: ["regcred"], sources: { "kube-system": ["regcred"] } });
       // Release "imagepullsecret-patcher" gives the base's names, so the grants must be identical.
       for (const kind of ["ClusterRole", "Role"]) {
         const byName = (xs: readonly Manifest[]): Record<string, Rule[]> =>
@@ -329,7 +397,8 @@ describe("install manifests and the patcher's RBAC", () => {
       });
       const ms = await render([values]);
       expect(renderedRbac(ms)).toEqual({
-        copyNames: ["image-pull-secret", "plugin-pull", "pull-b", "pull-c", "pull-e"],
+        // "a" sets no secretName: its copies carry its source's name; "c" (a file source) names its own.
+        copyNames: ["cred-b", "plugin-pull", "pull-b", "pull-c", "pull-e"],
         sources: { creds: ["cred-a", "cred-b"] },
       });
       expect(ms.filter((m) => m.kind === "RoleBinding").map(describeManifest).sort()).toEqual([
@@ -357,12 +426,77 @@ describe("install manifests and the patcher's RBAC", () => {
       expect((await render([], ["serviceMonitor.enabled=false"])).some((m) => m.kind === "ServiceMonitor")).toBe(false);
     });
 
+    it("grants exactly the verbs the patcher's code uses, nothing more", async () => {
+      const ms = await render([TWO_MAPPINGS_VALUES]);
+      expect(clusterRoleShape(one(ms, "ClusterRole"))).toEqual({
+        namespaces: USED_CLUSTER_VERBS.namespaces,
+        serviceaccounts: USED_CLUSTER_VERBS.serviceaccounts,
+        "secrets (any name)": USED_CLUSTER_VERBS.secretsCreate,
+        "secrets shared-pull-secret,team-b-pull": USED_CLUSTER_VERBS.copies,
+        events: USED_CLUSTER_VERBS.events,
+      });
+      // With helm template nothing is looked up: cleanup-only names come from rbac.retiredSecretNames.
+      const retired = await render([TWO_MAPPINGS_VALUES], ["rbac.retiredSecretNames={old-pull,team-b-pull}"]);
+      expect(clusterRoleShape(one(retired, "ClusterRole"))).toMatchObject({ "secrets old-pull": USED_CLUSTER_VERBS.retired });
+      expect(one(retired, "ClusterRole").metadata.annotations).toEqual({
+        "imagepullsecret-patcher.io/copy-names": "shared-pull-secret,team-b-pull",
+        "imagepullsecret-patcher.io/retired-secret-names": "old-pull",
+      });
+    });
+
+    it("renders no Secret by default; source.create: true renders the configured source once", async () => {
+      for (const ms of [await render(), await render([TWO_MAPPINGS_VALUES])]) expect(ms.filter((m) => m.kind === "Secret").map(describeManifest)).toEqual([]);
+
+      const credential = dockerConfigJson(`${TEST_PASSWORD_PREFIX}chart`);
+      const created = await render([valuesFile("source-create.json", { source: { create: true, dockerConfigJson: credential } })]);
+      const secrets = created.filter((m) => m.kind === "Secret") as (Manifest & { type: string; data: Record<string, string> })[];
+      expect(secrets.map(describeManifest)).toEqual(["Secret kube-system/regcred"]);
+      expect(secrets[0]?.type).toBe("kubernetes.io/dockerconfigjson");
+      expect(Buffer.from(secrets[0]?.data[".dockerconfigjson"] ?? "", "base64").toString()).toBe(credential);
+      expect(secrets[0]?.metadata.annotations).toEqual({ "helm.sh/resource-policy": "keep" });
+      expect(configOf(created)).toEqual(configOf(await render()));
+
+      // With mappings, it says which source to create, and it must be one the config reads.
+      const two = parseYaml(readFileSync(TWO_MAPPINGS_VALUES, "utf8")) as Record<string, unknown>;
+      expect(await failure({ ...two, source: { create: true, dockerConfigJson: credential } })).toContain("source.create: set source.name and source.namespace");
+      expect(await failure({ ...two, source: { create: true, name: "regcred", namespace: "kube-system", dockerConfigJson: credential } })).toContain(
+        "kube-system/regcred is not a `secret` source in config",
+      );
+      const teamB = await render([valuesFile("source-create-team-b.json", { ...two, source: { create: true, name: "team-b-cred", namespace: "team-b-creds", dockerConfigJson: credential } })]);
+      expect(teamB.filter((m) => m.kind === "Secret").map(describeManifest)).toEqual(["Secret team-b-creds/team-b-cred"]);
+      expect(await failure({ source: { create: true } })).toContain("source.create needs source.dockerConfigJson");
+      expect(await failure({ source: { create: true, dockerConfigJson: "not json" } })).toContain("must be a JSON object with an \"auths\" map");
+    });
+
+    it("refuses inline Vault credentials (they would land in a ConfigMap) and accepts tokenFile / secretIdFile", async () => {
+      const vault = (auth: unknown, seed = false): unknown => {
+        const source = { vault: { address: "https://vault.example:8200", path: "secret/data/registry", key: "dockerconfigjson", auth } };
+        return { config: seed ? { source } : { mappings: [{ name: "v", source, targets: { all: {} }, secretName: "vault-pull" }] } };
+      };
+      const inlineToken = await failure(vault({ token: { token: "hvs.INLINE-TOKEN" } }));
+      expect(inlineToken).toContain("config.mappings[0].source.vault.auth.token.token: the chart does not accept an inline Vault token");
+      expect(inlineToken).toContain("tokenFile");
+      expect(inlineToken).not.toContain("hvs.INLINE-TOKEN");
+      expect(await failure(vault({ token: { token: "hvs.INLINE-TOKEN" } }, true))).toContain("config.source.vault.auth.token.token");
+      const inlineSecretId = await failure(vault({ appRole: { roleId: "patcher", secretId: "INLINE-SECRET-ID" } }));
+      expect(inlineSecretId).toContain("config.mappings[0].source.vault.auth.appRole.secretId: the chart does not accept an inline AppRole secret ID");
+      expect(inlineSecretId).not.toContain("INLINE-SECRET-ID");
+
+      // The documented way: the credential in a Secret, mounted as a file.
+      const mounted = await render([
+        valuesFile("vault-token-file.json", {
+          ...(vault({ token: { tokenFile: "/var/run/vault/token" } }) as Record<string, unknown>),
+          extraVolumes: [{ name: "vault-token", secret: { secretName: "vault-token" } }],
+          extraVolumeMounts: [{ name: "vault-token", mountPath: "/var/run/vault", readOnly: true }],
+        }),
+      ]);
+      expect(JSON.stringify(configOf(mounted))).toContain('"tokenFile":"/var/run/vault/token"');
+      expect(podSpec(mounted).volumes).toContainEqual({ name: "vault-token", secret: { secretName: "vault-token" } });
+      const appRole = await render([valuesFile("vault-secret-id-file.json", vault({ appRole: { roleId: "patcher", secretIdFile: "/var/run/vault/secret-id" } }))]);
+      expect(renderedRbac(appRole)).toEqual({ copyNames: ["vault-pull"], sources: {} });
+    });
+
     it("refuses configs it cannot derive RBAC from", async () => {
-      const failure = async (values: unknown, set: string[] = []): Promise<string> =>
-        render([valuesFile(`${uniqueName("bad")}.json`, values)], set).then(
-          () => "rendered",
-          (err: unknown) => (err instanceof Error ? err.message : String(err)),
-        );
       const mapping = { name: "a", source: { secret: { name: "s", namespace: "n" } }, targets: { all: {} } };
       expect(await failure({ config: { mappings: [] } })).toContain("config.mappings is empty");
       expect(await failure({ config: { source: { secret: { name: "s", namespace: "n" } }, mappings: [mapping] } })).toContain("config sets both `source` (seed form) and `mappings`");
@@ -405,6 +539,95 @@ describe("install manifests and the patcher's RBAC", () => {
         sources: { [registryCreds]: ["regcred"], [teamCreds]: ["team-b-cred"] },
         lease: fullname,
       };
+    });
+
+    it("helm upgrade that removes a mapping keeps cleanup access to its copies; the patcher deletes them without a 403", async () => {
+      const release = uniqueName("upg");
+      const fullname = `${release}-imagepullsecret-patcher`;
+      const patcherNs = await namespaces.create("ipsp-upgrade", RESTRICTED);
+      const creds = await namespaces.create("ipsp-upgrade-creds");
+      const target = await namespaces.create("ipsp-upgrade-target");
+      // No secretName: each mapping's copies carry its source's name.
+      const mapping = (team: string): Record<string, unknown> => ({ name: team, source: { secret: { name: `${team}-cred`, namespace: creds } }, targets: { namespaces: [target] } });
+      const v1 = valuesFile(`${release}-v1.json`, { replicaCount: 1, config: { mappings: [mapping("team-a"), mapping("team-b")] } });
+      const v2 = valuesFile(`${release}-v2.json`, { replicaCount: 1, config: { mappings: [mapping("team-a")] } });
+      const kubeconfigPath = join(work, `${release}.kubeconfig`);
+      writeFileSync(kubeconfigPath, kc.exportConfig());
+      const helmOk = async (...args: string[]): Promise<void> => {
+        const r = await runHelm(helm, [...args, "--namespace", patcherNs, "--kubeconfig", kubeconfigPath], work);
+        expect(r.code, `helm ${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0);
+      };
+      const install = (copyNames: string[], sourceNames: string[], retiredNames: string[] = []): Install => ({
+        label: "helm-upgrade",
+        namespace: patcherNs,
+        serviceAccount: fullname,
+        copyNames,
+        sources: { [creds]: sourceNames },
+        lease: fullname,
+        retiredNames,
+      });
+      const reviewed = async (i: Install, probe: { verb: string; name: string; allowed: boolean }): Promise<void> => {
+        const cases = accessMatrix(i, uniqueName("anywhere"));
+        // RBAC changes reach the authorizer's cache within moments.
+        await eventually(`RBAC after the ${release} change`, async () => {
+          const r = await review(authz, i, [{ what: "probe", attrs: { verb: probe.verb, resource: "secrets", namespace: target, name: probe.name }, allowed: probe.allowed }]);
+          return r.probe === probe.allowed ? true : undefined;
+        });
+        expect(await review(authz, i, cases)).toEqual(expectedOf(cases));
+      };
+      const annotations = async (): Promise<Record<string, string> | undefined> => (await rbac.readClusterRole({ name: fullname })).metadata?.annotations;
+
+      const password = `${TEST_PASSWORD_PREFIX}${uniqueName("upgrade")}`;
+      for (const team of ["team-a", "team-b"]) await putSourceSecret(core, creds, `${team}-cred`, password);
+      let patcher: PatcherProcess | undefined;
+      try {
+        await helmOk("install", release, CHART_DIR, "--values", v1);
+        expect(await annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred,team-b-cred" });
+        await reviewed(install(["team-a-cred", "team-b-cred"], ["team-a-cred", "team-b-cred"]), { verb: "update", name: "team-b-cred", allowed: true });
+
+        // The patcher, on this release's RBAC and config, makes both copies.
+        const configMap = await core.readNamespacedConfigMap({ name: `${fullname}-config`, namespace: patcherNs });
+        const configPath = join(work, `${release}-config`, "config.yaml");
+        mkdirSync(dirname(configPath), { recursive: true });
+        writeFileSync(configPath, configMap.data?.["config.yaml"] ?? "");
+        const token = (await core.createNamespacedServiceAccountToken({ name: fullname, namespace: patcherNs, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token;
+        const patcherKubeconfig = join(work, `${release}-patcher.kubeconfig`);
+        writeFileSync(patcherKubeconfig, tokenKubeConfig(kc, token ?? "", `${release}-patcher`).exportConfig());
+        patcher = new PatcherProcess(["run", "--config", configPath, "--kubeconfig", patcherKubeconfig, "--server-address", "127.0.0.1:0"], { POD_NAME: `${release}-0`, POD_NAMESPACE: patcherNs });
+        for (const copy of ["team-a-cred", "team-b-cred"]) await waitForCopy(core, target, copy, password);
+        await eventually(`${target}/default to list both copies`, async () => ((await pullSecretNames(core, target, "default"))?.sort().join() === "team-a-cred,team-b-cred" ? true : undefined));
+
+        // The upgrade drops team-b: its name keeps list/watch/delete (no update), for this upgrade.
+        await helmOk("upgrade", release, CHART_DIR, "--values", v2);
+        expect(await annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred", "imagepullsecret-patcher.io/retired-secret-names": "team-b-cred" });
+        await reviewed(install(["team-a-cred"], ["team-a-cred"], ["team-b-cred"]), { verb: "update", name: "team-b-cred", allowed: false });
+
+        // As in a cluster, the new config reaches the patcher after the RBAC (the kubelet syncs the
+        // ConfigMap volume later); it cleans up team-b's copy and ServiceAccount entry.
+        const upgraded = await core.readNamespacedConfigMap({ name: `${fullname}-config`, namespace: patcherNs });
+        writeFileSync(configPath, upgraded.data?.["config.yaml"] ?? "");
+        await waitForNoSecret(core, target, "team-b-cred");
+        await eventually(`${target}/default to list only team-a-cred`, async () => ((await pullSecretNames(core, target, "default"))?.join() === "team-a-cred" ? true : undefined));
+        expect((await core.readNamespacedSecret({ name: "team-a-cred", namespace: target })).metadata?.name).toBe("team-a-cred");
+        expect(await patcher.stop()).toBe(0);
+        const output = patcher.stdout + patcher.stderr;
+        patcher = undefined;
+        expect(output).not.toMatch(/forbidden|\b403\b/i);
+        expect(output).not.toContain(password);
+
+        // The next upgrade revokes the cleanup access...
+        await helmOk("upgrade", release, CHART_DIR, "--values", v2);
+        expect(await annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred" });
+        await reviewed(install(["team-a-cred"], ["team-a-cred"]), { verb: "delete", name: "team-b-cred", allowed: false });
+        // ...unless the name is listed in rbac.retiredSecretNames (e.g. for helm template / GitOps).
+        await helmOk("upgrade", release, CHART_DIR, "--values", v2, "--set", "rbac.retiredSecretNames={team-b-cred}");
+        await reviewed(install(["team-a-cred"], ["team-a-cred"], ["team-b-cred"]), { verb: "delete", name: "team-b-cred", allowed: true });
+        process.stderr.write(`[deploy-rbac] helm upgrade: cleanup access kept for one upgrade, copy of the removed mapping deleted without a 403\n`);
+      } finally {
+        if (patcher) await patcher.stop();
+        const r = await runHelm(helm, ["uninstall", release, "--namespace", patcherNs, "--kubeconfig", kubeconfigPath], work);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+      }
     });
   });
 

@@ -11,6 +11,8 @@ export interface Install {
   /** Source Secrets it reads: namespace -> names. */
   sources: Record<string, string[]>;
   lease: string;
+  /** Copy names of removed mappings it may still clean up (list, watch, delete; nothing else). */
+  retiredNames?: string[];
 }
 
 export interface AccessCase {
@@ -55,9 +57,16 @@ function c(
  */
 export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
   const cases: AccessCase[] = [];
-  const rw = ["get", "list", "watch", "update", "patch", "delete"];
+  // What the patcher really does with a copy: lists and watches it by name (its informer), replaces
+  // it (PUT) and deletes it. It never GETs or PATCHes a Secret.
+  const used = ["list", "watch", "update", "delete"];
+  const unused = ["get", "patch"];
+  const all = [...used, ...unused];
   for (const copy of i.copyNames) {
-    for (const ns of [elsewhere, "default", "kube-system"]) for (const verb of rw) cases.push(c(true, verb, "secrets", { ns, name: copy }));
+    for (const ns of [elsewhere, "default", "kube-system"]) {
+      for (const verb of used) cases.push(c(true, verb, "secrets", { ns, name: copy }));
+      for (const verb of unused) cases.push(c(false, verb, "secrets", { ns, name: copy, note: "(unused verb)" }));
+    }
     for (const verb of ["list", "watch"]) cases.push(c(true, verb, "secrets", { name: copy }));
     // What a real `?fieldSelector=metadata.name=<copy>` request is authorized as: the API server
     // fills in the name from the selector (and since 1.31 passes the selector along too).
@@ -65,8 +74,15 @@ export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
     // RBAC reads only the name; a review that carries the selector without the name is refused.
     cases.push(c(false, "list", "secrets", { fieldSelector: `metadata.name=${copy}`, note: "without name" }));
   }
+  for (const retired of i.retiredNames ?? []) {
+    for (const ns of [elsewhere, "default"]) {
+      for (const verb of ["list", "watch", "delete"]) cases.push(c(true, verb, "secrets", { ns, name: retired, note: "(cleanup of a removed mapping)" }));
+      for (const verb of ["get", "update", "patch"]) cases.push(c(false, verb, "secrets", { ns, name: retired, note: "(removed mapping: cleanup only)" }));
+    }
+    cases.push(c(true, "list", "secrets", { name: retired, note: "(cleanup of a removed mapping)" }));
+  }
   for (const ns of [elsewhere, "default", i.namespace, ...Object.keys(i.sources)]) {
-    for (const verb of rw) cases.push(c(false, verb, "secrets", { ns, name: OTHER_SECRET }));
+    for (const verb of all) cases.push(c(false, verb, "secrets", { ns, name: OTHER_SECRET }));
     for (const verb of ["list", "watch", "deletecollection"]) cases.push(c(false, verb, "secrets", { ns }));
     cases.push(c(true, "create", "secrets", { ns }));
   }
@@ -76,30 +92,38 @@ export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
   }
   for (const [ns, names] of Object.entries(i.sources)) {
     for (const name of names) {
+      // A source is read with list and watch by name (its informer), never with get.
+      cases.push(c(false, "get", "secrets", { ns, name, note: "(source; unused verb)" }));
       if (i.copyNames.includes(name)) continue; // would be allowed everywhere as a copy name
-      for (const verb of ["get", "list", "watch"]) {
+      for (const verb of ["list", "watch"]) {
         cases.push(c(true, verb, "secrets", { ns, name }));
         cases.push(c(false, verb, "secrets", { ns: elsewhere, name }));
       }
       cases.push(c(false, "list", "secrets", { name }));
       for (const verb of ["update", "patch", "delete"]) cases.push(c(false, verb, "secrets", { ns, name }));
       for (const other of Object.keys(i.sources)) {
-        if (other !== ns && !i.sources[other]?.includes(name)) cases.push(c(false, "get", "secrets", { ns: other, name }));
+        if (other !== ns && !i.sources[other]?.includes(name)) cases.push(c(false, "list", "secrets", { ns: other, name }));
       }
     }
   }
-  for (const verb of ["get", "list", "watch"]) cases.push(c(true, verb, "serviceaccounts", verb === "get" ? { ns: elsewhere, name: "default" } : {}));
+  for (const verb of ["list", "watch"]) cases.push(c(true, verb, "serviceaccounts"));
   cases.push(c(true, "patch", "serviceaccounts", { ns: elsewhere, name: "default" }));
+  cases.push(c(false, "get", "serviceaccounts", { ns: elsewhere, name: "default", note: "(unused verb)" }));
   for (const verb of ["create", "update", "delete"]) cases.push(c(false, verb, "serviceaccounts", { ns: elsewhere, name: "default" }));
   cases.push(c(false, "create", "serviceaccounts", { ns: elsewhere, name: "default", subresource: "token" }));
-  for (const verb of ["get", "list", "watch"]) cases.push(c(true, verb, "namespaces", verb === "get" ? { name: elsewhere } : {}));
+  for (const verb of ["list", "watch"]) cases.push(c(true, verb, "namespaces"));
+  cases.push(c(false, "get", "namespaces", { name: elsewhere, note: "(unused verb)" }));
   for (const verb of ["create", "update", "patch", "delete"]) cases.push(c(false, verb, "namespaces", { name: elsewhere }));
-  for (const verb of ["create", "patch"]) cases.push(c(true, verb, "events", { ns: elsewhere }));
+  cases.push(c(true, "create", "events", { ns: elsewhere }));
+  // Events are only created (one per change, de-duplicated in memory), never patched or updated.
+  for (const verb of ["patch", "update"]) cases.push(c(false, verb, "events", { ns: elsewhere, name: "x", note: "(unused verb)" }));
   cases.push(c(false, "delete", "events", { ns: elsewhere, name: "x" }));
+  cases.push(c(false, "create", "events", { ns: elsewhere, group: "events.k8s.io", note: "(events.k8s.io)" }));
   const leases = { group: "coordination.k8s.io" };
   cases.push(c(true, "create", "leases", { ...leases, ns: i.namespace }));
   for (const verb of ["get", "update"]) cases.push(c(true, verb, "leases", { ...leases, ns: i.namespace, name: i.lease }));
   cases.push(c(false, "delete", "leases", { ...leases, ns: i.namespace, name: i.lease }));
+  cases.push(c(false, "patch", "leases", { ...leases, ns: i.namespace, name: i.lease }));
   cases.push(c(false, "get", "leases", { ...leases, ns: i.namespace, name: "someone-elses-lease" }));
   cases.push(c(false, "update", "leases", { ...leases, ns: "kube-system", name: "kube-controller-manager" }));
   cases.push(c(false, "create", "leases", { ...leases, ns: elsewhere }));
@@ -108,6 +132,17 @@ export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
   cases.push(c(false, "create", "clusterrolebindings", { group: "rbac.authorization.k8s.io" }));
   return cases;
 }
+
+/** The verbs each rule of the ClusterRole must grant, exactly: what the patcher's code calls. */
+export const USED_CLUSTER_VERBS = {
+  namespaces: ["list", "watch"],
+  serviceaccounts: ["list", "watch", "patch"],
+  secretsCreate: ["create"],
+  copies: ["list", "watch", "update", "delete"],
+  retired: ["list", "watch", "delete"],
+  events: ["create"],
+  sources: ["list", "watch"],
+} as const;
 
 /** Runs every case as a SubjectAccessReview for the install's ServiceAccount; returns what -> allowed. */
 export async function review(authz: k8s.AuthorizationV1Api, i: Install, cases: readonly AccessCase[]): Promise<Record<string, boolean>> {

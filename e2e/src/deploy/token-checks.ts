@@ -2,6 +2,15 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { OTHER_SECRET, type Install } from "./access.ts";
 import { rawRequest } from "./apply.ts";
 
+/** The resourceVersion of the first item of a list response. */
+function firstItemVersion(r: RequestResult | undefined): string | undefined {
+  try {
+    return (JSON.parse(r?.body ?? "{}") as { items?: { metadata?: { resourceVersion?: string } }[] }).items?.[0]?.metadata?.resourceVersion;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A placeholder credential: the copies and sources these checks create carry no real secret. */
 export const EMPTY_DOCKER_CONFIG = Buffer.from('{"auths":{}}').toString("base64");
 
@@ -49,18 +58,22 @@ export function requestMatrix(i: Install, target: string, unique: string): Reque
     add(200, `list ${target}'s secrets named ${copy}`, "GET", `${secrets(target)}?${sel(copy)}`);
     add(200, `list secrets named ${copy} (== operator)`, "GET", `/api/v1/secrets?${sel(copy, "==")}`);
     add(200, `list secrets named ${copy} and of a type`, "GET", `/api/v1/secrets?fieldSelector=${encodeURIComponent(`metadata.name=${copy},type=kubernetes.io/dockerconfigjson`)}`);
-    add(200, `get ${target}/${copy}`, "GET", `${secrets(target)}/${copy}`);
+    // The patcher never GETs or PATCHes a copy (it reads its watch cache and replaces with PUT).
+    add(403, `get ${target}/${copy} (unused verb)`, "GET", `${secrets(target)}/${copy}`);
     add(200, `update ${target}/${copy}`, "PUT", `${secrets(target)}/${copy}`, {
       body: (earlier: Record<string, RequestResult>) => ({
         apiVersion: "v1",
         kind: "Secret",
-        metadata: { name: copy, namespace: target, labels: { updated: "by-token" }, resourceVersion: resourceVersion(earlier[`GET get ${target}/${copy}`]) },
+        metadata: { name: copy, namespace: target, labels: { updated: "by-token" }, resourceVersion: firstItemVersion(earlier[`GET list ${target}'s secrets named ${copy}`]) },
         type: "kubernetes.io/dockerconfigjson",
         data: { ".dockerconfigjson": EMPTY_DOCKER_CONFIG },
       }),
       contentType: "application/json",
     });
-    add(200, `merge-patch ${target}/${copy}`, "PATCH", `${secrets(target)}/${copy}`, { body: { metadata: { annotations: { patched: "by-token" } } }, contentType: "application/merge-patch+json" });
+    add(403, `merge-patch ${target}/${copy} (unused verb)`, "PATCH", `${secrets(target)}/${copy}`, {
+      body: { metadata: { annotations: { patched: "by-token" } } },
+      contentType: "application/merge-patch+json",
+    });
   }
   const first = i.copyNames[0] ?? "image-pull-secret";
   add(403, "list all secrets", "GET", "/api/v1/secrets");
@@ -90,7 +103,7 @@ export function requestMatrix(i: Install, target: string, unique: string): Reque
     for (const name of names) {
       add(200, `list ${ns}'s secrets named ${name} (source)`, "GET", `${secrets(ns)}?${sel(name)}`);
       add(200, `watch ${ns}'s secrets named ${name} (source)`, "GET", `${secrets(ns)}?${sel(name)}&watch=true&timeoutSeconds=5`, { watch: true });
-      add(200, `get ${ns}/${name} (source)`, "GET", `${secrets(ns)}/${name}`);
+      add(403, `get ${ns}/${name} (source; unused verb)`, "GET", `${secrets(ns)}/${name}`);
       if (!i.copyNames.includes(name)) {
         add(403, `list ${target}'s secrets named ${name} (source name, other namespace)`, "GET", `${secrets(target)}?${sel(name)}`);
         add(403, `list all namespaces' secrets named ${name} (source name)`, "GET", `/api/v1/secrets?${sel(name)}`);
@@ -101,6 +114,7 @@ export function requestMatrix(i: Install, target: string, unique: string): Reque
   }
 
   add(200, "list namespaces", "GET", "/api/v1/namespaces");
+  add(403, `get namespace ${target} (unused verb)`, "GET", `/api/v1/namespaces/${target}`);
   add(200, "watch namespaces", "GET", "/api/v1/namespaces?watch=true&timeoutSeconds=5", { watch: true });
   add(200, "list all serviceaccounts", "GET", "/api/v1/serviceaccounts");
   add(200, "watch all serviceaccounts", "GET", "/api/v1/serviceaccounts?watch=true&timeoutSeconds=5", { watch: true });
@@ -108,6 +122,7 @@ export function requestMatrix(i: Install, target: string, unique: string): Reque
     body: [{ op: "add", path: "/imagePullSecrets", value: [{ name: first }] }],
     contentType: "application/json-patch+json",
   });
+  add(403, `get ${target}/default serviceaccount (unused verb)`, "GET", `/api/v1/namespaces/${target}/serviceaccounts/default`);
   add(403, `delete ${target}/default serviceaccount`, "DELETE", `/api/v1/namespaces/${target}/serviceaccounts/default`);
   add(201, `create an Event in ${target}`, "POST", `/api/v1/namespaces/${target}/events`, {
     body: {
@@ -121,6 +136,10 @@ export function requestMatrix(i: Install, target: string, unique: string): Reque
       source: { component: "imagepullsecret-patcher" },
     },
     contentType: "application/json",
+  });
+  add(403, `merge-patch the Event in ${target} (unused verb)`, "PATCH", `/api/v1/namespaces/${target}/events/default.${unique}`, {
+    body: { count: 2 },
+    contentType: "application/merge-patch+json",
   });
   const leases = (ns: string): string => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
   const lease = { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: i.lease }, spec: { holderIdentity: "e2e", leaseDurationSeconds: 15 } };
