@@ -1,0 +1,261 @@
+// The soak test's model of what it asked for: the configs of the two patcher instances, the
+// namespaces it manages and the entries users added by hand. From the final model and the
+// cluster's namespace labels it computes the state the patchers must converge to.
+
+/** Labels every soak namespace carries, so the mappings never select anything else. */
+export const SOAK_LABEL = "soak";
+
+/** Names of the copies any config of the run can write. */
+export const COPY_NAMES = ["regcred", "mirror-pull", "mirror-pull-v2"] as const;
+
+export type Strategy = "default" | "all" | readonly string[];
+
+export type Target =
+  | { readonly kind: "labels"; readonly labels: Readonly<Record<string, string>> }
+  | { readonly kind: "list"; readonly names: readonly string[] };
+
+export interface MappingSpec {
+  readonly name: string;
+  /** Name of the source Secret in the source namespace. */
+  readonly source: string;
+  readonly secretName: string;
+  readonly target: Target;
+  readonly serviceAccounts: Strategy;
+}
+
+export interface InstanceSpec {
+  readonly instance: string;
+  readonly mappings: readonly MappingSpec[];
+  readonly leaderElection: boolean;
+}
+
+export function strategySelects(strategy: Strategy, serviceAccount: string): boolean {
+  if (strategy === "all") return true;
+  if (strategy === "default") return serviceAccount === "default";
+  return strategy.includes(serviceAccount);
+}
+
+export function targetSelects(target: Target, namespace: string, labels: Readonly<Record<string, string>>): boolean {
+  if (target.kind === "list") return target.names.includes(namespace);
+  return Object.entries(target.labels).every(([k, v]) => labels[k] === v);
+}
+
+function yamlStrategy(s: Strategy): string {
+  return typeof s === "string" ? s : `[${s.join(", ")}]`;
+}
+
+function yamlTarget(t: Target): string {
+  if (t.kind === "list") return `{ namespaces: [${t.names.join(", ")}] }`;
+  const labels = Object.entries(t.labels)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ");
+  return `{ selector: { matchLabels: { ${labels} } } }`;
+}
+
+/** The patcher's config file for an instance. */
+export function renderConfig(spec: InstanceSpec, sourceNamespace: string): string {
+  const lines = ["secretName: regcred", "mappings:"];
+  for (const m of spec.mappings) {
+    lines.push(
+      `  - name: ${m.name}`,
+      `    source: { secret: { name: ${m.source}, namespace: ${sourceNamespace} } }`,
+      `    targets: ${yamlTarget(m.target)}`,
+      `    secretName: ${m.secretName}`,
+      `    serviceAccounts: ${yamlStrategy(m.serviceAccounts)}`,
+    );
+  }
+  // A resync every 30 s: the quiet window spans two of them, so a steady state must survive a
+  // full re-evaluation of every key without writing.
+  lines.push(`controller: { instance: ${spec.instance}, resyncInterval: 30s }`);
+  if (spec.leaderElection) {
+    lines.push(
+      `leaderElection: { enabled: true, namespace: ${sourceNamespace}, name: soak-${spec.instance}, leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 1s }`,
+    );
+  }
+  lines.push("log: { level: info }", "");
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expected state
+// ---------------------------------------------------------------------------------------------
+
+export interface ObservedSecret {
+  name: string;
+  type: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** base64 of each data key. */
+  data: Record<string, string>;
+  resourceVersion: string;
+  deleting: boolean;
+}
+
+export interface ObservedServiceAccount {
+  name: string;
+  imagePullSecrets: string[];
+  annotations: Record<string, string>;
+  resourceVersion: string;
+}
+
+export interface ObservedNamespace {
+  name: string;
+  labels: Record<string, string>;
+  phase: string;
+  secrets: ObservedSecret[];
+  serviceAccounts: ObservedServiceAccount[];
+}
+
+export interface Observed {
+  namespaces: ObservedNamespace[];
+  /** Source Secret name → base64 of its .dockerconfigjson. */
+  sources: Record<string, string>;
+}
+
+/** One (instance, mapping) that wants to write a copy into a namespace. */
+export interface Claim {
+  instance: string;
+  mapping: MappingSpec;
+}
+
+/** A key that must report a conflict: it selects a namespace but another owner holds the copy. */
+export interface ExpectedConflict {
+  instance: string;
+  mapping: string;
+  namespace: string;
+  secretName: string;
+  /** Who holds the name instead. */
+  heldBy: string;
+}
+
+export interface Verdict {
+  /** Human-readable violations; empty when the cluster matches the model. */
+  violations: string[];
+  /** Keys that must report a conflict in the final state. */
+  conflicts: ExpectedConflict[];
+  /** (namespace, secretName) → "instance/mapping" of the copy's owner, for the report. */
+  owners: Map<string, string>;
+  /** Namespaces checked. */
+  namespaces: number;
+}
+
+const MANAGED_BY = "app.kubernetes.io/managed-by";
+const MANAGED_VALUE = "imagepullsecret-patcher";
+const MAPPING_LABEL = "imagepullsecret-patcher.io/mapping";
+const INSTANCE_LABEL = "imagepullsecret-patcher.io/instance";
+const ADDED = "imagepullsecret-patcher.io/added";
+const DOCKER_TYPE = "kubernetes.io/dockerconfigjson";
+const DOCKER_KEY = ".dockerconfigjson";
+
+export function isManaged(s: ObservedSecret): boolean {
+  return s.labels[MANAGED_BY] === MANAGED_VALUE;
+}
+
+/**
+ * Claims per instance for (namespace, secretName): the mappings, in config order, that select the
+ * namespace and write that name. Within an instance the first one owns the name.
+ */
+export function claimsFor(instances: readonly InstanceSpec[], ns: ObservedNamespace, secretName: string): Claim[] {
+  const out: Claim[] = [];
+  for (const spec of instances) {
+    for (const m of spec.mappings) {
+      if (m.secretName === secretName && targetSelects(m.target, ns.name, ns.labels)) out.push({ instance: spec.instance, mapping: m });
+    }
+  }
+  return out;
+}
+
+/**
+ * Compares the observed cluster with what the final configs demand.
+ * `handEntries` maps "namespace/serviceaccount" to the imagePullSecrets users added by hand, in order.
+ */
+export function judge(instances: readonly InstanceSpec[], observed: Observed, handEntries: ReadonlyMap<string, readonly string[]>): Verdict {
+  const violations: string[] = [];
+  const conflicts: ExpectedConflict[] = [];
+  const owners = new Map<string, string>();
+  let checked = 0;
+  for (const ns of observed.namespaces) {
+    if (ns.phase !== "Active") continue;
+    checked++;
+    const names = new Set<string>([...COPY_NAMES, ...ns.secrets.filter(isManaged).map((s) => s.name)]);
+    /** secretName → SAs that must have it, and SAs that may have it. */
+    const required = new Map<string, (sa: string) => boolean>();
+    const allowed = new Map<string, (sa: string) => boolean>();
+    for (const secretName of names) {
+      const claims = claimsFor(instances, ns, secretName);
+      const secret = ns.secrets.find((s) => s.name === secretName);
+      const where = `${ns.name}/${secretName}`;
+      if (secret && !isManaged(secret)) {
+        // Someone else's Secret: every claim is a conflict, and no mapping may reference it.
+        for (const c of claims) conflicts.push({ instance: c.instance, mapping: c.mapping.name, namespace: ns.name, secretName, heldBy: "a foreign Secret" });
+        continue;
+      }
+      if (claims.length === 0) {
+        if (secret) {
+          violations.push(
+            `orphan copy ${where}: no mapping of any instance selects it, but it exists (mapping=${secret.labels[MAPPING_LABEL]}, instance=${secret.labels[INSTANCE_LABEL]}${secret.deleting ? ", being deleted" : ""})`,
+          );
+        }
+        continue;
+      }
+      if (!secret) {
+        violations.push(`missing copy ${where}: wanted by ${claims.map((c) => `${c.instance}/${c.mapping.name}`).join(", ")}`);
+        continue;
+      }
+      const instance = secret.labels[INSTANCE_LABEL] ?? "";
+      const mine = claims.filter((c) => c.instance === instance);
+      const winner = mine[0];
+      if (!winner) {
+        violations.push(
+          `copy ${where} is owned by instance "${instance}" (mapping ${secret.labels[MAPPING_LABEL]}), which does not select it; wanted by ${claims.map((c) => `${c.instance}/${c.mapping.name}`).join(", ")}`,
+        );
+        continue;
+      }
+      owners.set(where, `${instance}/${winner.mapping.name}`);
+      if (secret.labels[MAPPING_LABEL] !== winner.mapping.name) {
+        violations.push(`copy ${where} is labelled mapping=${secret.labels[MAPPING_LABEL]}, expected ${winner.mapping.name} (first mapping of ${instance} that selects it)`);
+      }
+      if (secret.deleting) violations.push(`copy ${where} is being deleted although ${instance}/${winner.mapping.name} wants it`);
+      if (secret.type !== DOCKER_TYPE) violations.push(`copy ${where} has type ${secret.type}`);
+      const keys = Object.keys(secret.data);
+      const want = observed.sources[winner.mapping.source];
+      if (keys.length !== 1 || keys[0] !== DOCKER_KEY) violations.push(`copy ${where} has data keys [${keys.join(",")}]`);
+      else if (secret.data[DOCKER_KEY] !== want) {
+        violations.push(`copy ${where} (owner ${instance}/${winner.mapping.name}) does not hold the current bytes of source ${winner.mapping.source}`);
+      }
+      for (const c of claims) {
+        if (c.instance === instance && c.mapping.name === winner.mapping.name) continue;
+        conflicts.push({ instance: c.instance, mapping: c.mapping.name, namespace: ns.name, secretName, heldBy: `${instance}/${winner.mapping.name}` });
+      }
+      required.set(secretName, (sa) => strategySelects(winner.mapping.serviceAccounts, sa));
+      allowed.set(secretName, (sa) => claims.some((c) => strategySelects(c.mapping.serviceAccounts, sa)));
+    }
+
+    for (const sa of ns.serviceAccounts) {
+      const where = `${ns.name}/${sa.name}`;
+      const entries = sa.imagePullSecrets;
+      const dupes = entries.filter((n, i) => entries.indexOf(n) !== i);
+      if (dupes.length) violations.push(`duplicate imagePullSecrets in ServiceAccount ${where}: [${entries.join(",")}]`);
+      const hand = handEntries.get(where) ?? [];
+      const handPositions = hand.map((n) => entries.indexOf(n));
+      if (handPositions.some((p) => p < 0)) {
+        violations.push(`ServiceAccount ${where} lost hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`);
+      } else if (handPositions.some((p, i) => i > 0 && p < (handPositions[i - 1] ?? 0))) {
+        violations.push(`ServiceAccount ${where} reordered hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`);
+      }
+      for (const [secretName, must] of required) {
+        if (must(sa.name) && !entries.includes(secretName)) violations.push(`ServiceAccount ${where} lacks entry ${secretName} (owner ${owners.get(`${ns.name}/${secretName}`)})`);
+      }
+      for (const entry of entries) {
+        if (hand.includes(entry)) continue;
+        const may = allowed.get(entry);
+        if (!may?.(sa.name)) violations.push(`ServiceAccount ${where} has stray entry ${entry}: no mapping that owns a copy of it selects this ServiceAccount (entries [${entries.join(",")}])`);
+      }
+      const added = (sa.annotations[ADDED] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+      for (const name of added) {
+        if (!entries.includes(name)) violations.push(`ServiceAccount ${where}: annotation ${ADDED} lists ${name}, which is not in imagePullSecrets [${entries.join(",")}]`);
+      }
+    }
+  }
+  return { violations, conflicts, owners, namespaces: checked };
+}
