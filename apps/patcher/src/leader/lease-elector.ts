@@ -3,9 +3,10 @@
  *
  * Protocol (every replica runs the same loop):
  * - A follower reads the Lease every `retryPeriod` (with jitter). It takes the Lease when it is absent
- *   (create), released (empty holderIdentity) or expired (`renewTime + leaseDurationSeconds` has passed
- *   on the local clock), by replacing it with the resourceVersion it read: optimistic concurrency makes
- *   exactly one of several contenders win; the others get 409 Conflict and read again.
+ *   (create), released (empty holderIdentity) or expired (the record has not changed for
+ *   `leaseDurationSeconds` by the follower's own clock), by replacing it with the resourceVersion it
+ *   read: optimistic concurrency makes exactly one of several contenders win; the others get 409
+ *   Conflict and read again.
  * - The leader renews every `retryPeriod`, again with the resourceVersion it last wrote. Its own
  *   deadline is the time it stamped into its last successful renewal plus `renewDeadline`; when that
  *   passes without another successful renewal, it aborts `leaderSignal` from a timer (not from the renew
@@ -15,9 +16,10 @@
  *   started by `onStartedLeading` has settled, then releases the Lease (holderIdentity "",
  *   leaseDurationSeconds 1) so a follower takes over at its next poll (client-go's ReleaseOnCancel).
  *
- * Clocks: followers compare the holder's renewTime with their own clock, so replicas' clocks must agree
- * to well within `leaseDuration - renewDeadline` (a follower never uses a renewTime later than the
- * moment it first saw that version of the Lease, so a holder whose clock runs ahead cannot pin it).
+ * Clocks: as in client-go, a follower never reads the holder's clock. It records, on its own clock,
+ * when it last saw the Lease record change (holder, renewTime or resourceVersion), and takes the Lease
+ * only when `leaseDuration` has passed since then without a change. A holder whose clock runs behind
+ * or ahead therefore neither loses the Lease while it renews nor keeps it after it stops.
  *
  * MicroTime: `spec.renewTime`/`spec.acquireTime` are MicroTime. The API server parses them with the
  * layout "2006-01-02T15:04:05.000000Z07:00" and answers 400 BadRequest to the millisecond form a plain
@@ -253,7 +255,10 @@ export interface LeaseView {
   acquireTimeMs: number | undefined;
   leaseDurationMs: number | undefined;
   leaseTransitions: number;
-  /** Local time when this replica first saw this version (resourceVersion) of the Lease. */
+  /**
+   * Local time when this replica last saw the Lease record change (holder, renewTime or
+   * resourceVersion); the only time expiry is computed from.
+   */
   observedAtMs: number;
 }
 
@@ -271,15 +276,13 @@ export function leaseView(lease: V1Lease, observedAtMs: number): LeaseView {
 }
 
 /**
- * When followers may take the Lease: last renewal + the duration the holder wrote (ours if absent).
- * The renewal time is capped at the moment we first saw this version, so a holder whose clock runs
- * ahead cannot keep the Lease beyond its duration; a Lease without times expires a duration after
- * we first saw it.
+ * When followers may take the Lease: the duration the holder wrote (ours if absent) after this
+ * replica last saw the record change, by its own clock. The holder's renewTime is never compared
+ * with our clock (client-go does the same), so clock skew between replicas cannot depose a leader
+ * that is still renewing.
  */
 export function leaseExpiresAt(view: LeaseView, defaultLeaseDurationMs: number): number {
-  const stamped = view.renewTimeMs ?? view.acquireTimeMs;
-  const base = stamped === undefined ? view.observedAtMs : Math.min(stamped, view.observedAtMs);
-  return base + (view.leaseDurationMs ?? defaultLeaseDurationMs);
+  return view.observedAtMs + (view.leaseDurationMs ?? defaultLeaseDurationMs);
 }
 
 export type AcquireDecision =
@@ -352,6 +355,13 @@ export function releasedSpec(previous: V1LeaseSpec | undefined, nowMs: number): 
     renewTime: now,
     leaseTransitions: previous?.leaseTransitions ?? 0,
   };
+}
+
+/** What identifies a change of the Lease record: holder, renewTime and resourceVersion. */
+function recordKey(lease: V1Lease): string {
+  const spec = lease.spec ?? {};
+  const renew = parseMicroTime(spec.renewTime);
+  return JSON.stringify([lease.metadata?.resourceVersion ?? null, spec.holderIdentity ?? "", renew ?? null]);
 }
 
 /** State for a readiness probe: leader; follower while the Lease was read within a lease duration. */
@@ -481,7 +491,8 @@ export class LeaseElector {
   #leaseTransitions: number | undefined;
   /** The Lease as last read or written (its resourceVersion is what the next write must match). */
   #lease: V1Lease | undefined;
-  #observedVersion: { resourceVersion: string | undefined; atMs: number } | undefined;
+  /** The Lease record as last seen changed, and when (local clock) that change was first seen. */
+  #observedVersion: { key: string; atMs: number } | undefined;
   #lastObservedMs: number | undefined;
   #failureStreak = 0;
 
@@ -880,10 +891,8 @@ export class LeaseElector {
   #observe(lease: V1Lease, nowMs: number): void {
     this.#lease = lease;
     this.#lastObservedMs = nowMs;
-    const resourceVersion = lease.metadata?.resourceVersion;
-    if (this.#observedVersion?.resourceVersion !== resourceVersion || resourceVersion === undefined) {
-      this.#observedVersion = { resourceVersion, atMs: nowMs };
-    }
+    const key = recordKey(lease);
+    if (this.#observedVersion?.key !== key) this.#observedVersion = { key, atMs: nowMs };
     this.#leaseTransitions = lease.spec?.leaseTransitions ?? 0;
     this.#setCurrentLeader(lease.spec?.holderIdentity || undefined);
   }
