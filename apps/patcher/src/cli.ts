@@ -1,6 +1,6 @@
-import type { Command} from "commander";
+import type { Command } from "commander";
 import { Option } from "commander";
-import type { Engine } from "@imagepullsecret-patcher/core";
+import type { Engine, Logger } from "@imagepullsecret-patcher/core";
 import { ConfigFileError } from "./config/load.js";
 import { resolveConfig, DEFAULT_CONFIG_PATH, type ResolvedConfig } from "./config/source.js";
 import { createPatcherContainer, Tokens } from "./container.js";
@@ -8,10 +8,13 @@ import { connect } from "./kube.js";
 import { createLogger } from "./logging/logger.js";
 import { PluginLoadError } from "./plugins/load.js";
 import { renderPlan, renderStatus, type PlannedKey } from "./commands/report.js";
-import { runController, runOnce } from "./run.js";
+import { runController, runOnce, type OnceResult } from "./run.js";
 
-/** Exit codes: 0 ok, 1 something failed at run time, 2 bad config or usage. */
-export const EXIT = { ok: 0, failed: 1, config: 2 } as const;
+/**
+ * Exit codes: 0 ok, 1 something failed at run time, 2 bad config or usage; `run --once` cut short by
+ * SIGTERM or SIGINT exits 128 + the signal number (143, 130), as a shell reports a killed command.
+ */
+export const EXIT = { ok: 0, failed: 1, config: 2, interrupted: { SIGTERM: 143, SIGINT: 130 } } as const;
 
 interface ConnectionFlags {
   config?: string;
@@ -27,11 +30,36 @@ function addConnectionFlags(cmd: Command): Command {
     .option("--context <name>", "kubeconfig context to use");
 }
 
-/** Signals that stop a running command gracefully. */
+/** Signals that stop a running command gracefully; the abort reason is the signal's name. */
 function stopSignal(): AbortSignal {
   const controller = new AbortController();
-  for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => controller.abort());
+  for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => controller.abort(s));
   return controller.signal;
+}
+
+/** Logs what a `run --once` pass did and returns its exit code. */
+export function reportOnce(result: OnceResult, logger: Logger): number {
+  const { problems, interrupted } = result;
+  const failed = problems.filter((p) => p.outcome === "error" || p.outcome === "waiting");
+  for (const p of problems) logger.warn({ mapping: p.mapping, namespace: p.namespace, outcome: p.outcome, reason: p.reason }, "not converged");
+  if (interrupted) {
+    for (const u of interrupted.unfinished) {
+      logger.error({ mapping: u.mapping, inScope: u.inScope, finished: u.finished, notFinished: u.inScope - u.finished }, "not finished");
+    }
+    logger.error(
+      {
+        signal: interrupted.reason,
+        cachesSynced: interrupted.cachesSynced,
+        notFinished: interrupted.unfinished.reduce((n, u) => n + u.inScope - u.finished, 0),
+        failed: failed.map((p) => `${p.mapping}/${p.namespace}`),
+      },
+      interrupted.cachesSynced ? "single pass interrupted before it finished" : "single pass interrupted before the caches synced; nothing is known to be done",
+    );
+    const byName = EXIT.interrupted as Record<string, number>;
+    return byName[interrupted.reason] ?? EXIT.failed;
+  }
+  logger.info({ failed: failed.length, conflicts: problems.length - failed.length }, "single pass finished");
+  return failed.length > 0 ? EXIT.failed : EXIT.ok;
 }
 
 function configProblem(err: unknown, write: (s: string) => void): number | undefined {
@@ -82,15 +110,11 @@ export async function runCli(program: Command, argv: readonly string[], version:
       const kubeConfig = connect(flags);
       const signal = stopSignal();
       if (flags.once || resolved.runOnce) {
-        const problems = await runOnce({ resolved, kubeConfig, logger, signal });
-        const failed = problems.filter((p) => p.outcome === "error" || p.outcome === "waiting");
-        for (const p of problems) logger.warn({ mapping: p.mapping, namespace: p.namespace, outcome: p.outcome, reason: p.reason }, "not converged");
-        logger.info({ failed: failed.length, conflicts: problems.length - failed.length }, "single pass finished");
-        exitCode = failed.length > 0 ? EXIT.failed : EXIT.ok;
+        exitCode = reportOnce(await runOnce({ resolved, kubeConfig, logger, signal }), logger);
         return;
       }
       logger.info({ version, config: resolved.loaded.origin, mappings: resolved.loaded.mappings.length }, "starting");
-      await runController({ resolved, kubeConfig, logger, signal, serverAddress: flags.serverAddress });
+      await runController({ resolved, kubeConfig, logger, signal, serverAddress: flags.serverAddress, logLevelFixed: flags.logLevel !== undefined });
     } catch (e) {
       exitCode = configProblem(e, writeErr) ?? ((writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed));
     }

@@ -1,6 +1,6 @@
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { builtinRegistries, Engine, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
+import { builtinRegistries, Engine, type EngineOptions, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
 import { buildConfiguredMappings, ConfigFileError, type LoadedConfig } from "./config/load.js";
 import { durationMs } from "./config/schema.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
@@ -18,7 +18,12 @@ export const Tokens = {
   Mappings: Symbol("Mappings") as InjectionToken<Mapping[]>,
   Metrics: Symbol("Metrics") as InjectionToken<PatcherMetrics>,
   Engine: Symbol("Engine") as InjectionToken<Engine>,
+  /** Asked before every write; false (e.g. the leader lease was lost) means the write is not sent. */
+  WriteGate: Symbol("WriteGate") as InjectionToken<{ canWrite: (() => boolean) | undefined }>,
 };
+
+/** Engine settings this app passes that the engine may not declare yet (`canWrite`). */
+type EngineSettings = EngineOptions & { canWrite?: (() => boolean) | undefined };
 
 /**
  * Registries with core's built-in plugins, titansoft's `env` source, and every package named in
@@ -40,8 +45,8 @@ export async function createRegistries(config: LoadedConfig): Promise<Registries
 }
 
 /**
- * Wires one configuration into a child container: config → plugins → mappings → engine. A
- * reload builds a new child container and hands its mappings to the running engine.
+ * Wires one configuration into a child container: config → plugins → mappings → engine. The
+ * running process builds one per engine and per reload (see host/engine-host.ts).
  */
 export async function createPatcherContainer(options: {
   config: LoadedConfig;
@@ -49,6 +54,8 @@ export async function createPatcherContainer(options: {
   logger: Logger;
   metrics?: PatcherMetrics | undefined;
   parent?: DependencyContainer | undefined;
+  /** Asked before every write (leader election: `() => elector.isLeader`). */
+  canWrite?: (() => boolean) | undefined;
 }): Promise<DependencyContainer> {
   const c = (options.parent ?? rootContainer).createChildContainer();
   const registries = await createRegistries(options.config);
@@ -57,6 +64,7 @@ export async function createPatcherContainer(options: {
   c.register(Tokens.Logger, { useValue: options.logger });
   c.register(Tokens.Registries, { useValue: registries });
   c.register(Tokens.Metrics, { useValue: options.metrics ?? new PatcherMetrics() });
+  c.register(Tokens.WriteGate, { useValue: { canWrite: options.canWrite } });
   c.register(Tokens.Mappings, {
     useFactory: (d) =>
       buildConfiguredMappings(d.resolve(Tokens.Config), {
@@ -72,7 +80,7 @@ export async function createPatcherContainer(options: {
       const { controller } = d.resolve(Tokens.Config).config;
       const metrics = d.resolve(Tokens.Metrics);
       const mappings = d.resolve(Tokens.Mappings);
-      const engine = new Engine({
+      const settings: EngineSettings = {
         kubeConfig,
         mappings,
         logger: d.resolve(Tokens.Logger),
@@ -90,9 +98,9 @@ export async function createPatcherContainer(options: {
               return { ok: result.ok, problem: result.results.filter((r) => !r.ok).map((r) => `${r.registry}: ${r.problem}`).join("; ") };
             }
           : undefined,
-      });
-      metrics.attach(engine, mappings);
-      return engine;
+        canWrite: d.resolve(Tokens.WriteGate).canWrite,
+      };
+      return new Engine(settings);
     },
   });
   return c;

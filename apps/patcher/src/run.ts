@@ -3,13 +3,13 @@ import { basename, dirname } from "node:path";
 import { hostname } from "node:os";
 import type { Server } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { Engine, KeyStatus, Logger, Mapping } from "@imagepullsecret-patcher/core";
+import type { KeyStatus, Logger, Mapping } from "@imagepullsecret-patcher/core";
 import { createPatcherContainer, Tokens } from "./container.js";
-import { ConfigFileError } from "./config/load.js";
-import { loadConfigFile } from "./config/load.js";
+import { ConfigFileError, loadConfigFile, type LoadedConfig } from "./config/load.js";
 import { durationMs } from "./config/schema.js";
 import type { ResolvedConfig } from "./config/source.js";
-import { startHttpServer } from "./http/server.js";
+import { EngineHost, ReloadRefused, type HostedEngine } from "./host/engine-host.js";
+import { startHttpServer, type Probe } from "./http/server.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
 import { LeaseElector } from "./leader/lease-elector.js";
 
@@ -23,11 +23,34 @@ export interface RunOptions {
   /** Identity for leader election; default hostname. */
   identity?: string | undefined;
   onServerListening?: ((server: Server) => void) | undefined;
+  /** The log level was set on the command line: a reload does not change it. */
+  logLevelFixed?: boolean | undefined;
 }
 
 /** Describes an error for logs without credential bytes (config and plugin errors never carry any). */
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Readiness of a replica: a follower when it knows it follows; a leader when its engine synced and every source is ready. */
+export function readiness(args: { elector: Pick<LeaseElector, "state" | "isLeader"> | undefined; engine: HostedEngine | undefined; configError: string | undefined }): Probe {
+  const { elector, engine, configError } = args;
+  const leaderKnown = !elector || elector.state !== "unknown";
+  // A follower runs no engine and no sources: it is ready when it knows it follows.
+  const follower = !!elector && !elector.isLeader;
+  const synced = follower || !!engine?.synced;
+  // The engine's view of each source: it also reports a source that could not start.
+  const degraded = follower || !engine ? [] : engine.status().filter((m) => m.sourceState !== "ready").map((m) => `${m.name}: ${m.sourceError ?? m.sourceState}`);
+  return {
+    ok: leaderKnown && synced && degraded.length === 0,
+    detail: { leader: elector ? elector.state : "disabled", cachesSynced: synced, degradedSources: degraded, configError },
+  };
+}
+
+/** Sets the level of a pino logger (what the binary uses); other loggers are left as they are. */
+function levelSetter(logger: Logger): ((level: string) => void) | undefined {
+  const target = logger as Logger & { level?: unknown };
+  return typeof target.level === "string" ? (level) => void (target.level = level) : undefined;
 }
 
 /**
@@ -37,10 +60,8 @@ function describe(err: unknown): string {
 export async function runController(options: RunOptions): Promise<void> {
   const { resolved, kubeConfig, logger, signal } = options;
   const metrics = new PatcherMetrics();
-  const di = await createPatcherContainer({ config: resolved.loaded, kubeConfig, logger, metrics });
-  let mappings: Mapping[] = di.resolve(Tokens.Mappings);
-  let engine: Engine | undefined;
   let configError: string | undefined;
+  // Bound at start: a reload that changes them is refused (host/classify.ts).
   const { leaderElection, server } = resolved.loaded.config;
   const elector = leaderElection.enabled
     ? new LeaseElector({
@@ -55,6 +76,20 @@ export async function runController(options: RunOptions): Promise<void> {
         observer: { onTransition: (leading: boolean) => metrics.leader.set(leading ? 1 : 0) },
       })
     : undefined;
+  // Writes stop the moment the lease is lost: the elector clears isLeader before the term's work is told.
+  const canWrite = elector ? (): boolean => elector.isLeader : undefined;
+  const host = new EngineHost({
+    config: resolved.loaded,
+    buildMappings: async (config: LoadedConfig) => (await createPatcherContainer({ config, kubeConfig, logger, metrics })).resolve(Tokens.Mappings),
+    buildEngine: async (config: LoadedConfig, mappings: readonly Mapping[]) => {
+      const di = await createPatcherContainer({ config, kubeConfig, logger, metrics, canWrite });
+      di.register(Tokens.Mappings, { useValue: [...mappings] });
+      return di.resolve(Tokens.Engine);
+    },
+    setLogLevel: options.logLevelFixed ? undefined : levelSetter(logger),
+    onEngine: (engine, mappings) => metrics.attach(engine, mappings),
+    logger,
+  });
 
   let http: Server | undefined;
   const address = options.serverAddress ?? server.address;
@@ -64,23 +99,11 @@ export async function runController(options: RunOptions): Promise<void> {
       {
         health: () => {
           // A watch that stays silent past the watchdog window means the process is stuck.
-          const silentMs = engine?.msSinceLastWatchEvent ?? 0;
-          const limit = durationMs(resolved.loaded.config.controller.watchInactivityTimeout) * 2;
+          const silentMs = host.engine?.msSinceLastWatchEvent ?? 0;
+          const limit = durationMs(host.config.config.controller.watchInactivityTimeout) * 2;
           return { ok: silentMs < limit, detail: { watchSilentSeconds: Math.round(silentMs / 1000), configError } };
         },
-        ready: () => {
-          const leaderKnown = !elector || elector.state !== "unknown";
-          // A follower runs no engine and no sources: it is ready when it knows it follows.
-          const follower = !!elector && !elector.isLeader;
-          const synced = follower || !!engine?.synced;
-          const degraded = follower
-            ? []
-            : mappings.filter((m) => m.source.status().state !== "ready").map((m) => `${m.name}: ${m.source.status().error ?? m.source.status().state}`);
-          return {
-            ok: leaderKnown && synced && degraded.length === 0,
-            detail: { leader: elector ? elector.state : "disabled", cachesSynced: synced, degradedSources: degraded, configError },
-          };
-        },
+        ready: () => readiness({ elector, engine: host.engine, configError }),
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       },
       logger,
@@ -91,30 +114,35 @@ export async function runController(options: RunOptions): Promise<void> {
   // Hot reload: watch the directory (ConfigMap volumes swap a symlink, so the file's inode changes).
   let watcher: FSWatcher | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
-  let lastText = "";
   const reload = async (): Promise<void> => {
     if (!resolved.file) return;
     try {
-      const next = loadConfigFile(resolved.file);
-      const text = JSON.stringify(next.config);
-      if (text === lastText) return;
-      const child = await createPatcherContainer({ config: next, kubeConfig, logger, metrics });
-      const nextMappings = child.resolve(Tokens.Mappings);
-      engine?.setMappings(nextMappings);
-      mappings = nextMappings;
-      if (engine) metrics.attach(engine, mappings);
-      lastText = text;
+      const plan = await host.apply(loadConfigFile(resolved.file));
+      if (plan.kind === "unchanged") {
+        configError = undefined;
+        return;
+      }
       configError = undefined;
       metrics.configReloads.inc({ result: "applied" });
-      logger.info({ file: resolved.file, mappings: mappings.map((m) => m.name) }, "config reloaded");
+      logger.info(
+        {
+          file: resolved.file,
+          mappings: host.config.mappings.map((m) => (m as { name?: unknown }).name),
+          ...(plan.restartEngine.length > 0 ? { engineRestartedFor: plan.restartEngine } : {}),
+          ...(plan.logLevel ? { logLevel: plan.logLevel } : {}),
+        },
+        "config reloaded",
+      );
     } catch (err) {
-      configError = err instanceof ConfigFileError ? err.message : describe(err);
+      configError = err instanceof ConfigFileError || err instanceof ReloadRefused ? err.message : describe(err);
       metrics.configReloads.inc({ result: "refused" });
-      logger.error({ file: resolved.file, error: configError }, "new config refused; the previous one keeps running");
+      logger.error(
+        { file: resolved.file, error: configError, ...(err instanceof ReloadRefused ? { field: err.field } : {}) },
+        "new config refused; the previous one keeps running",
+      );
     }
   };
   if (resolved.file) {
-    lastText = JSON.stringify(resolved.loaded.config);
     const file = resolved.file;
     watcher = watch(dirname(file), (_event, name) => {
       if (name && name !== basename(file) && !name.startsWith("..")) return;
@@ -124,27 +152,15 @@ export async function runController(options: RunOptions): Promise<void> {
     watcher.on("error", (err) => logger.warn({ error: err.message }, "config watch failed; hot reload disabled"));
   }
 
-  const runEngine = async (engineSignal: AbortSignal): Promise<void> => {
-    // Each leadership term gets a fresh engine on the current mappings.
-    const child = await createPatcherContainer({ config: resolved.loaded, kubeConfig, logger, metrics });
-    child.register(Tokens.Mappings, { useValue: mappings });
-    engine = child.resolve(Tokens.Engine);
-    metrics.attach(engine, mappings);
-    try {
-      await engine.run(engineSignal);
-    } finally {
-      engine = undefined;
-    }
-  };
-
   try {
     if (elector) {
       await elector.run(signal, {
-        onStartedLeading: (leaderSignal: AbortSignal) => runEngine(leaderSignal),
+        // Each term builds its engine, mappings and sources afresh from the latest applied config.
+        onStartedLeading: (leaderSignal: AbortSignal) => host.runTerm(leaderSignal),
         onStoppedLeading: () => logger.warn({}, "lost the leader lease; stopped reconciling"),
       });
     } else {
-      await runEngine(signal);
+      await host.runTerm(signal);
     }
   } finally {
     clearTimeout(reloadTimer);
@@ -154,9 +170,36 @@ export async function runController(options: RunOptions): Promise<void> {
   }
 }
 
-/** `run --once`: one full pass; the keys that failed, conflicted or waited are returned. */
-export async function runOnce(options: Omit<RunOptions, "serverAddress" | "onServerListening">): Promise<KeyStatus[]> {
+/** Per mapping, how much of a `run --once` pass was done when it was cut short. */
+export interface Unfinished {
+  mapping: string;
+  inScope: number;
+  /** Namespaces whose key reached a final outcome (in sync, a conflict left alone, or skipped). */
+  finished: number;
+}
+
+/** What `run --once` did. */
+export interface OnceResult {
+  /** Keys that failed, conflict or wait. */
+  problems: KeyStatus[];
+  /** Set when `signal` stopped the pass before every key was done. */
+  interrupted?: { reason: string; cachesSynced: boolean; unfinished: Unfinished[] } | undefined;
+}
+
+/** `run --once`: one full pass; the keys that failed, conflicted or waited, and what a stop signal left undone. */
+export async function runOnce(options: Omit<RunOptions, "serverAddress" | "onServerListening">): Promise<OnceResult> {
   const di = await createPatcherContainer({ config: options.resolved.loaded, kubeConfig: options.kubeConfig, logger: options.logger });
   const engine = di.resolve(Tokens.Engine);
-  return engine.runOnce(options.signal);
+  const problems = await engine.runOnce(options.signal);
+  if (!options.signal.aborted) return { problems };
+  const cachesSynced = engine.synced;
+  const unfinished = engine
+    .status()
+    // `skipped` (namespaces left alone on purpose) is final too, where the engine reports it.
+    .map((s) => ({ mapping: s.name, inScope: s.inScope, finished: s.inSync + s.conflicting + ((s as { skipped?: number }).skipped ?? 0) }))
+    .filter((u) => u.finished < u.inScope);
+  // Stopped after the pass had finished: nothing was cut short.
+  if (cachesSynced && unfinished.length === 0) return { problems };
+  const reason: unknown = options.signal.reason;
+  return { problems, interrupted: { reason: typeof reason === "string" ? reason : "stop signal", cachesSynced, unfinished } };
 }

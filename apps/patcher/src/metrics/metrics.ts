@@ -1,5 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Engine, EngineObserver, Mapping } from "@imagepullsecret-patcher/core";
+import type { EngineObserver, Mapping, MappingStatus } from "@imagepullsecret-patcher/core";
+
+/** What the scrape-time gauges read from the running engine. */
+export interface StatusSource {
+  status(): MappingStatus[];
+}
+
+/** Source states reported by `source_state`; the engine reports a source that could not start as `failed`. */
+const SOURCE_STATES = ["pending", "ready", "degraded", "failed"] as const;
 
 const P = "imagepullsecret_patcher_";
 
@@ -9,7 +17,7 @@ const P = "imagepullsecret_patcher_";
  */
 export class PatcherMetrics {
   readonly registry = new Registry();
-  #engine: Engine | undefined;
+  #engine: StatusSource | undefined;
   #mappings: readonly Mapping[] = [];
 
   readonly reconciles = new Counter({ name: `${P}reconciles_total`, help: "Reconciles by mapping and result.", labelNames: ["mapping", "result"], registers: [this.registry] });
@@ -36,17 +44,16 @@ export class PatcherMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: P });
     // prom-client calls collect() with the gauge as `this`; these read the engine through `view`.
-    const view = { mappings: (): readonly Mapping[] => this.#mappings, engine: (): Engine | undefined => this.#engine };
+    const view = { mappings: (): readonly Mapping[] => this.#mappings, engine: (): StatusSource | undefined => this.#engine };
     new Gauge({
       name: `${P}source_state`,
-      help: "1 for the state each mapping's source is in (pending, ready, degraded).",
+      help: "1 for the state each mapping's source is in (pending, ready, degraded, failed), as the engine reports it.",
       labelNames: ["mapping", "state"],
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const m of view.mappings()) {
-          const state = m.source.status().state;
-          for (const s of ["pending", "ready", "degraded"]) this.set({ mapping: m.name, state: s }, s === state ? 1 : 0);
+        for (const m of view.engine()?.status() ?? []) {
+          for (const s of SOURCE_STATES) this.set({ mapping: m.name, state: s }, s === m.sourceState ? 1 : 0);
         }
       },
     });
@@ -94,8 +101,8 @@ export class PatcherMetrics {
     });
   }
 
-  /** Points the scrape-time gauges at the running engine and its mappings. */
-  attach(engine: Engine, mappings: readonly Mapping[]): void {
+  /** Points the scrape-time gauges at the running engine and its mappings (undefined: none runs). */
+  attach(engine: StatusSource | undefined, mappings: readonly Mapping[]): void {
     this.#engine = engine;
     this.#mappings = mappings;
   }
