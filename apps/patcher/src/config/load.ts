@@ -1,21 +1,57 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from "yaml";
 import type { ZodError } from "zod";
-import { ConfigError, buildMappings, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
+import { ConfigError, buildMappings, builtinRegistries, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { configSchema, type PatcherConfig } from "./schema.js";
+import { configSchema, knownKeys, type PatcherConfig } from "./schema.js";
+import { didYouMean } from "./suggest.js";
+import { envSourceFactory } from "../titansoft/env-source.js";
 
-/** A config problem: where (file, path, line) and what. Never includes secret values. */
+/**
+ * A config problem: where (file, path, line) and what. Never includes secret values.
+ *
+ * Every problem of a config is reported at once: `problems` lists them (a single problem is its
+ * own list) and the message has one line per problem. `path`, `problem` and `line` are the first
+ * problem's.
+ */
 export class ConfigFileError extends Error {
   override readonly name = "ConfigFileError";
+  /** Every problem found, by line; `[this]` for a single problem. */
+  readonly problems: readonly ConfigFileError[];
   constructor(
     readonly origin: string,
     readonly path: string,
     readonly problem: string,
     readonly line?: number | undefined,
+    problems?: readonly ConfigFileError[],
   ) {
-    super(`${origin}: ${path ? `${path}: ` : ""}${problem}${line ? ` (line ${line})` : ""}`);
+    const several = problems && problems.length > 1 ? problems : undefined;
+    super(several ? `${origin}: ${several.length} problems:\n${several.map((p) => `  ${p.where()}`).join("\n")}` : `${origin}: ${where(path, problem, line)}`);
+    this.problems = several ?? [this];
   }
+
+  /** One error for several problems, by line, duplicates dropped; a lone problem is returned as it is. */
+  static of(origin: string, problems: readonly ConfigFileError[]): ConfigFileError {
+    const seen = new Set<string>();
+    const unique = problems.flatMap((p) => p.problems).filter((p) => !seen.has(`${p.path}\n${p.problem}`) && seen.add(`${p.path}\n${p.problem}`));
+    // Stable: problems without a line keep their order, after those with one.
+    const sorted = unique
+      .map((p, i) => ({ p, i }))
+      .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
+      .map(({ p }) => p);
+    const [first] = sorted;
+    if (!first) throw new Error("ConfigFileError.of needs at least one problem");
+    return sorted.length === 1 ? first : new ConfigFileError(origin, first.path, first.problem, first.line, sorted);
+  }
+
+  /** `path: problem (line N)`, without the origin. */
+  where(): string {
+    return where(this.path, this.problem, this.line);
+  }
+}
+
+function where(path: string, problem: string, line: number | undefined): string {
+  return `${path ? `${path}: ` : ""}${problem}${line ? ` (line ${line})` : ""}`;
 }
 
 /** A parsed, schema-checked config and the way back from a path to its line. */
@@ -52,24 +88,34 @@ export function expandMappings(config: PatcherConfig): unknown[] {
   return (config.mappings ?? []).map((m) => (typeof m === "object" && m !== null && !Array.isArray(m) ? defaults(m as Record<string, unknown>) : m));
 }
 
-function firstZodIssue(error: ZodError): { path: string; message: string } {
-  const issue = error.issues[0];
-  if (!issue) return { path: "", message: "invalid config" };
-  if (issue.code === "unrecognized_keys") {
-    // Point at the first unknown key itself, so the line is the one to fix.
-    return { path: joinPath([...issue.path, issue.keys[0] ?? ""]), message: `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}` };
-  }
-  return { path: joinPath(issue.path), message: issue.message };
+/** Every schema issue as a problem; an unknown key is named itself, so the line is the one to fix. */
+function zodProblems(error: ZodError): { path: string; message: string }[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      const valid = knownKeys(issue.path);
+      return issue.keys.map((key) => ({
+        path: joinPath([...issue.path, key]),
+        message: `unknown field "${key}"${valid.length ? ` (valid: ${valid.join(", ")})${didYouMean(key, valid)}` : ""}`,
+      }));
+    }
+    return [{ path: joinPath(issue.path), message: issue.message }];
+  });
 }
 
-/** Parses YAML text and checks the top-level schema. */
+/** Top-level fields the mappings are built from: a schema problem in one of them skips the mapping check. */
+const MAPPING_FIELDS = new Set(["source", "targets", "mappings", "serviceAccounts", "conflictPolicy", "secretName", "plugins"]);
+
+/**
+ * Parses YAML text and checks the top-level schema. When the schema refuses something, the
+ * mappings are checked too (with the built-in plugins), so that one run reports every problem.
+ */
 export function parseConfigText(text: string, origin: string): LoadedConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
   if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    throw new ConfigFileError(origin, "", `not valid YAML: ${e?.message.split("\n")[0] ?? "parse error"}`, e ? lineAt(e.pos[0]) : undefined);
+    const problems = doc.errors.map((e) => new ConfigFileError(origin, "", `not valid YAML: ${e.message.split("\n")[0] ?? "parse error"}`, lineAt(e.pos[0])));
+    throw ConfigFileError.of(origin, problems);
   }
   const lineOf = (path: string): number | undefined => {
     // The deepest node that exists on the path: a missing field points at its parent.
@@ -86,10 +132,40 @@ export function parseConfigText(text: string, origin: string): LoadedConfig {
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const { path, message } = firstZodIssue(parsed.error);
-    throw new ConfigFileError(origin, path, message, lineOf(path));
+    const problems = zodProblems(parsed.error).map(({ path, message }) => new ConfigFileError(origin, path, message, lineOf(path)));
+    const mappingsUntouched = parsed.error.issues.every((issue) => issue.path.length > 0 && !MAPPING_FIELDS.has(String(issue.path[0])));
+    if (mappingsUntouched) problems.push(...mappingProblems(raw as PatcherConfig, origin, lineOf));
+    throw ConfigFileError.of(origin, problems);
   }
   return { config: parsed.data, mappings: expandMappings(parsed.data), origin, lineOf };
+}
+
+/**
+ * The mappings' problems in a config the schema refused for other reasons, found with the
+ * built-in plugins. Unknown plugin types are left out when `plugins:` names packages: those may
+ * provide them.
+ */
+function mappingProblems(config: PatcherConfig, origin: string, lineOf: (path: string) => number | undefined): ConfigFileError[] {
+  if (!config.source === !config.mappings) return [];
+  const registries = builtinRegistries();
+  registries.sources.register(envSourceFactory);
+  try {
+    buildMappings(expandMappings(config), { registries, defaultSecretName: config.secretName, path: config.source ? "" : "mappings" });
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) return [];
+    const pluginsMayKnow = Array.isArray(config.plugins) && config.plugins.length > 0;
+    return fileProblems(err, { config, origin, lineOf }).filter((p) => !(pluginsMayKnow && /^unknown \w+ type "/.test(p.problem)));
+  }
+}
+
+/** buildMappings' problems at the paths (and lines) where the user wrote them. */
+function fileProblems(err: ConfigError, loaded: Pick<LoadedConfig, "config" | "origin" | "lineOf">): ConfigFileError[] {
+  return err.problems.map((p) => {
+    // The seed form's one mapping is reported at the top level, where the user wrote it.
+    const path = loaded.config.source ? p.path.replace(/^\[0\]\.?/, "") : p.path;
+    return new ConfigFileError(loaded.origin, path, p.problem, loaded.lineOf(path));
+  });
 }
 
 export function loadConfigFile(path: string): LoadedConfig {
@@ -103,7 +179,7 @@ export function loadConfigFile(path: string): LoadedConfig {
   return parseConfigText(text, path);
 }
 
-/** Creates the mappings' plugins; a plugin's refusal becomes a ConfigFileError with its line. */
+/** Creates the mappings' plugins; their refusals become one ConfigFileError listing every problem with its line. */
 export function buildConfiguredMappings(
   loaded: LoadedConfig,
   options: { registries: Registries; kubeConfig?: KubeConfig | undefined; logger?: Logger | undefined },
@@ -115,11 +191,7 @@ export function buildConfiguredMappings(
       path: loaded.config.source ? "" : "mappings",
     });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      // The seed form's one mapping is reported at the top level, where the user wrote it.
-      const path = loaded.config.source ? err.path.replace(/^\[0\]\.?/, "") : err.path;
-      throw new ConfigFileError(loaded.origin, path, err.problem, loaded.lineOf(path));
-    }
+    if (err instanceof ConfigError) throw ConfigFileError.of(loaded.origin, fileProblems(err, loaded));
     throw err;
   }
 }

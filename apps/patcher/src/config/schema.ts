@@ -14,6 +14,11 @@ export function durationMs(value: number | string): number {
   return total;
 }
 
+/** Floor of `controller.watchInactivityTimeout`. */
+export const MIN_WATCH_INACTIVITY_MS = 60_000;
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 const controller = z
   .object({
     /** Concurrent reconciles. */
@@ -23,8 +28,14 @@ const controller = z
     /** Client-side write rate limit. */
     clientQps: z.number().positive().default(50),
     clientBurst: z.number().int().min(1).default(100),
-    /** Relist a watch that delivered nothing for this long. */
-    watchInactivityTimeout: duration.default("330s"),
+    /**
+     * Relist a watch that delivered nothing for this long. At least 60 s: idle watches deliver
+     * nothing for minutes (bookmarks come about once a minute, after a random delay), so a
+     * shorter window relists them constantly. 0 does not disable it: it would time out at once.
+     */
+    watchInactivityTimeout: duration
+      .refine((value) => durationMs(value) >= MIN_WATCH_INACTIVITY_MS, "must be at least 60s: a shorter window relists idle watches constantly")
+      .default("330s"),
     /** Keep the copies and entries of a mapping removed from config. */
     onMappingRemoved: z.enum(["delete", "retain"]).default("delete"),
     /** Probe `GET /v2/` on each registry with a new credential before it fans out. */
@@ -64,16 +75,23 @@ const log = z
  */
 export const configSchema = z
   .object({
-    /** Default name of the copies. */
-    secretName: z.string().default("image-pull-secret"),
+    /**
+     * Name of the copies of every mapping that sets none. Unset: each mapping's own default, the
+     * source Secret's name for a `secret` source and `image-pull-secret` for any other source.
+     */
+    secretName: z
+      .string()
+      .max(253)
+      .regex(DNS1123_SUBDOMAIN, "not a valid Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.')")
+      .optional(),
     /** Default strategy of mappings that set none. */
     serviceAccounts: z.unknown().optional(),
     /** Default conflict policy of mappings that set none. */
     conflictPolicy: z.enum(["skip", "adopt", "overwrite"]).optional(),
-    /** Seed form: one source, one mapping. */
-    source: z.record(z.string(), z.unknown()).optional(),
-    /** Seed form: targets of that one mapping (default: all namespaces). */
-    targets: z.record(z.string(), z.unknown()).optional(),
+    /** Seed form: one source, one mapping. Checked with the mappings (`source: {name, namespace}` is a `secret` source). */
+    source: z.unknown().optional(),
+    /** Seed form: targets of that one mapping (default: all namespaces); a map, or a list of `{namespace}`. */
+    targets: z.unknown().optional(),
     mappings: z.array(z.unknown()).optional(),
     /** Third-party plugin packages, loaded by package name. */
     plugins: z.array(z.string().min(1)).default([]),
@@ -96,3 +114,17 @@ export const configSchema = z
   });
 
 export type PatcherConfig = z.infer<typeof configSchema>;
+
+/** The keys a map at `path` may have (for "did you mean" hints); empty when `path` is no fixed map. */
+export function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = configSchema;
+  const unwrap = (s: z.ZodType): z.ZodType => (s instanceof z.ZodDefault || s instanceof z.ZodOptional ? unwrap(s.unwrap() as z.ZodType) : s);
+  for (const segment of path) {
+    const object = unwrap(schema);
+    const next = object instanceof z.ZodObject && typeof segment === "string" ? (object.shape as Record<string, z.ZodType>)[segment] : undefined;
+    if (!next) return [];
+    schema = next;
+  }
+  const object = unwrap(schema);
+  return object instanceof z.ZodObject ? Object.keys(object.shape) : [];
+}

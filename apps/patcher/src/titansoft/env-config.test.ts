@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { builtinRegistries } from "@imagepullsecret-patcher/core";
-import { buildConfiguredMappings, ConfigFileError } from "../config/load.js";
+import { buildConfiguredMappings, ConfigFileError, parseConfigText } from "../config/load.js";
 import { configFromTitansoftEnv } from "./env-config.js";
 import { envSourceFactory } from "./env-source.js";
 
@@ -74,8 +74,19 @@ describe("titansoft CONFIG_* variables", () => {
     }
   });
 
-  it("refuses a secretName that is not a valid Secret name", () => {
-    const { loaded } = configFromTitansoftEnv({ CONFIG_DOCKERCONFIGJSONPATH: "/x", CONFIG_SECRETNAME: "Bad_Name" });
-    expect(() => buildConfiguredMappings(loaded, { registries: registries() })).toThrow(/secretName: .*not a valid Secret name/);
+  it("refuses a secretName that is not a valid Secret name, naming CONFIG_SECRETNAME", () => {
+    expect(() => configFromTitansoftEnv({ CONFIG_DOCKERCONFIGJSONPATH: "/x", CONFIG_SECRETNAME: "Bad_Name" })).toThrow(
+      /^environment: CONFIG_SECRETNAME: not a valid Secret name/,
+    );
+  });
+
+  it("keeps titansoft's copy name image-pull-secret, where a config file names copies after a secret source", () => {
+    const secret = { secret: { name: "regcred", namespace: "kube-system" } };
+    const { loaded } = configFromTitansoftEnv({ CONFIG_DOCKERCONFIGJSONPATH: "/app/secrets/.dockerconfigjson" });
+    expect(loaded.config.secretName).toBe("image-pull-secret");
+    const env = { ...loaded, mappings: loaded.mappings.map((m) => ({ ...(m as object), source: secret })) };
+    expect(buildConfiguredMappings(env, { registries: registries() }).map((m) => m.secretName)).toEqual(["image-pull-secret"]);
+    const file = parseConfigText("source: {secret: {name: regcred, namespace: kube-system}}\n", "config.yaml");
+    expect(buildConfiguredMappings(file, { registries: registries() }).map((m) => m.secretName)).toEqual(["regcred"]);
   });
 });

@@ -18,6 +18,13 @@ export const TITANSOFT_VARIABLES = [
 
 const ORIGIN = "environment";
 
+/** The variable each config field comes from, so that an error names what the user set. */
+const VARIABLE_OF_FIELD: Record<string, string> = {
+  secretName: "CONFIG_SECRETNAME",
+  "controller.resyncInterval": "CONFIG_LOOP_DURATION",
+  serviceAccounts: "CONFIG_SERVICEACCOUNTS",
+};
+
 export function usesTitansoftEnvironment(env: NodeJS.ProcessEnv): boolean {
   return TITANSOFT_VARIABLES.some((name) => env[name] !== undefined);
 }
@@ -77,6 +84,7 @@ export function configFromTitansoftEnv(env: NodeJS.ProcessEnv): TitansoftEnvConf
   }
 
   const raw = {
+    // titansoft's default, whatever the source: the copies keep the name they had before.
     secretName: env.CONFIG_SECRETNAME ?? "image-pull-secret",
     source: inline !== undefined ? { env: { variable: "CONFIG_DOCKERCONFIGJSON" } } : { file: { path } },
     targets: { all: { exclude: parseList(env.CONFIG_EXCLUDED_NAMESPACES ?? "") } },
@@ -88,8 +96,13 @@ export function configFromTitansoftEnv(env: NodeJS.ProcessEnv): TitansoftEnvConf
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigFileError(ORIGIN, issue?.path.join(".") ?? "", issue?.message ?? "invalid");
+    throw ConfigFileError.of(
+      ORIGIN,
+      parsed.error.issues.map((issue) => {
+        const field = issue.path.join(".");
+        return new ConfigFileError(ORIGIN, VARIABLE_OF_FIELD[field] ?? field, issue.message);
+      }),
+    );
   }
   return {
     runOnce,
