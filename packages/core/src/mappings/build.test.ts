@@ -107,21 +107,14 @@ describe("buildMappings: copy names", () => {
     expect(mappings.map((m) => m.secretName)).toEqual(["image-pull-secret", "image-pull-secret"]);
   });
 
-  it("applies defaultSecretName to every mapping without its own secretName", () => {
-    const mappings = buildOwn(
-      [
-        { name: "a", source: secretSource, targets: { namespaces: ["a"] } },
-        { name: "b", source: fileSource, targets: { namespaces: ["b"] } },
-        { name: "c", source: secretSource, targets: { namespaces: ["c"] }, secretName: "own" },
-      ],
-      "pull",
-    );
-    expect(mappings.map((m) => m.secretName)).toEqual(["pull", "pull", "own"]);
-  });
-
-  it("lets a mapping's own secretName win over the source's name", () => {
-    const [m] = buildOwn([{ name: "a", source: secretSource, targets: { all: {} }, secretName: "mine" }]);
-    expect(m?.secretName).toBe("mine");
+  it("applies defaultSecretName to every mapping without its own secretName; a mapping's own wins", () => {
+    const configs = [
+      { name: "a", source: secretSource, targets: { namespaces: ["a"] } },
+      { name: "b", source: fileSource, targets: { namespaces: ["b"] } },
+      { name: "c", source: secretSource, targets: { namespaces: ["c"] }, secretName: "own" },
+    ];
+    expect(buildOwn(configs).map((m) => m.secretName)).toEqual(["regcred", "image-pull-secret", "own"]);
+    expect(buildOwn(configs, "pull").map((m) => m.secretName)).toEqual(["pull", "pull", "own"]);
   });
 
   it("keeps the source Secret itself out of reach: the seed mapping reads the copy's own name in kube-system", () => {
