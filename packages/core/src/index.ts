@@ -96,7 +96,9 @@ export {
   type EngineObserver,
   type KeyStatus,
   type MappingStatus,
+  type TrackedCounts,
 } from "./engine/engine.js";
+export { coreV1Writer, WriteRefusedError, type ClusterWriter } from "./engine/apply.js";
 export { planKey, type Plan, type Action, type Outcome, type ConflictPolicy, type KeyState, type MappingPolicy } from "./engine/plan.js";
 export {
   MANAGED_BY_LABEL,
@@ -107,6 +109,9 @@ export {
   ADDED_ANNOTATION,
   ADOPT_ANNOTATION,
   EXCLUDE_ANNOTATION,
+  addedRecords,
+  formatRecords,
+  type AddedRecord,
 } from "./engine/ownership.js";
 export { WorkQueue, type HandlerResult, type QueueObserver, type WorkQueueOptions } from "./queue/work-queue.js";
 export { classifyApiError, type ApiErrorKind, type ClassifiedError } from "./kube/errors.js";

@@ -18,6 +18,8 @@ function actionText(action: Action, secretName: string): [string, string] {
       return ["patch", `ServiceAccount ${action.serviceAccount.name}: add ${secretName}`];
     case "remove-reference":
       return ["patch", `ServiceAccount ${action.serviceAccount.name}: remove ${secretName}`];
+    case "claim-reference":
+      return ["patch", `ServiceAccount ${action.serviceAccount.name}: record ${secretName} as managed`];
   }
 }
 
@@ -37,7 +39,12 @@ export function renderPlan(keys: readonly PlannedKey[], secretNames: ReadonlyMap
   let refused = 0;
   const sorted = [...keys].sort((a, b) => a.mapping.localeCompare(b.mapping) || a.namespace.localeCompare(b.namespace));
   for (const key of sorted) {
-    const secretName = secretNames.get(key.mapping) ?? "?";
+    const secretName = key.secretName ?? secretNames.get(key.mapping) ?? "?";
+    // A selected namespace left alone on purpose (it holds a configured source) is worth a line.
+    if (key.plan.outcome === "skipped" && key.plan.reason.includes("configured source")) {
+      rows.push([key.mapping, key.namespace, "skip", key.plan.reason]);
+      continue;
+    }
     if (key.plan.outcome === "in-sync" || (key.plan.outcome === "out-of-scope" && key.plan.actions.length === 0) || key.plan.outcome === "skipped") {
       if (key.plan.outcome === "in-sync") inSync++;
       continue;
@@ -57,9 +64,15 @@ export function renderPlan(keys: readonly PlannedKey[], secretNames: ReadonlyMap
   return rows.length > 1 ? `${table(rows)}\n\n${summary}` : `Nothing to do. ${summary}`;
 }
 
+function skippedText(keys: readonly PlannedKey[]): string {
+  const skipped = keys.filter((k) => k.plan.outcome === "skipped" && k.plan.reason.includes("configured source"));
+  if (skipped.length === 0) return "0";
+  return `${skipped.length} (${skipped.map((k) => `${k.namespace}: ${k.plan.reason}`).join("; ")})`;
+}
+
 /** The `status` table: per mapping, its source and where its namespaces stand. */
 export function renderStatus(statuses: readonly MappingStatus[], keys: readonly PlannedKey[]): string {
-  const rows: string[][] = [["MAPPING", "SOURCE", "STATE", "IN SCOPE", "IN SYNC", "TO CHANGE", "CONFLICTING", "FAILING"]];
+  const rows: string[][] = [["MAPPING", "SOURCE", "STATE", "IN SCOPE", "IN SYNC", "TO CHANGE", "CONFLICTING", "FAILING", "SKIPPED"]];
   for (const s of statuses) {
     const mine = keys.filter((k) => k.mapping === s.name);
     const inScope = mine.filter((k) => k.plan.outcome !== "out-of-scope" && k.plan.outcome !== "skipped");
@@ -72,6 +85,7 @@ export function renderStatus(statuses: readonly MappingStatus[], keys: readonly 
       String(inScope.filter((k) => k.plan.outcome === "changes").length),
       String(inScope.filter((k) => k.plan.outcome === "conflict").length),
       String(inScope.filter((k) => k.plan.outcome === "waiting").length),
+      skippedText(mine),
     ]);
   }
   return table(rows);

@@ -1,5 +1,6 @@
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
 import type { SourceValue } from "../plugins/contracts.js";
+import { classifyApiError } from "../kube/errors.js";
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE, type CachedSecret, type CachedServiceAccount } from "../kube/views.js";
 import {
   ADDED_ANNOTATION,
@@ -10,8 +11,9 @@ import {
   MANAGED_BY_VALUE,
   MAPPING_LABEL,
   SOURCE_HASH_ANNOTATION,
-  addedByUs,
-  formatAdded,
+  addedRecords,
+  formatRecords,
+  type AddedRecord,
 } from "./ownership.js";
 import type { Action } from "./plan.js";
 
@@ -20,6 +22,7 @@ export interface WriteObserver {
   onWrite?(kind: "secret-create" | "secret-update" | "secret-delete" | "serviceaccount-patch"): void;
 }
 
+/** Who writes: the mapping (its label value), the copy's name and namespace, and the instance. */
 export interface ApplyTarget {
   readonly mappingName: string;
   readonly namespace: string;
@@ -27,15 +30,54 @@ export interface ApplyTarget {
   readonly instance: string;
 }
 
+/**
+ * The writes the engine makes, and nothing else: a narrow port so the apply step can be tested
+ * without a cluster. {@link coreV1Writer} adapts client-node's CoreV1Api to it.
+ */
+export interface ClusterWriter {
+  createSecret(namespace: string, body: V1Secret): Promise<V1Secret>;
+  replaceSecret(namespace: string, name: string, body: V1Secret): Promise<V1Secret>;
+  deleteSecret(namespace: string, name: string, preconditions: { uid: string; resourceVersion?: string | undefined }): Promise<void>;
+  /** A JSON patch (RFC 6902). */
+  patchServiceAccount(namespace: string, name: string, patch: object[]): Promise<V1ServiceAccount>;
+}
+
+const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+
+/** {@link ClusterWriter} over client-node, with a constant field manager on every write. */
+export function coreV1Writer(core: CoreV1Api, fieldManager: string): ClusterWriter {
+  return {
+    createSecret: (namespace, body) => core.createNamespacedSecret({ namespace, fieldManager, body }),
+    replaceSecret: (namespace, name, body) => core.replaceNamespacedSecret({ name, namespace, fieldManager, body }),
+    deleteSecret: async (namespace, name, preconditions) => {
+      await core.deleteNamespacedSecret({ name, namespace, body: { preconditions } });
+    },
+    patchServiceAccount: (namespace, name, body) => core.patchNamespacedServiceAccount({ name, namespace, fieldManager, body }, JSON_PATCH),
+  };
+}
+
 export interface ApplyContext {
-  readonly core: CoreV1Api;
-  readonly fieldManager: string;
-  /** Awaited before every write: the client-side rate limit. */
+  readonly writer: ClusterWriter;
+  /**
+   * Awaited before every write: the client-side rate limit, and the leadership check. It throws
+   * (for example {@link WriteRefusedError}) to stop the plan before the next write.
+   */
   readonly beforeWrite: () => Promise<void>;
   readonly observer?: WriteObserver | undefined;
 }
 
-const JSON_PATCH = setHeaderOptions("Content-Type", PatchStrategy.JsonPatch);
+/** Thrown by `beforeWrite` when this process may no longer write (it lost the leader lease). */
+export class WriteRefusedError extends Error {
+  override readonly name = "WriteRefusedError";
+}
+
+/**
+ * A JSON patch of a ServiceAccount failed its `test` op or a path was gone (422): the cached copy
+ * was stale, which a re-read fixes. Retryable, unlike other 422s.
+ */
+export class StalePatchError extends Error {
+  override readonly name = "StalePatchError";
+}
 
 /** JSON Pointer escaping for annotation keys that contain `/`. */
 function pointer(segment: string): string {
@@ -53,6 +95,9 @@ function secretBody(target: ApplyTarget, credential: SourceValue, existing: Cach
       name: target.secretName,
       namespace: target.namespace,
       resourceVersion,
+      // An update is a PUT: what it leaves out is dropped, so an adopted copy keeps these.
+      finalizers: existing?.finalizers ? [...existing.finalizers] : undefined,
+      ownerReferences: existing?.ownerReferences ? [...existing.ownerReferences] : undefined,
       labels: {
         ...(existing?.labels ?? {}),
         [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
@@ -70,34 +115,49 @@ function secretBody(target: ApplyTarget, credential: SourceValue, existing: Cach
   };
 }
 
-/** JSON patch that appends our entry and records it, guarded by the cached resourceVersion. */
-export function addReferencePatch(sa: CachedServiceAccount, secretName: string): object[] {
-  const ops: object[] = [{ op: "replace", path: "/metadata/resourceVersion", value: sa.resourceVersion }];
-  ops.push(
-    sa.imagePullSecrets.length === 0
-      ? { op: "add", path: "/imagePullSecrets", value: [{ name: secretName }] }
-      : { op: "add", path: "/imagePullSecrets/-", value: { name: secretName } },
-  );
-  const added = formatAdded([...addedByUs(sa), secretName]);
-  ops.push(
-    Object.keys(sa.annotations).length === 0
-      ? { op: "add", path: "/metadata/annotations", value: { [ADDED_ANNOTATION]: added } }
-      : { op: "add", path: `/metadata/annotations/${pointer(ADDED_ANNOTATION)}`, value: added },
-  );
-  return ops;
+/** The op that sets the records annotation to `records`, or removes it when there are none. */
+function recordsOp(sa: CachedServiceAccount, records: AddedRecord[]): object {
+  const value = formatRecords(records);
+  const exists = sa.annotations[ADDED_ANNOTATION] !== undefined;
+  if (Object.keys(sa.annotations).length === 0) return { op: "add", path: "/metadata/annotations", value: { [ADDED_ANNOTATION]: value } };
+  const path = `/metadata/annotations/${pointer(ADDED_ANNOTATION)}`;
+  if (!value) return { op: "remove", path };
+  return { op: exists ? "replace" : "add", path, value };
 }
 
-/** JSON patch that removes only our entry (checked by name) and forgets it. */
-export function removeReferencePatch(sa: CachedServiceAccount, secretName: string): object[] {
+function owned(target: ApplyTarget): AddedRecord {
+  return { secretName: target.secretName, instance: target.instance, mapping: target.mappingName };
+}
+
+/** JSON patch that appends our entry and records it as ours, guarded by the cached resourceVersion. */
+export function addReferencePatch(sa: CachedServiceAccount, target: ApplyTarget): object[] {
+  const records = addedRecords(sa).filter((r) => r.secretName !== target.secretName);
+  return [
+    { op: "replace", path: "/metadata/resourceVersion", value: sa.resourceVersion },
+    sa.imagePullSecrets.length === 0
+      ? { op: "add", path: "/imagePullSecrets", value: [{ name: target.secretName }] }
+      : { op: "add", path: "/imagePullSecrets/-", value: { name: target.secretName } },
+    recordsOp(sa, [...records, owned(target)]),
+  ];
+}
+
+/** JSON patch that records an entry already present as ours, leaving imagePullSecrets alone. */
+export function claimReferencePatch(sa: CachedServiceAccount, target: ApplyTarget): object[] {
+  const records = addedRecords(sa).filter((r) => r.secretName !== target.secretName);
+  return [{ op: "replace", path: "/metadata/resourceVersion", value: sa.resourceVersion }, recordsOp(sa, [...records, owned(target)])];
+}
+
+/** JSON patch that removes only our entry (checked by name) and its record. */
+export function removeReferencePatch(sa: CachedServiceAccount, target: ApplyTarget): object[] {
   const ops: object[] = [{ op: "replace", path: "/metadata/resourceVersion", value: sa.resourceVersion }];
-  const index = sa.imagePullSecrets.indexOf(secretName);
+  const index = sa.imagePullSecrets.indexOf(target.secretName);
   if (index >= 0) {
-    ops.push({ op: "test", path: `/imagePullSecrets/${index}/name`, value: secretName });
+    ops.push({ op: "test", path: `/imagePullSecrets/${index}/name`, value: target.secretName });
     ops.push({ op: "remove", path: `/imagePullSecrets/${index}` });
   }
-  const remaining = addedByUs(sa).filter((n) => n !== secretName);
-  const path = `/metadata/annotations/${pointer(ADDED_ANNOTATION)}`;
-  ops.push(remaining.length ? { op: "replace", path, value: formatAdded(remaining) } : { op: "remove", path });
+  const before = addedRecords(sa);
+  const remaining = before.filter((r) => r.secretName !== target.secretName);
+  if (remaining.length !== before.length) ops.push(recordsOp(sa, remaining));
   return ops;
 }
 
@@ -105,6 +165,16 @@ export function removeReferencePatch(sa: CachedServiceAccount, secretName: strin
 export interface Written {
   readonly cacheKey: string;
   readonly resourceVersion: string;
+}
+
+async function patchServiceAccount(ctx: ApplyContext, namespace: string, name: string, patch: object[]): Promise<V1ServiceAccount> {
+  try {
+    return await ctx.writer.patchServiceAccount(namespace, name, patch);
+  } catch (err) {
+    // The patch was built from the cache; a 422 here means the object moved on under it.
+    if (classifyApiError(err).status === 422) throw new StalePatchError(`ServiceAccount ${namespace}/${name} changed since it was cached`, { cause: err });
+    throw err;
+  }
 }
 
 /**
@@ -119,10 +189,10 @@ export async function applyActions(
   existing: CachedSecret | undefined,
   written: Written[] = [],
 ): Promise<Written[]> {
-  const { core, fieldManager } = ctx;
-  const secretKey = `secret/${target.namespace}/${target.secretName}`;
-  const rv = (obj: { metadata?: { resourceVersion?: string } }): string => obj.metadata?.resourceVersion ?? "";
+  const { writer } = ctx;
   const ns = target.namespace;
+  const secretKey = `secret/${ns}/${target.secretName}`;
+  const rv = (obj: { metadata?: { resourceVersion?: string } }): string => obj.metadata?.resourceVersion ?? "";
   const needCredential = (): SourceValue => {
     if (!credential) throw new Error("internal: a secret write was planned without a credential");
     return credential;
@@ -131,46 +201,37 @@ export async function applyActions(
     await ctx.beforeWrite();
     switch (action.type) {
       case "create-secret":
-        written.push({ cacheKey: secretKey, resourceVersion: rv(await core.createNamespacedSecret({ namespace: ns, fieldManager, body: secretBody(target, needCredential(), undefined) })) });
+        written.push({ cacheKey: secretKey, resourceVersion: rv(await writer.createSecret(ns, secretBody(target, needCredential(), undefined))) });
         ctx.observer?.onWrite?.("secret-create");
         break;
       case "update-secret":
         written.push({
           cacheKey: secretKey,
-          resourceVersion: rv(
-            await core.replaceNamespacedSecret({
-              name: target.secretName,
-              namespace: ns,
-              fieldManager,
-              body: secretBody(target, needCredential(), existing, action.resourceVersion),
-            }),
-          ),
+          resourceVersion: rv(await writer.replaceSecret(ns, target.secretName, secretBody(target, needCredential(), existing, action.resourceVersion))),
         });
         ctx.observer?.onWrite?.("secret-update");
         break;
       case "recreate-secret":
         // The type of a Secret is immutable: the only way to fix it is delete (guarded by uid) + create.
-        await core.deleteNamespacedSecret({ name: target.secretName, namespace: ns, body: { preconditions: { uid: action.uid } } });
+        await writer.deleteSecret(ns, target.secretName, { uid: action.uid });
         ctx.observer?.onWrite?.("secret-delete");
         written.push({ cacheKey: secretKey, resourceVersion: "" });
         await ctx.beforeWrite();
-        written.push({ cacheKey: secretKey, resourceVersion: rv(await core.createNamespacedSecret({ namespace: ns, fieldManager, body: secretBody(target, needCredential(), existing) })) });
+        written.push({ cacheKey: secretKey, resourceVersion: rv(await writer.createSecret(ns, secretBody(target, needCredential(), existing))) });
         ctx.observer?.onWrite?.("secret-create");
         break;
       case "delete-secret":
-        await core.deleteNamespacedSecret({
-          name: target.secretName,
-          namespace: ns,
-          body: { preconditions: { uid: action.uid, resourceVersion: action.resourceVersion } },
-        });
+        await writer.deleteSecret(ns, target.secretName, { uid: action.uid, resourceVersion: action.resourceVersion });
         written.push({ cacheKey: secretKey, resourceVersion: "" });
         ctx.observer?.onWrite?.("secret-delete");
         break;
       case "add-reference":
+      case "claim-reference":
       case "remove-reference": {
         const sa = action.serviceAccount;
-        const body = action.type === "add-reference" ? addReferencePatch(sa, target.secretName) : removeReferencePatch(sa, target.secretName);
-        const patched = await core.patchNamespacedServiceAccount({ name: sa.name, namespace: ns, fieldManager, body }, JSON_PATCH);
+        const patch =
+          action.type === "add-reference" ? addReferencePatch(sa, target) : action.type === "claim-reference" ? claimReferencePatch(sa, target) : removeReferencePatch(sa, target);
+        const patched = await patchServiceAccount(ctx, ns, sa.name, patch);
         written.push({ cacheKey: `sa/${ns}/${sa.name}`, resourceVersion: rv(patched) });
         ctx.observer?.onWrite?.("serviceaccount-patch");
         break;

@@ -16,8 +16,8 @@ import {
   type CachedServiceAccount,
 } from "../kube/views.js";
 import { WorkQueue, type HandlerResult, type QueueObserver } from "../queue/work-queue.js";
-import { applyActions, type WriteObserver, type Written } from "./apply.js";
-import { MAPPING_LABEL, addedByUs } from "./ownership.js";
+import { applyActions, coreV1Writer, StalePatchError, WriteRefusedError, type ClusterWriter, type WriteObserver, type Written } from "./apply.js";
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MAPPING_LABEL, addedByUs, addedRecords } from "./ownership.js";
 import { planKey, type ConflictPolicy, type KeyState, type MappingPolicy, type Outcome, type Plan } from "./plan.js";
 
 /** One credential going to one set of namespaces. */
@@ -64,12 +64,27 @@ export interface EngineOptions {
    */
   verifyCredential?: ((value: SourceValue, mapping: string) => Promise<{ ok: boolean; problem?: string | undefined }>) | undefined;
   observer?: EngineObserver | undefined;
+  /**
+   * Asked before every write; when it answers false the write is not sent (for example: this
+   * process lost the leader lease and must not write any more, even mid-reconcile).
+   */
+  canWrite?: (() => boolean) | undefined;
+  /** Where writes go; defaults to the cluster of `kubeConfig`. */
+  writer?: ClusterWriter | undefined;
+  /**
+   * `runOnce`: how long a key may keep failing with retryable errors before the pass gives up on
+   * it, and how long to wait for sources' first values. Default 30 s each.
+   */
+  onceRetryBudgetMs?: number | undefined;
+  onceSourceWaitMs?: number | undefined;
 }
 
 /** The last outcome of one (mapping, namespace) key. */
 export interface KeyStatus {
   mapping: string;
   namespace: string;
+  /** Name of the copy the key is about (a removed mapping's, or a mapping's former name). */
+  secretName?: string | undefined;
   outcome: Outcome | "error";
   reason: string;
   at: Date;
@@ -88,10 +103,39 @@ export interface MappingStatus {
   conflicting: number;
   failing: number;
   waiting: number;
+  /** Selected namespaces skipped on purpose, e.g. the one holding a configured source Secret. */
+  skipped: number;
+  /** Why, one line per distinct reason (few: a skipped namespace is rare). */
+  skippedReasons: string[];
+}
+
+/** Sizes of the engine's internal maps, to show they stay bounded by what is in the cluster. */
+export interface TrackedCounts {
+  keyStatuses: number;
+  retiredMappings: number;
+  expectations: number;
+  verifications: number;
+  copyWatches: number;
+  serviceAccountNamespaces: number;
 }
 
 const FIELD_MANAGER = "imagepullsecret-patcher";
 const SEP = "|";
+/** A removed mapping, or a mapping's former copy name, is tracked until nothing of it is left. */
+const RETIRED_SEP = "~";
+/** Tenants can label a Secret as anyone's copy: never track more removed mappings than this. */
+const MAX_RETIRED = 64;
+
+/** A mapping no longer in config, or a copy name a mapping no longer uses; cleaned up unless retained. */
+interface Retired {
+  /** The mapping's name, as its copies and records carry it. */
+  readonly name: string;
+  readonly secretName: string;
+}
+
+function retiredId(name: string, secretName: string): string {
+  return `${name}${RETIRED_SEP}${secretName}`;
+}
 
 function keyOf(mapping: string, namespace: string): string {
   return `${mapping}${SEP}${namespace}`;
@@ -102,8 +146,18 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
-function stripNamespace(ns: V1Namespace): CachedNamespace {
-  return namespaceView(ns);
+/** A source the engine runs, with the controller that stops it when no mapping uses it any more. */
+interface RunningSource {
+  readonly stop: AbortController;
+  readonly unsubscribe: () => void;
+  /** Set when `start` threw: the source is dead until the engine is rebuilt. */
+  failure?: string | undefined;
+}
+
+/** A watch on one copy name, stoppable on its own when no mapping uses the name any more. */
+interface CopyWatch {
+  readonly reflector: Reflector<V1Secret, CachedSecret>;
+  readonly stop: AbortController;
 }
 
 /**
@@ -114,22 +168,26 @@ export class Engine {
   readonly #opts: EngineOptions;
   readonly #log: Logger;
   readonly #core: CoreV1Api;
+  readonly #writer: ClusterWriter;
   readonly #instance: string;
   readonly #queue: WorkQueue;
   readonly #bucket: TokenBucket;
   readonly #events: EventRecorder | undefined;
   #mappings: Mapping[] = [];
-  /** Mappings removed by reload: their copies are cleaned up unless retained. */
-  readonly #retired = new Map<string, { name: string; secretName: string }>();
+  #retainOnRemoval: boolean;
+  /** Removed mappings and former copy names, by retired id: cleaned up unless retained. */
+  readonly #retired = new Map<string, Retired>();
+  #retiredCapWarned = false;
   readonly #namespaces: Reflector<V1Namespace, CachedNamespace>;
   readonly #serviceAccounts: Reflector<V1ServiceAccount, CachedServiceAccount>;
   readonly #saByNamespace = new Map<string, Map<string, CachedServiceAccount>>();
-  readonly #secretReflectors = new Map<string, Reflector<V1Secret, CachedSecret>>();
-  readonly #sourceUnsubscribe = new Map<SourceProvider, () => void>();
-  readonly #startedSources = new Set<SourceProvider>();
+  readonly #copyWatches = new Map<string, CopyWatch>();
+  readonly #sources = new Map<SourceProvider, RunningSource>();
   /** Objects we just wrote, by cache key → the resourceVersion the cache must reach ("" = deleted). */
   readonly #expectations = new Map<string, { resourceVersion: string; at: number }>();
   readonly #status = new Map<string, KeyStatus>();
+  /** `runOnce`: when each key started failing, to give up on it after the retry budget. */
+  readonly #failingSince = new Map<string, number>();
   /** Verification results by source: the hash checked last and the newest value that passed. */
   readonly #verification = new Map<SourceProvider, { hash: string; ok?: boolean; problem?: string | undefined; passed?: SourceValue | undefined }>();
   #signal: AbortSignal | undefined;
@@ -141,7 +199,9 @@ export class Engine {
     this.#opts = options;
     this.#log = options.logger ?? silentLogger;
     this.#instance = options.instance ?? "default";
+    this.#retainOnRemoval = options.retainOnMappingRemoval ?? false;
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#writer = options.writer ?? coreV1Writer(this.#core, FIELD_MANAGER);
     this.#queue = new WorkQueue({ observer: options.observer });
     this.#bucket = new TokenBucket(options.clientQps ?? 50, options.clientBurst ?? 100);
     this.#events = options.recordEvents === false ? undefined : new EventRecorder(options.kubeConfig, this.#log, "patcher", this.#instance);
@@ -156,7 +216,7 @@ export class Engine {
       name: "namespaces",
       watchPath: "/api/v1/namespaces",
       list: (p) => this.#core.listNamespace(p),
-      transform: stripNamespace,
+      transform: namespaceView,
       key: (ns) => ns.name,
     });
     this.#serviceAccounts = new Reflector<V1ServiceAccount, CachedServiceAccount>({
@@ -170,7 +230,10 @@ export class Engine {
     this.#namespaces.on({
       add: (ns) => this.#enqueueNamespace(ns.name),
       update: (_o, ns) => this.#enqueueNamespace(ns.name),
-      delete: (ns) => this.#enqueueNamespace(ns.name),
+      delete: (ns) => {
+        this.#forgetNamespace(ns.name);
+        this.#enqueueNamespace(ns.name);
+      },
     });
     this.#serviceAccounts.on({
       add: (sa) => this.#indexSa(sa, true),
@@ -180,9 +243,10 @@ export class Engine {
     this.setMappings(options.mappings);
   }
 
-  /** True once namespaces, ServiceAccounts and every copy watch have listed. */
+  /** True once namespaces, ServiceAccounts and the copy watches of configured mappings have listed. */
   get synced(): boolean {
-    return this.#namespaces.hasSynced && this.#serviceAccounts.hasSynced && [...this.#secretReflectors.values()].every((r) => r.hasSynced);
+    if (!this.#namespaces.hasSynced || !this.#serviceAccounts.hasSynced) return false;
+    return this.#mappings.every((m) => this.#copyWatches.get(m.secretName)?.reflector.hasSynced ?? false);
   }
 
   /** Longest time any watch has been silent; the app's health check reads it. */
@@ -195,37 +259,70 @@ export class Engine {
   }
 
   /**
-   * Replaces the mappings (hot reload). Removed mappings are remembered so their copies and
-   * ServiceAccount entries are cleaned up; new sources start if the engine runs.
+   * Why the engine may be working from stale or missing data, for readiness: watches or lists that
+   * keep failing (naming the verb, e.g. a missing "watch" grant), and sources that failed to start.
    */
-  setMappings(mappings: readonly Mapping[]): void {
+  problems(): string[] {
+    const out: string[] = [];
+    for (const r of [this.#namespaces, this.#serviceAccounts, ...[...this.#copyWatches.values()].map((w) => w.reflector)]) {
+      if (r.problem) out.push(r.problem);
+    }
+    for (const m of this.#mappings) {
+      const failure = this.#sources.get(m.source)?.failure;
+      if (failure) out.push(`mapping ${m.name}: ${failure}`);
+    }
+    return out;
+  }
+
+  /** Sizes of the internal maps; each is bounded by namespaces × mappings or by a fixed cap. */
+  trackedCounts(): TrackedCounts {
+    return {
+      keyStatuses: this.#status.size,
+      retiredMappings: this.#retired.size,
+      expectations: this.#expectations.size,
+      verifications: this.#verification.size,
+      copyWatches: this.#copyWatches.size,
+      serviceAccountNamespaces: this.#saByNamespace.size,
+    };
+  }
+
+  /**
+   * Replaces the mappings (hot reload). Removed mappings, and names a mapping no longer writes, are
+   * remembered so their copies and ServiceAccount entries are cleaned up (or kept, with
+   * `retainOnMappingRemoval`, which may change in the same call so one edit never acts on a stale
+   * setting). Sources no mapping uses any more are stopped; new ones start if the engine runs.
+   */
+  setMappings(mappings: readonly Mapping[], settings: { retainOnMappingRemoval?: boolean | undefined } = {}): void {
     const seen = new Set<string>();
     for (const m of mappings) {
+      if (m.name.includes(SEP) || m.name.includes(RETIRED_SEP)) throw new Error(`mapping name "${m.name}" may not contain "${SEP}" or "${RETIRED_SEP}"`);
       if (seen.has(m.name)) throw new Error(`mapping name "${m.name}" is used twice`);
       seen.add(m.name);
     }
+    if (settings.retainOnMappingRemoval !== undefined) this.#retainOnRemoval = settings.retainOnMappingRemoval;
+    const next = new Map(mappings.map((m) => [m.name, m]));
     for (const old of this.#mappings) {
-      if (!seen.has(old.name)) this.#retired.set(old.name, { name: old.name, secretName: old.secretName });
+      const now = next.get(old.name);
+      if (!now || now.secretName !== old.secretName) this.#retire(old.name, old.secretName);
     }
-    for (const m of mappings) this.#retired.delete(m.name);
+    for (const m of mappings) this.#retired.delete(retiredId(m.name, m.secretName));
     const oldSources = new Set(this.#mappings.map((m) => m.source));
     this.#mappings = [...mappings];
-    for (const m of mappings) this.#ensureSecretReflector(m.secretName);
+    for (const m of mappings) this.#ensureCopyWatch(m.secretName);
     for (const source of oldSources) {
-      if (!mappings.some((m) => m.source === source)) {
-        this.#sourceUnsubscribe.get(source)?.();
-        this.#sourceUnsubscribe.delete(source);
-      }
+      if (!mappings.some((m) => m.source === source)) this.#stopSource(source);
     }
+    this.#stopUnusedCopyWatches();
+    this.#pruneStatus();
     if (this.#started) {
-      for (const m of mappings) void this.#startSource(m);
+      for (const m of mappings) this.#startSource(m);
       this.#enqueueAll();
     }
   }
 
   /** Runs until `signal` aborts. Resolves after in-flight reconciles finish. */
   async run(signal: AbortSignal): Promise<void> {
-    await this.#startAll(signal);
+    this.#startAll(signal);
     const resync = this.#opts.resyncIntervalMs ?? 10 * 60_000;
     const timer = resync > 0 ? setInterval(() => this.#enqueueAll(), resync) : undefined;
     try {
@@ -236,19 +333,22 @@ export class Engine {
   }
 
   /**
-   * One full pass, for `run --once` and CronJobs: syncs caches, reconciles every key until the queue
-   * is idle, then stops. Returns the keys that failed or conflict.
+   * One full pass, for `run --once` and CronJobs: syncs caches, waits (bounded) for sources' first
+   * values, reconciles every key until the queue is idle, then stops. A key that keeps failing with
+   * retryable errors is given up after the retry budget, so the pass always ends. Returns the keys
+   * that failed, conflict or wait.
    */
   async runOnce(signal: AbortSignal): Promise<KeyStatus[]> {
     const controller = new AbortController();
     const stop = (): void => controller.abort();
     signal.addEventListener("abort", stop, { once: true });
     try {
-      const running = this.#startAll(controller.signal).then(() =>
-        this.#queue.run((key) => this.#reconcile(key, { once: true }), { workers: this.#opts.workers ?? 4, signal: controller.signal }),
-      );
+      this.#startAll(controller.signal, { enqueueOnSync: false });
+      const running = this.#queue.run((key) => this.#reconcile(key, { once: true }), { workers: this.#opts.workers ?? 4, signal: controller.signal });
       await this.waitForSync(controller.signal);
-      await this.#queue.whenIdle();
+      await this.#waitForSources(controller.signal, this.#opts.onceSourceWaitMs ?? 30_000);
+      this.#enqueueAll();
+      await Promise.race([this.#queue.whenIdle(), new Promise((resolve) => controller.signal.addEventListener("abort", resolve, { once: true }))]);
       controller.abort();
       await running;
     } finally {
@@ -261,15 +361,16 @@ export class Engine {
   async planAll(signal: AbortSignal): Promise<(KeyStatus & { plan: Plan })[]> {
     const controller = new AbortController();
     signal.addEventListener("abort", () => controller.abort(), { once: true });
-    await this.#startAll(controller.signal);
+    this.#startAll(controller.signal, { enqueueOnSync: false });
     await this.waitForSync(controller.signal);
+    await this.#waitForSources(controller.signal, this.#opts.onceSourceWaitMs ?? 30_000);
     const out: (KeyStatus & { plan: Plan })[] = [];
     for (const key of this.#allKeys()) {
-      const [mapping, namespace] = splitKey(key);
-      const state = this.#state(mapping, namespace);
+      const [id, namespace] = splitKey(key);
+      const state = this.#state(id, namespace);
       if (!state) continue;
       const plan = planKey(state);
-      out.push({ mapping, namespace, outcome: plan.outcome, reason: plan.reason, at: new Date(), plan });
+      out.push({ mapping: state.mapping.name, namespace, secretName: state.mapping.secretName, outcome: plan.outcome, reason: plan.reason, at: new Date(), plan });
     }
     controller.abort();
     return out;
@@ -279,24 +380,28 @@ export class Engine {
     await Promise.all([
       this.#namespaces.waitForSync(signal),
       this.#serviceAccounts.waitForSync(signal),
-      ...[...this.#secretReflectors.values()].map((r) => r.waitForSync(signal)),
+      ...this.#mappings.map((m) => this.#copyWatches.get(m.secretName)?.reflector.waitForSync(signal)),
     ]);
   }
 
   /** Per-mapping counts from the last reconcile of each key. */
   status(): MappingStatus[] {
     return this.#mappings.map((m) => {
+      const failure = this.#sources.get(m.source)?.failure;
+      const sourceStatus = m.source.status();
       const s: MappingStatus = {
         name: m.name,
         source: m.source.description,
-        sourceState: m.source.status().state,
-        sourceError: m.source.status().error,
+        sourceState: failure ? "failed" : sourceStatus.state,
+        sourceError: failure ?? sourceStatus.error,
         verificationError: this.#verification.get(m.source)?.ok === false ? this.#verification.get(m.source)?.problem : undefined,
         inScope: 0,
         inSync: 0,
         conflicting: 0,
         failing: 0,
         waiting: 0,
+        skipped: 0,
+        skippedReasons: [],
       };
       for (const ns of this.#namespaces.list()) {
         if (ns.phase !== "Active" || !m.selector.matches(ns)) continue;
@@ -307,6 +412,10 @@ export class Engine {
         else if (st.outcome === "conflict") s.conflicting++;
         else if (st.outcome === "error") s.failing++;
         else if (st.outcome === "waiting") s.waiting++;
+        else if (st.outcome === "skipped") {
+          s.skipped++;
+          if (s.skippedReasons.length < 10 && !s.skippedReasons.includes(st.reason)) s.skippedReasons.push(st.reason);
+        }
       }
       return s;
     });
@@ -316,28 +425,45 @@ export class Engine {
     return [...this.#status.values()];
   }
 
-  async #startAll(signal: AbortSignal): Promise<void> {
+  #startAll(signal: AbortSignal, options: { enqueueOnSync?: boolean } = {}): void {
     if (this.#started) throw new Error("the engine is already running");
     this.#started = true;
     this.#signal = signal;
-    signal.addEventListener("abort", () => {
-      this.#started = false;
-      this.#startedSources.clear();
-    }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        this.#started = false;
+        for (const source of [...this.#sources.keys()]) this.#stopSource(source);
+      },
+      { once: true },
+    );
     void this.#namespaces.run(signal);
     void this.#serviceAccounts.run(signal);
-    for (const r of this.#secretReflectors.values()) void r.run(signal);
-    await Promise.all(this.#mappings.map((m) => this.#startSource(m)));
+    for (const [name, watch] of this.#copyWatches) this.#runCopyWatch(name, watch);
+    // Sources start in the background: one that cannot be read (say a 403 on its namespace) makes
+    // its own mapping wait and report why, and never holds up the others.
+    for (const m of this.#mappings) this.#startSource(m);
     this.#log.info({ mappings: this.#mappings.map((m) => m.name) }, "engine started");
     void this.waitForSync(signal).then(() => {
       if (signal.aborted) return;
-      this.#log.info(
-        { namespaces: this.#namespaces.size, serviceAccounts: this.#serviceAccounts.size },
-        "caches synced",
-      );
+      this.#log.info({ namespaces: this.#namespaces.size, serviceAccounts: this.#serviceAccounts.size }, "caches synced");
+      this.#retireFromRecords();
+      if (options.enqueueOnSync === false) return;
       this.#initialSync = { total: this.#namespaces.size, done: new Set(), nextReport: 0, started: Date.now() };
       this.#enqueueAll();
     });
+  }
+
+  /** Resolves when every source has settled (has a value, or reported a problem), or after `maxMs`. */
+  async #waitForSources(signal: AbortSignal, maxMs: number): Promise<void> {
+    const deadline = Date.now() + maxMs;
+    const settled = (m: Mapping): boolean => {
+      const st = m.source.status();
+      return !!this.#sources.get(m.source)?.failure || st.state !== "pending" || !!st.error;
+    };
+    while (!signal.aborted && Date.now() < deadline && !this.#mappings.every(settled)) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /**
@@ -360,22 +486,35 @@ export class Engine {
     }
   }
 
-  async #startSource(m: Mapping): Promise<void> {
+  #startSource(m: Mapping): void {
     const source = m.source;
-    if (!this.#sourceUnsubscribe.has(source)) {
-      this.#sourceUnsubscribe.set(source, source.onChange(() => this.#enqueueSource(source)));
-    }
-    if (this.#startedSources.has(source) || !this.#signal) return;
-    this.#startedSources.add(source);
-    try {
-      await source.start(this.#signal);
-    } catch (err) {
-      this.#log.error({ mapping: m.name, source: source.description, error: err instanceof Error ? err.message : String(err) }, "source failed to start");
-    }
+    if (this.#sources.has(source) || !this.#signal || this.#signal.aborted) return;
+    const stop = new AbortController();
+    const parent = this.#signal;
+    parent.addEventListener("abort", () => stop.abort(), { once: true });
+    const running: RunningSource = { stop, unsubscribe: source.onChange(() => this.#enqueueSource(source)) };
+    this.#sources.set(source, running);
+    source.start(stop.signal).then(
+      () => this.#enqueueSource(source),
+      (err: unknown) => {
+        running.failure = `source ${source.description} failed to start: ${err instanceof Error ? err.message : String(err)}`;
+        this.#log.error({ mapping: m.name, source: source.description, error: running.failure }, "source failed to start");
+        this.#enqueueSource(source);
+      },
+    );
   }
 
-  #ensureSecretReflector(secretName: string): void {
-    if (this.#secretReflectors.has(secretName)) return;
+  #stopSource(source: SourceProvider): void {
+    const running = this.#sources.get(source);
+    this.#sources.delete(source);
+    this.#verification.delete(source);
+    if (!running) return;
+    running.unsubscribe();
+    running.stop.abort();
+  }
+
+  #ensureCopyWatch(secretName: string): void {
+    if (this.#copyWatches.has(secretName)) return;
     // Watch copies by name across namespaces: sees our copies and any same-name Secret (for
     // conflicts), and nothing else, so RBAC can limit the patcher to these names.
     const reflector = new Reflector<V1Secret, CachedSecret>({
@@ -393,21 +532,108 @@ export class Engine {
     const onSecret = (s: CachedSecret, deleted: boolean): void => {
       this.#meetExpectation(`secret/${namespacedKey(s)}`, deleted ? "" : s.resourceVersion);
       for (const m of this.#mappings) if (m.secretName === s.name) this.#queue.add(keyOf(m.name, s.namespace));
-      for (const r of this.#retired.values()) if (r.secretName === s.name) this.#queue.add(keyOf(r.name, s.namespace));
-      // A copy labelled with a mapping that is not configured (removed while we were down).
-      const label = s.labels[MAPPING_LABEL];
-      if (label && !this.#mappings.some((m) => m.name === label) && !this.#retired.has(label)) {
-        this.#retired.set(label, { name: label, secretName: s.name });
-        this.#queue.add(keyOf(label, s.namespace));
-      }
+      for (const [id, r] of this.#retired) if (r.secretName === s.name) this.#queue.add(keyOf(id, s.namespace));
+      // One of this instance's copies from a mapping (or name) not configured now, e.g. removed
+      // while the patcher was down. Another instance's copies are never ours to retire.
+      const mapping = s.labels[MAPPING_LABEL];
+      const ours = s.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && (s.labels[INSTANCE_LABEL] ?? "") === this.#instance;
+      if (!deleted && mapping && ours && this.#retire(mapping, s.name)) this.#queue.add(keyOf(retiredId(mapping, s.name), s.namespace));
     };
     reflector.on({
       add: (s) => onSecret(s, false),
       update: (_o, s) => onSecret(s, false),
       delete: (s) => onSecret(s, true),
     });
-    this.#secretReflectors.set(secretName, reflector);
-    if (this.#started && this.#signal) void reflector.run(this.#signal);
+    const watch: CopyWatch = { reflector, stop: new AbortController() };
+    this.#copyWatches.set(secretName, watch);
+    if (this.#started) this.#runCopyWatch(secretName, watch);
+  }
+
+  #runCopyWatch(_name: string, watch: CopyWatch): void {
+    const parent = this.#signal;
+    if (!parent || parent.aborted || watch.stop.signal.aborted) return;
+    parent.addEventListener("abort", () => watch.stop.abort(), { once: true });
+    void watch.reflector.run(watch.stop.signal);
+  }
+
+  #stopUnusedCopyWatches(): void {
+    const used = new Set([...this.#mappings.map((m) => m.secretName), ...[...this.#retired.values()].map((r) => r.secretName)]);
+    for (const [name, watch] of this.#copyWatches) {
+      if (used.has(name)) continue;
+      watch.stop.abort();
+      this.#copyWatches.delete(name);
+    }
+  }
+
+  /**
+   * Tracks (mapping, copy name) for cleanup when no configured mapping writes that name any more.
+   * Returns true when it is newly tracked. Bounded by {@link MAX_RETIRED}.
+   */
+  #retire(name: string, secretName: string): boolean {
+    if (this.#mappings.some((m) => m.name === name && m.secretName === secretName)) return false;
+    const id = retiredId(name, secretName);
+    if (this.#retired.has(id)) return false;
+    if (this.#retired.size >= MAX_RETIRED) {
+      if (!this.#retiredCapWarned) this.#log.warn({ limit: MAX_RETIRED, mapping: name, secretName }, "too many removed mappings to track; not cleaning up this one");
+      this.#retiredCapWarned = true;
+      return false;
+    }
+    this.#retired.set(id, { name, secretName });
+    this.#ensureCopyWatch(secretName);
+    return true;
+  }
+
+  /**
+   * After a restart, mappings removed or renamed while the patcher was down are only known from
+   * what they left: this instance's records on ServiceAccounts name the mapping and the copy.
+   */
+  #retireFromRecords(): void {
+    const fresh = new Set<string>();
+    for (const byName of this.#saByNamespace.values()) {
+      for (const sa of byName.values()) {
+        for (const r of addedRecords(sa)) {
+          if (r.instance !== this.#instance || !r.mapping) continue;
+          if (this.#retire(r.mapping, r.secretName)) fresh.add(retiredId(r.mapping, r.secretName));
+        }
+      }
+    }
+    if (fresh.size) this.#log.info({ retired: [...fresh] }, "found entries of mappings no longer configured; cleaning up");
+  }
+
+  /** Drops retired entries that left nothing behind: no copy of theirs, no record on any ServiceAccount. */
+  #pruneRetired(): void {
+    if (!this.synced || this.#retired.size === 0) return;
+    for (const [id, r] of this.#retired) {
+      const watch = this.#copyWatches.get(r.secretName);
+      if (!watch?.reflector.hasSynced) continue;
+      const copies = [...watch.reflector.list()].some(
+        (s) => s.labels[MAPPING_LABEL] === r.name && s.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && (s.labels[INSTANCE_LABEL] ?? "") === this.#instance,
+      );
+      if (copies) continue;
+      let records = false;
+      for (const byName of this.#saByNamespace.values()) {
+        for (const sa of byName.values()) {
+          if (addedRecords(sa).some((rec) => rec.secretName === r.secretName && (rec.instance === undefined || (rec.instance === this.#instance && rec.mapping === r.name)))) records = true;
+        }
+        if (records) break;
+      }
+      if (records) continue;
+      this.#retired.delete(id);
+      for (const key of [...this.#status.keys()]) if (splitKey(key)[0] === id) this.#status.delete(key);
+    }
+    this.#stopUnusedCopyWatches();
+  }
+
+  /** Forgets what was known about keys that cannot exist any more (mappings gone, namespaces gone). */
+  #pruneStatus(): void {
+    const ids = new Set([...this.#mappings.map((m) => m.name), ...this.#retired.keys()]);
+    for (const key of [...this.#status.keys()]) if (!ids.has(splitKey(key)[0])) this.#status.delete(key);
+    const now = Date.now();
+    for (const [key, e] of this.#expectations) if (now - e.at > 30_000) this.#expectations.delete(key);
+  }
+
+  #forgetNamespace(namespace: string): void {
+    for (const key of [...this.#status.keys()]) if (splitKey(key)[1] === namespace) this.#status.delete(key);
   }
 
   #indexSa(sa: CachedServiceAccount, present: boolean): void {
@@ -427,7 +653,7 @@ export class Engine {
   #cachedVersion(cacheKey: string): string {
     const [kind, namespace, name] = cacheKey.split("/") as [string, string, string];
     if (kind === "sa") return this.#saByNamespace.get(namespace)?.get(name)?.resourceVersion ?? "";
-    return this.#secretReflectors.get(name)?.get(`${namespace}/${name}`)?.resourceVersion ?? "";
+    return this.#copyWatches.get(name)?.reflector.get(`${namespace}/${name}`)?.resourceVersion ?? "";
   }
 
   #meetExpectation(key: string, resourceVersion: string): void {
@@ -440,10 +666,11 @@ export class Engine {
 
   #enqueueNamespace(namespace: string): void {
     for (const m of this.#mappings) this.#queue.add(keyOf(m.name, namespace));
-    for (const r of this.#retired.values()) this.#queue.add(keyOf(r.name, namespace));
+    for (const id of this.#retired.keys()) this.#queue.add(keyOf(id, namespace));
   }
 
   #enqueueSource(source: SourceProvider): void {
+    if (!this.synced) return;
     for (const m of this.#mappings) {
       if (m.source !== source) continue;
       for (const ns of this.#namespaces.list()) this.#queue.add(keyOf(m.name, ns.name));
@@ -453,12 +680,14 @@ export class Engine {
   *#allKeys(): Generator<string> {
     for (const ns of this.#namespaces.list()) {
       for (const m of this.#mappings) yield keyOf(m.name, ns.name);
-      for (const r of this.#retired.values()) yield keyOf(r.name, ns.name);
+      for (const id of this.#retired.keys()) yield keyOf(id, ns.name);
     }
   }
 
   #enqueueAll(): void {
     if (!this.synced) return;
+    this.#pruneRetired();
+    this.#pruneStatus();
     for (const key of this.#allKeys()) this.#queue.add(key);
   }
 
@@ -466,22 +695,31 @@ export class Engine {
   #claimant(namespace: CachedNamespace, secretName: string): string | undefined {
     for (const m of this.#mappings) {
       if (m.secretName !== secretName) continue;
-      if (m.source.secretsRead?.some((s) => s.namespace === namespace.name && s.name === secretName)) continue;
+      if (this.#isSourceSecret(namespace.name, secretName)) continue;
       if (namespace.phase === "Active" && m.selector.matches(namespace)) return m.name;
     }
     return undefined;
   }
 
-  #state(mappingName: string, namespaceName: string): KeyState | undefined {
-    const active = this.#mappings.find((m) => m.name === mappingName);
-    const retired = this.#retired.get(mappingName);
+  #sourceSecrets(): { namespace: string; name: string }[] {
+    return this.#mappings.flatMap((m) => m.source.secretsRead ?? []);
+  }
+
+  #isSourceSecret(namespace: string, name: string): boolean {
+    return this.#sourceSecrets().some((s) => s.namespace === namespace && s.name === name);
+  }
+
+  #state(id: string, namespaceName: string): KeyState | undefined {
+    const active = this.#mappings.find((m) => m.name === id);
+    const retired = active ? undefined : this.#retired.get(id);
     if (!active && !retired) return undefined;
+    const name = active?.name ?? retired?.name ?? id;
     const secretName = active?.secretName ?? retired?.secretName ?? "";
     const namespace = this.#namespaces.get(namespaceName);
     const policy: MappingPolicy = active
-      ? { name: active.name, secretName, selector: active.selector, strategy: active.strategy, conflictPolicy: active.conflictPolicy, active: true }
+      ? { name, secretName, selector: active.selector, strategy: active.strategy, conflictPolicy: active.conflictPolicy, active: true }
       : {
-          name: mappingName,
+          name,
           secretName,
           selector: { description: "removed mapping", matches: () => false },
           strategy: { description: "removed mapping", selects: () => false },
@@ -495,11 +733,12 @@ export class Engine {
       namespaceName,
       namespace,
       credential: active ? this.#usableCredential(active) : undefined,
-      sourceSecrets: active?.source.secretsRead ?? [],
-      secret: this.#secretReflectors.get(secretName)?.get(`${namespaceName}/${secretName}`),
+      // Every configured source, not just this mapping's: no copy ever overwrites any of them.
+      sourceSecrets: this.#sourceSecrets(),
+      secret: this.#copyWatches.get(secretName)?.reflector.get(`${namespaceName}/${secretName}`),
       serviceAccounts: [...(this.#saByNamespace.get(namespaceName)?.values() ?? [])],
-      claimedBy: claimant && claimant !== mappingName ? claimant : undefined,
-      retainOnRemoval: this.#opts.retainOnMappingRemoval ?? false,
+      claimedBy: claimant && (claimant !== name || !active) ? claimant : undefined,
+      retainOnRemoval: this.#retainOnRemoval,
     };
   }
 
@@ -521,7 +760,7 @@ export class Engine {
 
   #verified(m: Mapping, value: SourceValue, ok: boolean, problem: string | undefined): void {
     const record = this.#verification.get(m.source);
-    if (record?.hash !== value.credential.hash) return; // a newer value is being checked
+    if (record?.hash !== value.credential.hash) return; // a newer value is being checked, or the source was removed
     this.#verification.set(m.source, { hash: record.hash, ok, problem, passed: ok ? value : record.passed });
     if (ok) this.#log.info({ mapping: m.name, hash: value.credential.hash }, "new credential verified");
     else this.#log.warn({ mapping: m.name, hash: value.credential.hash, problem }, "new credential failed verification; keeping the previous one");
@@ -543,16 +782,21 @@ export class Engine {
     return state.serviceAccounts.some((sa) => pending(`sa/${namespacedKey(sa)}`));
   }
 
-  #record(mapping: string, namespace: string, outcome: Outcome | "error", reason: string, started: number): void {
-    this.#status.set(keyOf(mapping, namespace), { mapping, namespace, outcome, reason, at: new Date() });
-    if (outcome !== "error") this.#reportInitialSync(keyOf(mapping, namespace));
-    this.#opts.observer?.onReconcile?.(mapping, outcome, Date.now() - started);
+  #record(id: string, state: KeyState, outcome: Outcome | "error", reason: string, started: number): void {
+    const key = keyOf(id, state.namespaceName);
+    // Only keys of namespaces that exist are kept: the map stays bounded by the cluster.
+    if (state.namespace) this.#status.set(key, { mapping: state.mapping.name, namespace: state.namespaceName, secretName: state.mapping.secretName, outcome, reason, at: new Date() });
+    else this.#status.delete(key);
+    if (outcome !== "error") this.#reportInitialSync(key);
+    this.#opts.observer?.onReconcile?.(state.mapping.name, outcome, Date.now() - started);
   }
 
   async #reconcile(key: string, mode: { once?: boolean } = {}): Promise<HandlerResult> {
     const written: Written[] = [];
     try {
-      return await this.#reconcileKey(key, mode, written);
+      const result = await this.#reconcileKey(key, mode, written);
+      if (result.kind !== "retry") this.#failingSince.delete(key);
+      return result;
     } finally {
       const at = Date.now();
       for (const w of written) {
@@ -563,42 +807,50 @@ export class Engine {
     }
   }
 
+  /** Records a conflict once per change of its reason, so a lasting conflict writes no Events. */
+  #reportConflict(id: string, state: KeyState, reason: string, log: Logger): void {
+    const previous = this.#status.get(keyOf(id, state.namespaceName));
+    if (previous?.outcome === "conflict" && previous.reason === reason) return;
+    this.#opts.observer?.onConflict?.(state.mapping.name, state.namespaceName);
+    log.warn({ reason }, "conflict; not writing");
+    this.#events?.record(
+      state.secret
+        ? { kind: "Secret", namespace: state.namespaceName, name: state.mapping.secretName, uid: state.secret.uid }
+        : { kind: "Namespace", namespace: state.namespaceName, name: state.namespaceName, uid: state.namespace?.uid },
+      "Warning",
+      "Conflict",
+      reason,
+    );
+  }
+
+  async #beforeWrite(): Promise<void> {
+    await this.#bucket.take();
+    if (this.#signal?.aborted) throw new WriteRefusedError("the engine is stopping");
+    if (this.#opts.canWrite && !this.#opts.canWrite()) throw new WriteRefusedError("this process may not write now (not the leader)");
+  }
+
   async #reconcileKey(key: string, mode: { once?: boolean }, written: Written[]): Promise<HandlerResult> {
     const started = Date.now();
-    const [mappingName, namespaceName] = splitKey(key);
-    const state = this.#state(mappingName, namespaceName);
+    const [id, namespaceName] = splitKey(key);
+    // Keys enqueued while caches still list are all enqueued again once they have synced.
+    if (!this.synced) return { kind: "done" };
+    const state = this.#state(id, namespaceName);
     if (!state) return { kind: "done" };
     // Our last write is not in the cache yet: planning now would repeat it. The watch event
     // re-enqueues the key; the delay is a safety net should that event never come.
     if (this.#pendingExpectation(state)) return { kind: "requeue-after", ms: mode.once ? 200 : 5_000 };
 
     const plan = planKey(state);
-    const log = this.#log.child({ mapping: mappingName, namespace: namespaceName });
-    if (plan.outcome === "conflict") {
-      this.#opts.observer?.onConflict?.(mappingName, namespaceName);
-      log.warn({ reason: plan.reason }, "conflict; not writing");
-      this.#events?.record(
-        state.secret
-          ? { kind: "Secret", namespace: namespaceName, name: state.mapping.secretName, uid: state.secret.uid }
-          : { kind: "Namespace", namespace: namespaceName, name: namespaceName, uid: state.namespace?.uid },
-        "Warning",
-        "Conflict",
-        plan.reason,
-      );
-    }
+    const log = this.#log.child({ mapping: state.mapping.name, namespace: namespaceName });
+    if (plan.outcome === "conflict") this.#reportConflict(id, state, plan.reason, log);
     if (plan.actions.length === 0) {
-      this.#record(mappingName, namespaceName, plan.outcome, plan.reason, started);
+      this.#record(id, state, plan.outcome, plan.reason, started);
       if (plan.outcome === "waiting" && state.secret?.deleting) return { kind: "requeue-after", ms: 1000 };
       return { kind: "done" };
     }
     try {
       await applyActions(
-        {
-          core: this.#core,
-          fieldManager: FIELD_MANAGER,
-          beforeWrite: () => this.#bucket.take(),
-          observer: this.#opts.observer,
-        },
+        { writer: this.#writer, beforeWrite: () => this.#beforeWrite(), observer: this.#opts.observer },
         { mappingName: state.mapping.name, namespace: namespaceName, secretName: state.mapping.secretName, instance: this.#instance },
         plan.actions,
         state.credential,
@@ -606,19 +858,39 @@ export class Engine {
         written,
       );
       log.info({ actions: plan.reason }, "reconciled");
-      this.#record(mappingName, namespaceName, plan.outcome === "changes" ? "in-sync" : plan.outcome, plan.reason, started);
+      this.#record(id, state, plan.outcome === "changes" ? "in-sync" : plan.outcome, plan.reason, started);
       return { kind: "done" };
     } catch (err) {
-      const c = classifyApiError(err);
-      this.#record(mappingName, namespaceName, "error", c.message, started);
-      if (c.kind === "terminal") {
-        log.error({ error: c.message, status: c.status }, "reconcile failed; not retrying until something changes");
-        this.#events?.record({ kind: "Namespace", namespace: namespaceName, name: namespaceName, uid: state.namespace?.uid }, "Warning", "Failed", `${plan.reason}: ${c.message}`);
-        return { kind: "terminal", error: new Error(c.message) };
-      }
-      log.warn({ error: c.message, status: c.status, kind: c.kind }, "reconcile failed; will retry");
-      return { kind: "retry", error: new Error(c.message), retryAfterMs: c.retryAfterMs };
+      return this.#failed(key, id, state, plan.reason, err, mode, started, log);
     }
+  }
+
+  #failed(key: string, id: string, state: KeyState, planned: string, err: unknown, mode: { once?: boolean }, started: number, log: Logger): HandlerResult {
+    if (err instanceof WriteRefusedError) {
+      log.info({ reason: err.message }, "write not sent");
+      return { kind: "terminal", error: err };
+    }
+    // A JSON patch built from a stale cache: re-read and try again, like a 409.
+    const c = err instanceof StalePatchError ? { kind: "conflict" as const, status: 422, message: err.message, retryAfterMs: undefined } : classifyApiError(err);
+    const namespaceName = state.namespaceName;
+    if (c.kind === "terminal") {
+      this.#record(id, state, "error", c.message, started);
+      log.error({ error: c.message, status: c.status }, "reconcile failed; not retrying until something changes");
+      this.#events?.record({ kind: "Namespace", namespace: namespaceName, name: namespaceName, uid: state.namespace?.uid }, "Warning", "Failed", `${planned}: ${c.message}`);
+      return { kind: "terminal", error: new Error(c.message) };
+    }
+    const since = this.#failingSince.get(key) ?? Date.now();
+    this.#failingSince.set(key, since);
+    const budget = this.#opts.onceRetryBudgetMs ?? 30_000;
+    if (mode.once && Date.now() - since >= budget) {
+      const message = `gave up after ${Math.round((Date.now() - since) / 1000)}s of retries: ${c.message}`;
+      this.#record(id, state, "error", message, started);
+      log.error({ error: c.message, status: c.status }, "reconcile kept failing; giving up for this pass");
+      return { kind: "terminal", error: new Error(message) };
+    }
+    this.#record(id, state, "error", c.message, started);
+    log.warn({ error: c.message, status: c.status, kind: c.kind }, "reconcile failed; will retry");
+    return { kind: "retry", error: new Error(c.message), retryAfterMs: c.retryAfterMs };
   }
 }
 

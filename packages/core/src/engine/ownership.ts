@@ -37,12 +37,49 @@ export function ownerOf(secret: CachedSecret | undefined): SecretOwner {
   return { kind: "foreign" };
 }
 
-/** Secret names the patcher added to this ServiceAccount's imagePullSecrets. */
+/** Secret names the patcher added to this ServiceAccount's imagePullSecrets, whoever added them. */
 export function addedByUs(sa: CachedServiceAccount): string[] {
-  const value = sa.annotations[ADDED_ANNOTATION];
-  return value ? value.split(",").map((s) => s.trim()).filter(Boolean) : [];
+  return addedRecords(sa).map((r) => r.secretName);
 }
 
-export function formatAdded(names: Iterable<string>): string {
-  return [...new Set(names)].sort().join(",");
+/**
+ * One record of {@link ADDED_ANNOTATION}: an imagePullSecrets entry the patcher added, and which
+ * instance and mapping added it (`regcred@default/team-a`). Records written before owners were
+ * recorded hold only the name (`regcred`); they carry no owner.
+ */
+export interface AddedRecord {
+  readonly secretName: string;
+  readonly instance?: string | undefined;
+  readonly mapping?: string | undefined;
+}
+
+const RECORD = /^([^@/\s]+)(?:@([^@/\s]+)\/([^@/\s]+))?$/;
+
+/** The records of {@link ADDED_ANNOTATION} on a ServiceAccount, one per Secret name (first wins). */
+export function addedRecords(sa: CachedServiceAccount): AddedRecord[] {
+  const value = sa.annotations[ADDED_ANNOTATION];
+  if (!value) return [];
+  const byName = new Map<string, AddedRecord>();
+  for (const part of value.split(",")) {
+    const match = RECORD.exec(part.trim());
+    if (!match) continue;
+    const [, secretName = "", instance, mapping] = match;
+    if (!byName.has(secretName)) byName.set(secretName, instance ? { secretName, instance, mapping } : { secretName });
+  }
+  return [...byName.values()];
+}
+
+/** The record for `secretName`, if the patcher added that entry. */
+export function addedRecord(sa: CachedServiceAccount, secretName: string): AddedRecord | undefined {
+  return addedRecords(sa).find((r) => r.secretName === secretName);
+}
+
+/** Serialises records for {@link ADDED_ANNOTATION}, sorted so equal sets give equal strings. */
+export function formatRecords(records: Iterable<AddedRecord>): string {
+  const byName = new Map<string, AddedRecord>();
+  for (const r of records) byName.set(r.secretName, r);
+  return [...byName.values()]
+    .map((r) => (r.instance && r.mapping ? `${r.secretName}@${r.instance}/${r.mapping}` : r.secretName))
+    .sort()
+    .join(",");
 }

@@ -3,7 +3,7 @@ import { parseDockerConfigJson } from "../credentials/docker-config.js";
 import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
 import { planKey, type KeyState, type MappingPolicy } from "./plan.js";
 import { ADDED_ANNOTATION, ADOPT_ANNOTATION, INSTANCE_LABEL, MANAGED_BY_LABEL, MAPPING_LABEL } from "./ownership.js";
-import { addReferencePatch, removeReferencePatch } from "./apply.js";
+import { addReferencePatch, claimReferencePatch, removeReferencePatch } from "./apply.js";
 
 const credential = {
   credential: parseDockerConfigJson(JSON.stringify({ auths: { r: { auth: Buffer.from("u:p").toString("base64") } } }), "test"),
@@ -180,31 +180,95 @@ describe("planKey", () => {
   });
 });
 
+const target = { mappingName: "team-a", namespace: "ns1", secretName: "pull", instance: "default" };
+
 describe("ServiceAccount patches", () => {
-  it("appends to an existing list and never rewrites other entries", () => {
-    const ops = addReferencePatch(sa("default", ["a", "b"], { keep: "x" }), "pull");
+  it("appends to an existing list, records the entry with its owner, and never rewrites other entries", () => {
+    const ops = addReferencePatch(sa("default", ["a", "b"], { keep: "x" }), target);
     expect(ops).toEqual([
       { op: "replace", path: "/metadata/resourceVersion", value: "5" },
       { op: "add", path: "/imagePullSecrets/-", value: { name: "pull" } },
-      { op: "add", path: "/metadata/annotations/imagepullsecret-patcher.io~1added", value: "pull" },
+      { op: "add", path: "/metadata/annotations/imagepullsecret-patcher.io~1added", value: "pull@default/team-a" },
     ]);
   });
 
   it("creates the list and the annotations when absent", () => {
-    expect(addReferencePatch(sa("default"), "pull")).toEqual([
+    expect(addReferencePatch(sa("default"), target)).toEqual([
       { op: "replace", path: "/metadata/resourceVersion", value: "5" },
       { op: "add", path: "/imagePullSecrets", value: [{ name: "pull" }] },
-      { op: "add", path: "/metadata/annotations", value: { [ADDED_ANNOTATION]: "pull" } },
+      { op: "add", path: "/metadata/annotations", value: { [ADDED_ANNOTATION]: "pull@default/team-a" } },
     ]);
   });
 
-  it("removes exactly our entry, checked by name, and keeps other recorded names", () => {
-    const ops = removeReferencePatch(sa("default", ["a", "pull", "b"], { [ADDED_ANNOTATION]: "other,pull" }), "pull");
+  it("removes exactly our entry, checked by name, and keeps other records", () => {
+    const ops = removeReferencePatch(sa("default", ["a", "pull", "b"], { [ADDED_ANNOTATION]: "other@beta/x,pull@default/team-a" }), target);
     expect(ops).toEqual([
       { op: "replace", path: "/metadata/resourceVersion", value: "5" },
       { op: "test", path: "/imagePullSecrets/1/name", value: "pull" },
       { op: "remove", path: "/imagePullSecrets/1" },
-      { op: "replace", path: "/metadata/annotations/imagepullsecret-patcher.io~1added", value: "other" },
+      { op: "replace", path: "/metadata/annotations/imagepullsecret-patcher.io~1added", value: "other@beta/x" },
     ]);
+  });
+
+  it("claims an entry already present by rewriting only the record", () => {
+    expect(claimReferencePatch(sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" }), target)).toEqual([
+      { op: "replace", path: "/metadata/resourceVersion", value: "5" },
+      { op: "replace", path: "/metadata/annotations/imagepullsecret-patcher.io~1added", value: "pull@default/team-a" },
+    ]);
+  });
+
+  it("never removes a records annotation that is not there", () => {
+    const ops = removeReferencePatch(sa("default", ["pull"], { keep: "x" }), target);
+    expect(ops.some((op) => (op as { path: string }).path.includes("annotations"))).toBe(false);
+  });
+});
+
+describe("several instances and mappings", () => {
+  const beta = { [MANAGED_BY_LABEL]: "imagepullsecret-patcher", [MAPPING_LABEL]: "team-a", [INSTANCE_LABEL]: "beta" };
+
+  it("leaves another instance's entry alone when this instance does not select the namespace", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull@beta/team-a" })];
+    const result = planKey(state({ namespace: ns({ team: "c" }), secret: copy({ labels: beta }), serviceAccounts: accounts }));
+    expect(result.outcome).toBe("out-of-scope");
+    expect(result.actions).toEqual([]);
+  });
+
+  it("leaves another instance's copy alone, and its entries too, reporting a conflict", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull@beta/team-a" })];
+    const result = planKey(state({ secret: copy({ labels: beta }), serviceAccounts: accounts }));
+    expect(result.outcome).toBe("conflict");
+    expect(result.reason).toContain('instance "beta"');
+    expect(result.actions).toEqual([]);
+  });
+
+  it("does not re-record an entry another instance recorded, even when it also wants it", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull@beta/team-b" })];
+    expect(planKey(state({ secret: copy(), serviceAccounts: accounts })).outcome).toBe("in-sync");
+  });
+
+  it("claims an entry another mapping of this instance recorded, so its own cleanup later removes it", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull@default/team-old" })];
+    expect(types(state({ secret: copy(), serviceAccounts: accounts }))).toEqual(["claim-reference"]);
+  });
+
+  it("leaves an entry a user added by hand (no record) alone, wanted or not", () => {
+    expect(planKey(state({ secret: copy(), serviceAccounts: [sa("default", ["pull"])] })).outcome).toBe("in-sync");
+    const out = planKey(state({ namespace: ns({ team: "z" }), secret: copy(), serviceAccounts: [sa("default", ["pull"])] }));
+    expect(out.actions.map((a) => a.type)).toEqual(["delete-secret"]);
+  });
+
+  it("removes a record without owner only for a copy this mapping owns", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
+    const foreignCopy = planKey(state({ namespace: ns({ team: "z" }), secret: copy({ labels: beta }), serviceAccounts: accounts }));
+    expect(foreignCopy.actions).toEqual([]);
+    const ownCopy = planKey(state({ namespace: ns({ team: "z" }), secret: copy(), serviceAccounts: accounts }));
+    expect(ownCopy.actions.map((a) => a.type)).toEqual(["delete-secret", "remove-reference"]);
+  });
+
+  it("never writes over any configured source, not only its own mapping's", () => {
+    const result = planKey(state({ sourceSecrets: [{ namespace: "kube-system", name: "regcred" }, { namespace: "ns1", name: "pull" }] }));
+    expect(result.outcome).toBe("skipped");
+    expect(result.reason).toContain("configured source");
+    expect(result.actions).toEqual([]);
   });
 });

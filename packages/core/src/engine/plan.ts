@@ -2,7 +2,7 @@ import type { SourceValue } from "../plugins/contracts.js";
 import type { PatchStrategy, TargetSelector } from "../plugins/contracts.js";
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "../kube/views.js";
 import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
-import { ADOPT_ANNOTATION, INSTANCE_LABEL, MAPPING_LABEL, addedByUs, ownerOf } from "./ownership.js";
+import { ADOPT_ANNOTATION, INSTANCE_LABEL, MAPPING_LABEL, addedRecord, ownerOf, type AddedRecord, type SecretOwner } from "./ownership.js";
 
 /** What to do with a same-name Secret the patcher does not own: `skip`, `adopt` or `overwrite`. */
 export type ConflictPolicy = "skip" | "adopt" | "overwrite";
@@ -25,7 +25,7 @@ export interface KeyState {
   readonly namespaceName: string;
   readonly namespace: CachedNamespace | undefined;
   readonly credential: SourceValue | undefined;
-  /** Secrets the mapping's source reads; a copy never overwrites them. */
+  /** Secrets read by every configured source (of any mapping); no copy ever overwrites them. */
   readonly sourceSecrets: readonly { namespace: string; name: string }[];
   /** The Secret named `mapping.secretName` in this namespace, whoever owns it. */
   readonly secret: CachedSecret | undefined;
@@ -44,7 +44,9 @@ export type SecretAction =
 
 export type ServiceAccountAction =
   | { type: "add-reference"; serviceAccount: CachedServiceAccount }
-  | { type: "remove-reference"; serviceAccount: CachedServiceAccount };
+  | { type: "remove-reference"; serviceAccount: CachedServiceAccount }
+  /** The entry is there; only the record of who added it changes (a handover, or a record without owner). */
+  | { type: "claim-reference"; serviceAccount: CachedServiceAccount };
 
 /** One write a plan asks for: a Secret action or a ServiceAccount reference change. */
 export type Action = SecretAction | ServiceAccountAction;
@@ -70,19 +72,30 @@ function plan(outcome: Outcome, reason: string, actions: Action[] = []): Plan {
   return { outcome, actions, reason };
 }
 
+/**
+ * Whether `record` is this mapping's: written by this instance and mapping, or (a record without
+ * owner, from an older version) for a copy this mapping owns in the namespace.
+ */
+function ownsRecord(state: KeyState, record: AddedRecord | undefined, copyOwner: SecretOwner): boolean {
+  if (!record) return false;
+  if (record.instance !== undefined) return record.instance === state.instance && record.mapping === state.mapping.name;
+  return copyOwner.kind === "mapping" && copyOwner.instance === state.instance && copyOwner.mapping === state.mapping.name;
+}
+
 function cleanup(state: KeyState, reason: string): Plan {
   const { mapping, secret } = state;
   if (!mapping.active && state.retainOnRemoval) return plan("out-of-scope", `${reason}; kept (retain on removal)`);
-  // Another mapping writes this name here now: it takes the copy over in place and keeps the
-  // entries, so nothing is deleted and re-created.
+  // Another mapping of this instance writes this name here now: it takes the copy and the entries
+  // over in place, so nothing is deleted and re-created.
   if (state.claimedBy) return plan("out-of-scope", `${reason}; handed over to mapping ${state.claimedBy}`);
   const actions: Action[] = [];
   const owner = ownerOf(secret);
-  if (secret && owner.kind === "mapping" && owner.mapping === mapping.name && owner.instance === state.instance && !secret.deleting) {
+  const ours = owner.kind === "mapping" && owner.mapping === mapping.name && owner.instance === state.instance;
+  if (secret && ours && !secret.deleting) {
     actions.push({ type: "delete-secret", uid: secret.uid, resourceVersion: secret.resourceVersion });
   }
   for (const sa of state.serviceAccounts) {
-    if (addedByUs(sa).includes(mapping.secretName)) actions.push({ type: "remove-reference", serviceAccount: sa });
+    if (ownsRecord(state, addedRecord(sa, mapping.secretName), owner)) actions.push({ type: "remove-reference", serviceAccount: sa });
   }
   return plan("out-of-scope", actions.length ? `${reason}; cleaning up` : reason, actions);
 }
@@ -96,12 +109,12 @@ export function planKey(state: KeyState): Plan {
   if (!namespace) return plan("skipped", "namespace does not exist");
   if (namespace.phase === "Terminating") return plan("skipped", "namespace is terminating");
   const isSource = state.sourceSecrets.some((s) => s.namespace === namespace.name && s.name === mapping.secretName);
-  if (isSource) return plan("skipped", `${namespace.name}/${mapping.secretName} is the mapping's source`);
+  if (isSource) return plan("skipped", `${namespace.name}/${mapping.secretName} is a configured source; no copy is written over it`);
 
   if (!mapping.active) return cleanup(state, `mapping ${mapping.name} was removed`);
   if (!mapping.selector.matches(namespace)) return cleanup(state, `not selected by ${mapping.selector.description}`);
   if (state.claimedBy) {
-    return plan("conflict", `mapping ${state.claimedBy} also writes Secret ${mapping.secretName} into this namespace and comes first`);
+    return plan("conflict", `mapping ${state.claimedBy} also writes Secret ${mapping.secretName} into this namespace and comes first in the config`);
   }
   if (!credential) return plan("waiting", "the source has no valid credential yet");
 
@@ -133,11 +146,12 @@ export function planKey(state: KeyState): Plan {
         return plan("conflict", `Secret ${mapping.secretName} exists and is not managed by imagepullsecret-patcher; left alone (${hint})`);
       }
       adopt = true;
-    } else if (owner.kind === "mapping" && owner.mapping !== mapping.name && owner.instance === state.instance && !state.claimedBy) {
-      // A copy from a mapping that no longer writes here (renamed or removed): ours to take over.
-      adopt = true;
     } else if (owner.kind === "mapping" && owner.instance !== state.instance) {
-      return plan("conflict", `Secret ${mapping.secretName} belongs to patcher instance "${owner.instance}"; left alone`);
+      // Whoever wrote it first keeps it: the other instance is never overridden, so the two never flip-flop.
+      return plan("conflict", `Secret ${mapping.secretName} belongs to patcher instance "${owner.instance}" (mapping ${owner.mapping}); left alone`);
+    } else if (owner.kind === "mapping" && owner.mapping !== mapping.name) {
+      // A copy of this instance from a mapping that no longer writes here (this one comes first): taken over in place.
+      adopt = true;
     } else if (owner.kind === "legacy") {
       adopt = true;
     }
@@ -148,11 +162,17 @@ export function planKey(state: KeyState): Plan {
     }
   }
 
+  const copyOwner: SecretOwner = { kind: "mapping", mapping: mapping.name, instance: state.instance };
   for (const sa of state.serviceAccounts) {
     const wanted = mapping.strategy.selects(sa, namespace);
     const present = sa.imagePullSecrets.includes(mapping.secretName);
+    const record = addedRecord(sa, mapping.secretName);
     if (wanted && !present) actions.push({ type: "add-reference", serviceAccount: sa });
-    else if (!wanted && addedByUs(sa).includes(mapping.secretName)) {
+    else if (wanted && record && !ownsRecord(state, record, copyOwner) && (record.instance === undefined || record.instance === state.instance)) {
+      // Added by another mapping of this instance, or recorded without owner: record it as ours, so
+      // cleanup later removes it. An entry another instance recorded stays that instance's.
+      actions.push({ type: "claim-reference", serviceAccount: sa });
+    } else if (!wanted && ownsRecord(state, record, copyOwner)) {
       actions.push({ type: "remove-reference", serviceAccount: sa });
     }
   }
@@ -161,6 +181,6 @@ export function planKey(state: KeyState): Plan {
 
 function describe(actions: readonly Action[]): string {
   return actions
-    .map((a) => (a.type === "add-reference" || a.type === "remove-reference" ? `${a.type} ${a.serviceAccount.name}` : a.type))
+    .map((a) => ("serviceAccount" in a ? `${a.type} ${a.serviceAccount.name}` : a.type))
     .join(", ");
 }

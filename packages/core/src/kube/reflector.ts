@@ -56,6 +56,8 @@ export interface ReflectorOptions<TRaw, T> {
   watchTimeoutSeconds?: readonly [number, number] | undefined;
   /** Backoff bounds for failed lists and watches. */
   backoffMs?: readonly [number, number] | undefined;
+  /** Called when the list or watch starts failing, or recovers (`undefined`). */
+  onProblem?: ((problem: string | undefined) => void) | undefined;
 }
 
 interface WatchOutcome {
@@ -89,6 +91,7 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
   #synced = false;
   #syncWaiters: (() => void)[] = [];
   #lastEventAt = 0;
+  #problem: string | undefined;
 
   constructor(options: ReflectorOptions<TRaw, T>) {
     this.#opts = options;
@@ -106,6 +109,27 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
   /** Milliseconds since the watch last delivered anything; for health checks. */
   get msSinceLastEvent(): number {
     return this.#lastEventAt === 0 ? 0 : Date.now() - this.#lastEventAt;
+  }
+
+  /**
+   * Why the cache may be stale, while listing or watching keeps failing: names the verb and the
+   * resource, e.g. a watch refused with 403 for lack of RBAC. `undefined` when healthy.
+   */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  #setProblem(problem: string | undefined): void {
+    if (problem === this.#problem) return;
+    this.#problem = problem;
+    this.#opts.onProblem?.(problem);
+  }
+
+  #describe(verb: "list" | "watch", message: string, status: number | undefined): string {
+    const o = this.#opts;
+    const scope = `${o.watchPath}${o.fieldSelector ? `?fieldSelector=${o.fieldSelector}` : ""}`;
+    const hint = status === 403 || status === 401 ? ` (RBAC: the patcher needs "${verb}" here)` : "";
+    return `${verb} ${scope} failed: ${message}${hint}`;
   }
 
   on(handlers: ReflectorHandlers<T>): void {
@@ -141,10 +165,10 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
       let resourceVersion: string;
       try {
         resourceVersion = await this.#relist();
-        backoff = minBackoff;
       } catch (err) {
         const c = classifyApiError(err);
         const wait = Math.max(c.retryAfterMs ?? 0, backoff);
+        this.#setProblem(this.#describe("list", c.message, c.status));
         log.warn({ reflector: this.#opts.name, error: c.message, retryInMs: wait }, "list failed");
         await abortableSleep(wait, signal);
         backoff = Math.min(backoff * 2, maxBackoff);
@@ -158,6 +182,7 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
         this.#opts.observer?.onWatchRestart?.(this.#opts.name, outcome.reason);
         if (outcome.reason === "closed" && Date.now() - started > 1000) {
           backoff = minBackoff;
+          this.#setProblem(undefined);
           continue;
         }
         if (outcome.reason === "gone" || outcome.reason === "watchdog") {
@@ -170,6 +195,12 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
         log.warn({ reflector: this.#opts.name, error: c?.message ?? "watch closed early", retryInMs: wait }, "watch failed");
         await abortableSleep(wait, signal);
         backoff = Math.min(backoff * 2, maxBackoff);
+        if (c?.kind === "terminal") {
+          // Retrying the same request cannot help (e.g. 403: no "watch" verb). Relist, so the cache
+          // does not freeze, and say what is missing until a watch works again.
+          this.#setProblem(this.#describe("watch", c.message, c.status));
+          break;
+        }
       }
     }
   }
@@ -208,6 +239,7 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
       else if (this.#rv(old) !== this.#rv(obj)) this.#emit((h) => h.update?.(old, obj));
     }
     this.#lastEventAt = Date.now();
+    if (this.#problem?.startsWith("list ")) this.#setProblem(undefined);
     if (!this.#synced) {
       this.#synced = true;
       for (const waiter of this.#syncWaiters.splice(0)) waiter();
@@ -254,6 +286,7 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
           query,
           (type: string, raw: TRaw & { code?: number }) => {
             this.#lastEventAt = Date.now();
+            if (type !== "ERROR") this.#setProblem(undefined);
             if (type === "ERROR") {
               finish(raw.code === 410 ? { reason: "gone" } : { reason: "error", error: Object.assign(new Error("watch error event"), { statusCode: raw.code }) });
               return;

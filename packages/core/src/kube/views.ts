@@ -1,4 +1,4 @@
-import type { V1Namespace, V1Secret, V1ServiceAccount } from "@kubernetes/client-node";
+import type { V1Namespace, V1OwnerReference, V1Secret, V1ServiceAccount } from "@kubernetes/client-node";
 import { sha256 } from "../credentials/docker-config.js";
 import type { NamespaceView, ServiceAccountView } from "../plugins/contracts.js";
 
@@ -29,6 +29,9 @@ export interface CachedSecret {
   /** Names of the data keys, for diffing (a copy holds exactly one). */
   readonly dataKeys: readonly string[];
   readonly deleting: boolean;
+  /** Kept so an update (a PUT) of an adopted copy does not drop them; absent when empty. */
+  readonly finalizers?: readonly string[] | undefined;
+  readonly ownerReferences?: readonly V1OwnerReference[] | undefined;
 }
 
 export interface CachedServiceAccount extends ServiceAccountView {
@@ -63,6 +66,8 @@ export function secretView(secret: V1Secret): CachedSecret {
     dataHash: value === undefined ? undefined : sha256(Buffer.from(value, "base64")),
     dataKeys: Object.keys(data).sort(),
     deleting: !!secret.metadata?.deletionTimestamp,
+    finalizers: secret.metadata?.finalizers?.length ? secret.metadata.finalizers : undefined,
+    ownerReferences: secret.metadata?.ownerReferences?.length ? secret.metadata.ownerReferences : undefined,
   };
 }
 

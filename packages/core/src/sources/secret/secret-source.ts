@@ -50,6 +50,10 @@ export class SecretSource implements SourceProvider {
     if (!kc) throw new Error(`${this.description}: the secret source needs a Kubernetes client`);
     const core = kc.makeApiClient(CoreV1Api);
     const { namespace, name } = this.#config;
+    // The first attempt settles when the Secret was listed, or when listing it failed (e.g. 403):
+    // a source that cannot be read reports why and never holds up anything else.
+    let settle: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
     const reflector = new Reflector<V1Secret, SourceSecret>({
       name: `source ${namespace}/${name}`,
       kubeConfig: kc,
@@ -59,6 +63,12 @@ export class SecretSource implements SourceProvider {
       transform: (secret) => ({ resourceVersion: secret.metadata?.resourceVersion ?? "", secret }),
       key: () => name,
       logger: this.#context.logger,
+      onProblem: (problem) => {
+        if (problem) {
+          this.#fail(`cannot read Secret ${namespace}/${name}: ${problem}`);
+          settle();
+        }
+      },
     });
     reflector.on({
       add: (s) => this.#observe(s.secret),
@@ -66,10 +76,16 @@ export class SecretSource implements SourceProvider {
       delete: () => this.#fail(`Secret ${namespace}/${name} was deleted`),
       synced: () => {
         if (reflector.size === 0) this.#fail(`Secret ${namespace}/${name} does not exist`);
+        else if (!reflector.problem) {
+          const only = reflector.get(name);
+          if (only) this.#observe(only.secret);
+        }
+        settle();
       },
     });
     void reflector.run(signal);
-    await reflector.waitForSync(signal);
+    signal.addEventListener("abort", settle, { once: true });
+    await settled;
   }
 
   current(): SourceValue | undefined {
