@@ -47,7 +47,7 @@ function yamlStrategy(s: Strategy): string {
 function yamlTarget(t: Target): string {
   if (t.kind === "list") return `{ namespaces: [${t.names.join(", ")}] }`;
   const labels = Object.entries(t.labels)
-    .map(([k, v]) => `${k}: ${v}`)
+    .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
     .join(", ");
   return `{ selector: { matchLabels: { ${labels} } } }`;
 }
