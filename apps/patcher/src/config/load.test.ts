@@ -256,6 +256,19 @@ describe("unknown keys", () => {
     expect(err.line).toBe(line);
   });
 
+  it("lists the valid keys when none is close", () => {
+    const err = fail("source: {secret: {name: a, namespace: b}}\ncontroller: {colour: blue}\n");
+    expect(err.problem).toBe('unknown field "colour" (valid: workers, resyncInterval, clientQps, clientBurst, watchInactivityTimeout, onMappingRemoved, verifyCredentials, instance)');
+  });
+
+  it("reports unknown keys together with the mappings' problems", () => {
+    const err = fail("secretname: pull\nmappings:\n  - source: {name: regcred}\n    targets: [{namespace: a}]\n");
+    expect(err.problems.map((p) => [p.path, p.line])).toEqual([
+      ["secretname", 1],
+      ["mappings[0].source.namespace", 3],
+    ]);
+  });
+
   it("reports each unknown key on its own line", () => {
     const err = fail("source: {secret: {name: a, namespace: b}}\nsecretname: x\nworkers: 2\n");
     expect(err.problems.map((p) => [p.path, p.line])).toEqual([

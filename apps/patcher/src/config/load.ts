@@ -93,10 +93,11 @@ function zodProblems(error: ZodError): { path: string; message: string }[] {
   return error.issues.flatMap((issue) => {
     if (issue.code === "unrecognized_keys") {
       const valid = knownKeys(issue.path);
-      return issue.keys.map((key) => ({
-        path: joinPath([...issue.path, key]),
-        message: `unknown field "${key}"${valid.length ? ` (valid: ${valid.join(", ")})${didYouMean(key, valid)}` : ""}`,
-      }));
+      return issue.keys.map((key) => {
+        // A close match says it all; otherwise list what is valid here.
+        const hint = didYouMean(key, valid) || (valid.length ? ` (valid: ${valid.join(", ")})` : "");
+        return { path: joinPath([...issue.path, key]), message: `unknown field "${key}"${hint}` };
+      });
     }
     return [{ path: joinPath(issue.path), message: issue.message }];
   });
@@ -133,7 +134,9 @@ export function parseConfigText(text: string, origin: string): LoadedConfig {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = zodProblems(parsed.error).map(({ path, message }) => new ConfigFileError(origin, path, message, lineOf(path)));
-    const mappingsUntouched = parsed.error.issues.every((issue) => issue.path.length > 0 && !MAPPING_FIELDS.has(String(issue.path[0])));
+    const mappingsUntouched = parsed.error.issues.every(
+      (issue) => issue.code === "unrecognized_keys" || (issue.path.length > 0 && !MAPPING_FIELDS.has(String(issue.path[0]))),
+    );
     if (mappingsUntouched) problems.push(...mappingProblems(raw as PatcherConfig, origin, lineOf));
     throw ConfigFileError.of(origin, problems);
   }
