@@ -14,17 +14,22 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const dir = fileURLToPath(new URL("../../.e2e/demo", import.meta.url));
 mkdirSync(dir, { recursive: true });
 
-const CONFIG = `# Two teams, two registry accounts.
-secretName: registry-pull
+const CONFIG = `# Two teams, two registry accounts. Each copy is named after its source Secret,
+# and each mapping after its source: regcred-team-a and regcred-team-b.
 mappings:
-  - name: team-a
-    source: { secret: { name: regcred-team-a, namespace: kube-system } }
+  - source:
+      name: regcred-team-a
+      namespace: kube-system
     targets: { selector: { matchLabels: { team: a } } }
-  - name: team-b
-    source: { secret: { name: regcred-team-b, namespace: kube-system } }
-    targets: { namespaces: [team-b-data, team-b-ml] }
+  - source:
+      name: regcred-team-b
+      namespace: kube-system
+    targets:
+      - namespace: team-b-data
+      - namespace: team-b-ml
     serviceAccounts: all
 `;
+const COPY_NAMES = ["regcred-team-a", "regcred-team-b"];
 
 function dockerconfig(registry: string, user: string): string {
   return Buffer.from(JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${user}:demo-password`).toString("base64") } } })).toString("base64");
@@ -51,11 +56,11 @@ try {
       body: { metadata: { name: `regcred-team-${team}` }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": dockerconfig(registry, `team-${team}-robot`) } },
     });
   }
-  say("   Namespaces exist for both teams; one of team A's already has its own Secret called registry-pull.");
+  say("   Namespaces exist for both teams; one of team A's already has its own Secret called regcred-team-a.");
   for (const [name, labels] of [["team-a-web", { team: "a" }], ["team-a-legacy", { team: "a" }], ["team-b-data", {}], ["sandbox", {}]] as const) {
     await core.createNamespace({ body: { metadata: { name, labels } } });
   }
-  await core.createNamespacedSecret({ namespace: "team-a-legacy", body: { metadata: { name: "registry-pull" }, stringData: { note: "made by hand" } } });
+  await core.createNamespacedSecret({ namespace: "team-a-legacy", body: { metadata: { name: "regcred-team-a" }, stringData: { note: "made by hand" } } });
   await core.createNamespacedServiceAccount({ namespace: "team-b-data", body: { metadata: { name: "etl" } } });
 
   const configPath = join(dir, "config.yaml");
@@ -87,15 +92,21 @@ try {
   say(`   Pod team-b-ml/trainer was admitted with imagePullSecrets ${JSON.stringify(pod?.spec?.imagePullSecrets)}`);
 
   say("\n4. What the cluster looks like now:");
-  const rows = [["NAMESPACE", "registry-pull SECRET", "SERVICEACCOUNT imagePullSecrets"]];
+  const rows = [["NAMESPACE", "COPIES", "SERVICEACCOUNT imagePullSecrets"]];
   for (const ns of (await core.listNamespace()).items) {
     const name = ns.metadata?.name ?? "";
-    const secret = await core.readNamespacedSecret({ name: "registry-pull", namespace: name }).catch(() => undefined);
-    const mapping = secret?.metadata?.labels?.["imagepullsecret-patcher.io/mapping"];
-    const registry = secret?.data?.[".dockerconfigjson"] ? Object.keys((JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()) as { auths: object }).auths)[0] : "";
-    const owner = mapping ? `copy from ${mapping} (${registry})` : secret ? "someone else's: left alone" : "-";
+    const copies: string[] = [];
+    for (const copyName of COPY_NAMES) {
+      const secret = await core.readNamespacedSecret({ name: copyName, namespace: name }).catch(() => undefined);
+      if (!secret) continue;
+      const mapping = secret.metadata?.labels?.["imagepullsecret-patcher.io/mapping"];
+      const registry = secret.data?.[".dockerconfigjson"] ? Object.keys((JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()) as { auths: object }).auths)[0] : "";
+      if (mapping) copies.push(`${copyName}: copy from mapping ${mapping} (${registry})`);
+      else if (name === "kube-system") copies.push(`${copyName}: the source`);
+      else copies.push(`${copyName}: someone else's, left alone`);
+    }
     const sas = (await core.listNamespacedServiceAccount({ namespace: name })).items.map((sa) => `${sa.metadata?.name}=${JSON.stringify((sa.imagePullSecrets ?? []).map((r) => r.name))}`);
-    rows.push([name, owner, sas.join(" ")]);
+    rows.push([name, copies.join("; ") || "-", sas.join(" ")]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) say(`   ${r.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`);

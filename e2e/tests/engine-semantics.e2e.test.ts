@@ -182,7 +182,7 @@ describe("engine semantics on the real API server", () => {
     );
     await waitForPullSecrets(core, ns, "default", ["zz-user", "aa-user", secretName]);
     const sa = await core.readNamespacedServiceAccount({ name: "default", namespace: ns });
-    expect(sa.metadata?.annotations?.[ADDED_ANNOTATION]).toBe(secretName);
+    expect(sa.metadata?.annotations?.[ADDED_ANNOTATION]).toBe(`${secretName}@default/sem`);
 
     // Removing the label removes exactly our entry and our copy.
     await core.patchNamespace(

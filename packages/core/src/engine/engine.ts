@@ -178,6 +178,7 @@ export class Engine {
   /** Removed mappings and former copy names, by retired id: cleaned up unless retained. */
   readonly #retired = new Map<string, Retired>();
   #retiredCapWarned = false;
+  #pruneTimer: NodeJS.Timeout | undefined;
   readonly #namespaces: Reflector<V1Namespace, CachedNamespace>;
   readonly #serviceAccounts: Reflector<V1ServiceAccount, CachedServiceAccount>;
   readonly #saByNamespace = new Map<string, Map<string, CachedServiceAccount>>();
@@ -634,6 +635,17 @@ export class Engine {
 
   #forgetNamespace(namespace: string): void {
     for (const key of [...this.#status.keys()]) if (splitKey(key)[1] === namespace) this.#status.delete(key);
+    this.#schedulePrune();
+  }
+
+  /** Prunes retired entries soon after cleanup work settles, not only on resync. */
+  #schedulePrune(): void {
+    if (this.#pruneTimer || this.#retired.size === 0) return;
+    this.#pruneTimer = setTimeout(() => {
+      this.#pruneTimer = undefined;
+      if (this.#started) this.#pruneRetired();
+    }, 1000);
+    this.#pruneTimer.unref();
   }
 
   #indexSa(sa: CachedServiceAccount, present: boolean): void {
@@ -845,6 +857,7 @@ export class Engine {
     if (plan.outcome === "conflict") this.#reportConflict(id, state, plan.reason, log);
     if (plan.actions.length === 0) {
       this.#record(id, state, plan.outcome, plan.reason, started);
+      if (!state.mapping.active) this.#schedulePrune();
       if (plan.outcome === "waiting" && state.secret?.deleting) return { kind: "requeue-after", ms: 1000 };
       return { kind: "done" };
     }
