@@ -31,9 +31,13 @@ describe("extractBlocks", () => {
       "-->",
       "<!-- doctest: check kubectl -n team-a get secret regcred -->",
       '<!-- doctest: expect stdout contains "regcred" -->',
+      '<!-- doctest: expect output contains "a \\"b\\"\\nc" -->',
       "<!-- doctest: expect exit 2 -->",
       '<!-- doctest: background "imagepullsecret-patcher run" -->',
       "<!-- doctest: eventually -->",
+      "<!-- doctest: retry -->",
+      "<!-- doctest: reset -->",
+      '<!-- doctest: omit "kubectl rollout status" — no nodes here -->',
       "<!-- doctest: deployment imagepullsecret-patcher/imagepullsecret-patcher -->",
       `${fence}sh`,
       "true",
@@ -45,10 +49,16 @@ describe("extractBlocks", () => {
     expect(b.markers).toEqual({
       setup: ["kubectl create namespace team-a\n"],
       check: ["kubectl -n team-a get secret regcred\n"],
-      expect: [{ stream: "stdout", contains: "regcred" }],
+      expect: [
+        { stream: "stdout", contains: "regcred" },
+        { stream: "output", contains: 'a "b"\nc' },
+      ],
       exitCode: 2,
       background: ["imagepullsecret-patcher run"],
       eventually: true,
+      retry: true,
+      reset: true,
+      omit: [{ prefix: "kubectl rollout status", reason: "no nodes here" }],
       deployment: { namespace: "imagepullsecret-patcher", name: "imagepullsecret-patcher" },
     });
     expect(classify(b)).toEqual({ kind: "run" });
@@ -56,7 +66,7 @@ describe("extractBlocks", () => {
 
   it("ignores other HTML comments", () => {
     const md = ["<!-- just a note -->", `${fence}bash`, "ls", `${fence}`].join("\n");
-    expect(extractBlocks(md)[0]?.markers).toEqual({ setup: [], check: [], expect: [], background: [] });
+    expect(extractBlocks(md)[0]?.markers).toEqual({ setup: [], check: [], expect: [], background: [], omit: [] });
   });
 
   it("refuses a skip without a reason, an unknown marker, and a marker that is not before a block", () => {
@@ -64,6 +74,7 @@ describe("extractBlocks", () => {
     expect(() => extractBlocks(`<!-- doctest: frobnicate -->\n${fence}bash\nls\n${fence}\n`, "x.md")).toThrow(MarkerError);
     expect(() => extractBlocks(`<!-- doctest: output -->\nsome text\n${fence}\nls\n${fence}\n`, "x.md")).toThrow(/x.md:2: doctest marker is not followed/);
     expect(() => extractBlocks(`${fence}bash\nls\n`, "x.md")).toThrow(/never closed/);
+    expect(() => extractBlocks(`<!-- doctest: omit "kubectl" -->\n${fence}bash\nls\n${fence}\n`, "x.md")).toThrow(/omit "PREFIX" — reason/);
   });
 
   it("does not end a block at a fence of another length or with an info string", () => {
@@ -75,7 +86,7 @@ describe("extractBlocks", () => {
 });
 
 describe("classify", () => {
-  const block = (lang: string, markers = {}) => ({ line: 1, lang, text: "", markers: { setup: [], check: [], expect: [], background: [], ...markers } });
+  const block = (lang: string, markers = {}) => ({ line: 1, lang, text: "", markers: { setup: [], check: [], expect: [], background: [], omit: [], ...markers } });
   it("runs shell languages, ignores others, and wants a marker on untagged blocks", () => {
     for (const lang of ["bash", "sh", "shell", "console"]) expect(classify(block(lang)).kind).toBe("run");
     for (const lang of ["yaml", "ts", "json", "text"]) expect(classify(block(lang)).kind).toBe("ignore");

@@ -15,11 +15,18 @@
 //   kubectl get sa default | grep regcred   it exits 0: the outcome the doc promises
 //   -->
 //   <!-- doctest: expect exit 2 -->         the block's exit code (default 0)
-//   <!-- doctest: expect stdout contains "regcred" -->   also `stderr`, `output` (both)
+//   <!-- doctest: expect stdout contains "regcred" -->   also `stderr`, `output` (both); \n, \" and \\ escapes
 //   <!-- doctest: background "PREFIX" -->   commands starting with PREFIX keep running in the
 //                                           background until the doc is done
-//   <!-- doctest: eventually -->            a failing command is retried for up to 30 s: it waits
-//                                           for a process started earlier to do its work
+//   <!-- doctest: eventually -->            each command is retried for up to 30 s until it exits 0
+//                                           and prints something: it waits for a process started
+//                                           earlier to do its work
+//   <!-- doctest: retry -->                 the whole block is run again, for up to 30 s, until its
+//                                           exit code and expectations hold (for blocks that only look)
+//   <!-- doctest: omit "PREFIX" — REASON --> commands starting with PREFIX are not run here
+//   <!-- doctest: reset -->                 before the block, stop what earlier blocks left running and
+//                                           undo their changes to the cluster: the doc starts an
+//                                           alternative (another way to install)
 //   <!-- doctest: deployment NS/NAME -->    after the block, the Deployment's container runs as a
 //                                           local process (this cluster has no nodes)
 
@@ -41,6 +48,9 @@ export interface Markers {
   expect: Expectation[];
   background: string[];
   eventually?: boolean;
+  retry?: boolean;
+  reset?: boolean;
+  omit: { prefix: string; reason: string }[];
   deployment?: { namespace: string; name: string };
 }
 
@@ -65,13 +75,13 @@ export type BlockKind =
 export class MarkerError extends Error {}
 
 function emptyMarkers(): Markers {
-  return { setup: [], check: [], expect: [], background: [] };
+  return { setup: [], check: [], expect: [], background: [], omit: [] };
 }
 
 function unquote(s: string, where: string): string {
   const m = /^"((?:[^"\\]|\\.)*)"$/.exec(s.trim());
   if (!m) throw new MarkerError(`${where}: expected a "quoted string", got ${s.trim() || "nothing"}`);
-  return (m[1] ?? "").replace(/\\(.)/g, "$1");
+  return (m[1] ?? "").replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
 }
 
 /** Applies one marker's body (the text after `doctest:`) to `markers`. */
@@ -120,6 +130,18 @@ export function parseMarker(body: string, markers: Markers, where: string): void
     case "eventually":
       markers.eventually = true;
       return;
+    case "retry":
+      markers.retry = true;
+      return;
+    case "reset":
+      markers.reset = true;
+      return;
+    case "omit": {
+      const m = /^("(?:[^"\\]|\\.)*")\s*[—–:-]+\s*(\S.*)$/.exec(args);
+      if (!m) throw new MarkerError(`${where}: expected <!-- doctest: omit "PREFIX" — reason -->`);
+      markers.omit.push({ prefix: unquote(m[1] ?? "", where), reason: (m[2] ?? "").trim() });
+      return;
+    }
     case "deployment": {
       const m = /^([a-z0-9.-]+)\/([a-z0-9.-]+)$/.exec(args);
       if (!m) throw new MarkerError(`${where}: "doctest: deployment" takes NAMESPACE/NAME`);
