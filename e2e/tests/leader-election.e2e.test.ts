@@ -4,12 +4,18 @@
 //
 // Imports the built patcher (run `cd apps/patcher && pnpm exec tsc -p tsconfig.build.json` first).
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { LeaseElector, MicroTime, parseMicroTime } from "@imagepullsecret-patcher/patcher";
 import { NamespaceScope, adminKubeConfig, eventually, statusCode, tokenKubeConfig } from "../src/support/kube.ts";
 import { CapturingLogger } from "../src/support/logs.ts";
+import { freePort } from "../src/cluster/local/processes.ts";
+import { PatcherProcess } from "../src/support/patcher-process.ts";
+import { TEST_PASSWORD_PREFIX, dockerConfigJson, waitForCopy } from "../src/support/fixtures.ts";
 
 const LEASE = "patcher-leader";
 const TIMINGS = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 } as const;
@@ -456,5 +462,65 @@ describe("Lease leader election", () => {
     expect(a.elector.isLeader).toBe(false);
     expect(b.elector.isLeader).toBe(true);
     terms.assertNoOverlap();
+  });
+
+  it("the patcher binary leads again after an API outage longer than renewDeadline, with working sources (not the ones the first term stopped)", async () => {
+    const { namespace } = await setup("lease-patcher");
+    const target = await namespaces.create("lease-patcher-target", { suite: namespace });
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) throw new Error("admin kubeconfig has no server");
+    const proxy = await TcpProxy.start(new URL(server));
+    cleanups.push(() => proxy.close());
+    const dir = mkdtempSync(join(tmpdir(), "patcher-lease-"));
+    const kubeconfig = join(dir, "kubeconfig");
+    writeFileSync(kubeconfig, kubeConfigVia(kc, proxy.url).exportConfig());
+    const creds = join(dir, "creds", "config.json");
+    const writeCreds = (password: string): void => {
+      writeFileSync(`${creds}.tmp`, dockerConfigJson(password));
+      renameSync(`${creds}.tmp`, creds);
+    };
+    mkdirSync(join(dir, "creds"));
+    const first = `${TEST_PASSWORD_PREFIX}${namespace}-1`;
+    writeCreds(first);
+    const config = join(dir, "config.yaml");
+    writeFileSync(
+      config,
+      `mappings:
+  - name: from-file
+    source: { file: { path: ${creds}, pollIntervalSeconds: 1 } }
+    targets: { selector: "suite=${namespace}" }
+    secretName: lease-pull
+leaderElection: { enabled: true, namespace: ${namespace}, leaseDuration: 3s, renewDeadline: 2s, retryPeriod: 500ms }
+controller: { resyncInterval: 0 }
+`,
+    );
+    const port = await freePort();
+    const patcher = new PatcherProcess(["run", "--config", config, "--kubeconfig", kubeconfig, "--server-address", `127.0.0.1:${port}`], { POD_NAME: "solo" });
+    cleanups.push(async () => void (await patcher.stop()));
+    await waitForCopy(core, target, "lease-pull", first);
+    const ready = async (): Promise<{ status: number; body: { leader?: string; degradedSources?: string[] } } | undefined> => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return res ? { status: res.status, body: (await res.json()) as { leader?: string; degradedSources?: string[] } } : undefined;
+    };
+    await eventually("ready as leader", async () => ((await ready())?.status === 200 ? true : undefined));
+
+    // Cut it off from the API server for longer than renewDeadline: it steps down.
+    proxy.partition();
+    await patcher.waitForLog((l) => l.msg === "lost the leader lease; stopped reconciling", 15_000);
+    await sleep(1000);
+    proxy.heal();
+    // Nobody else campaigns: the same process wins the Lease again and starts a second term.
+    await eventually("a second term", () => (patcher.logs().filter((l) => l.msg === "engine started").length >= 2 ? true : undefined), 30_000);
+    await eventually("ready as leader again", async () => {
+      const r = await ready();
+      return r?.status === 200 && r.body.leader === "leader" ? r : undefined;
+    }, 30_000);
+
+    // The second term's file source works: a new credential in the file reaches the copy.
+    const second = `${TEST_PASSWORD_PREFIX}${namespace}-2`;
+    writeCreds(second);
+    await waitForCopy(core, target, "lease-pull", second);
+    expect(patcher.logs().filter((l) => l.msg === "source failed to start")).toEqual([]);
+    expect(await patcher.stop()).toBe(0);
   });
 });

@@ -130,6 +130,34 @@ controller: { resyncInterval: 0 }
     expect(once.stdout).toContain("does not exist");
   });
 
+  it("run --once stopped by SIGTERM part-way exits 143 and says how much was not finished", async () => {
+    const slow = uniqueName("slow");
+    for (let i = 0; i < 6; i++) await namespaces.create(`app-slow-${i}`, { suite, slow });
+    // One worker and one write every 2 s: the pass takes about 25 s, so SIGTERM lands in the middle.
+    const text = `mappings:
+  - name: slow
+    source: { secret: { name: regcred-a, namespace: ${src} } }
+    targets: { selector: "suite=${suite},slow=${slow}" }
+    secretName: slow-pull
+controller: { workers: 1, clientQps: 0.5, clientBurst: 1 }
+`;
+    const once = new PatcherProcess(["run", "--once", "--config", config("slow.yaml", text), "--kubeconfig", kubeconfig]);
+    try {
+      await once.waitForLog((l) => l.msg === "reconciled");
+      once.child.kill("SIGTERM");
+      const code = await once.exited;
+      expect(code).toBe(143);
+      const notFinished = once.logs().find((l) => l.msg === "not finished");
+      expect(notFinished).toMatchObject({ mapping: "slow", inScope: 6 });
+      expect(notFinished?.notFinished).toBeGreaterThan(0);
+      expect(once.logs().some((l) => l.msg === "single pass interrupted before it finished" && l.signal === "SIGTERM")).toBe(true);
+      expect(once.logs().some((l) => l.msg === "single pass finished")).toBe(false);
+    } finally {
+      await once.stop();
+      outputs.push(once.stdout, once.stderr);
+    }
+  });
+
   it("runs the titansoft CONFIG_* environment form", async () => {
     const ns = await namespaces.create("app-titan");
     const credFile = config("dockerconfig.json", dockerConfigJson(`${password}-titan`));
