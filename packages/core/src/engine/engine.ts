@@ -302,13 +302,14 @@ export class Engine {
     }
     if (settings.retainOnMappingRemoval !== undefined) this.#retainOnRemoval = settings.retainOnMappingRemoval;
     const next = new Map(mappings.map((m) => [m.name, m]));
-    for (const old of this.#mappings) {
+    const previous = this.#mappings;
+    this.#mappings = [...mappings];
+    for (const old of previous) {
       const now = next.get(old.name);
       if (!now || now.secretName !== old.secretName) this.#retire(old.name, old.secretName);
     }
     for (const m of mappings) this.#retired.delete(retiredId(m.name, m.secretName));
-    const oldSources = new Set(this.#mappings.map((m) => m.source));
-    this.#mappings = [...mappings];
+    const oldSources = new Set(previous.map((m) => m.source));
     for (const m of mappings) this.#ensureCopyWatch(m.secretName);
     for (const source of oldSources) {
       if (!mappings.some((m) => m.source === source)) this.#stopSource(source);
