@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classify, extractBlocks, type CodeBlock, MarkerError, outputMatches, parseConsole, splitCommands } from "./markdown.ts";
+import { classify, extractBlocks, type CodeBlock, MarkerError, outputMatches, parseConsole, parseSynopsis, splitCommands } from "./markdown.ts";
 import { fillPlaceholders, PlaceholderError } from "./placeholders.ts";
 
 const fence = "```";
@@ -131,6 +131,16 @@ describe("console blocks and output", () => {
     expect(outputMatches("config.yaml: valid, 1 mapping(s)\n  a: …, Secret x\n", "config.yaml: valid, 1 mapping(s)\n  a: token-endpoint https://h -> y, Secret x  \n")).toBe(true);
     expect(outputMatches("valid, 1 mapping(s)", "valid, 2 mapping(s)")).toBe(false);
     expect(outputMatches("a … b", "a x\ny b")).toBe(false);
+  });
+});
+
+describe("parseSynopsis", () => {
+  it("takes the subcommand and the options of each line", () => {
+    expect(parseSynopsis("tool run [--once] [--config FILE]\ntool plan --config FILE [-o table|json]\ntool version\n")).toEqual([
+      { program: "tool", command: "run", options: ["--once", "--config"] },
+      { program: "tool", command: "plan", options: ["--config", "-o"] },
+      { program: "tool", command: "version", options: [] },
+    ]);
   });
 });
 

@@ -27,6 +27,8 @@
 //   <!-- doctest: reset -->                 before the block, stop what earlier blocks left running and
 //                                           undo their changes to the cluster: the doc starts an
 //                                           alternative (another way to install)
+//   <!-- doctest: synopsis -->              a CLI synopsis (`imagepullsecret-patcher CMD [--flag …]` per
+//                                           line): each command's --help must exist and name its flags
 //   <!-- doctest: deployment NS/NAME -->    after the block, the Deployment's container runs as a
 //                                           local process (this cluster has no nodes)
 
@@ -51,6 +53,7 @@ export interface Markers {
   retry?: boolean;
   reset?: boolean;
   omit: { prefix: string; reason: string }[];
+  synopsis?: boolean;
   deployment?: { namespace: string; name: string };
 }
 
@@ -129,6 +132,9 @@ export function parseMarker(body: string, markers: Markers, where: string): void
       return;
     case "eventually":
       markers.eventually = true;
+      return;
+    case "synopsis":
+      markers.synopsis = true;
       return;
     case "retry":
       markers.retry = true;
@@ -211,6 +217,7 @@ export function classify(block: CodeBlock): BlockKind {
   if (m.skip !== undefined) return { kind: "skip", reason: m.skip };
   if (m.output) return { kind: "output" };
   if (m.file !== undefined) return { kind: "file", name: m.file };
+  if (m.synopsis) return { kind: "run" };
   if (RUNNABLE_LANGS.has(block.lang)) return { kind: "run" };
   // An untagged block may be commands or output: the doc must say which.
   if (block.lang === "") return { kind: "unmarked" };
@@ -269,6 +276,24 @@ function scanQuotes(line: string, open: string | undefined): string | undefined 
     }
   }
   return q;
+}
+
+/** One line of a CLI synopsis: the subcommand and the options it names. */
+export interface SynopsisLine {
+  program: string;
+  command: string;
+  options: string[];
+}
+
+export function parseSynopsis(text: string): SynopsisLine[] {
+  return text
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [program = "", command = "", ...rest] = l.trim().split(/\s+/);
+      const options = rest.map((t) => /^[[(]*(-{1,2}[A-Za-z][\w-]*)/.exec(t)?.[1]).filter((o): o is string => o !== undefined);
+      return { program, command, options };
+    });
 }
 
 /** A `console` block: `$ command` lines and the output the doc promises after each. */

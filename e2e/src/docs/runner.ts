@@ -15,7 +15,7 @@ import { TEST_PASSWORD_PREFIX } from "../support/fixtures.ts";
 import { PATCHER_MAIN } from "../support/patcher-process.ts";
 import { ClusterSnapshot } from "./cleanup.ts";
 import { startDeploymentStandIn, type StandIn } from "./deployment.ts";
-import { outputMatches, parseConsole, splitCommands, type CodeBlock } from "./markdown.ts";
+import { outputMatches, parseConsole, parseSynopsis, splitCommands, type CodeBlock } from "./markdown.ts";
 import { fillPlaceholders } from "./placeholders.ts";
 
 export interface SessionOptions {
@@ -250,6 +250,15 @@ export class DocSession {
     const expectedCode = block.markers.exitCode ?? 0;
     let stdout = "";
     let stderr = "";
+    if (block.markers.synopsis) {
+      for (const line of parseSynopsis(block.text)) {
+        const r = await this.shell(`${line.program} ${line.command} --help\n`);
+        if (r.code !== 0) return `${id}: ${this.describeFailure(`${line.program} ${line.command} --help`, r)}`;
+        const missing = line.options.filter((o) => !new RegExp(`(^|[\\s,])${o}([\\s,=]|$)`, "m").test(r.stdout));
+        if (missing.length) return `${id}: \`${line.program} ${line.command} --help\` does not know ${missing.join(", ")}:\n${r.stdout}`;
+      }
+      return undefined;
+    }
     if (block.lang === "console") {
       for (const step of parseConsole(block.text)) {
         const r = await this.shell(`${fillPlaceholders(step.command)}\n`);
