@@ -541,16 +541,34 @@ describe("install manifests and the patcher's RBAC", () => {
       };
     });
 
-    it("helm upgrade that removes a mapping keeps cleanup access to its copies; the patcher deletes them without a 403", async () => {
+    /**
+     * A release with two mappings (team-a, team-b; no secretName, so the copies are named after the
+     * sources) and the values that drop team-b. Each release runs as its own instance, as any
+     * installation sharing a cluster with others (the other suites' patchers) must.
+     */
+    async function upgradeScenario(): Promise<{
+      release: string;
+      fullname: string;
+      patcherNs: string;
+      creds: string;
+      target: string;
+      v1: string;
+      v2: string;
+      helmOk: (...args: string[]) => Promise<void>;
+      install: (copyNames: string[], sourceNames: string[], retiredNames?: string[]) => Install;
+      reviewed: (i: Install, probe: { verb: string; name: string; allowed: boolean }) => Promise<void>;
+      annotations: () => Promise<Record<string, string>>;
+      uninstall: () => Promise<void>;
+    }> {
       const release = uniqueName("upg");
       const fullname = `${release}-imagepullsecret-patcher`;
       const patcherNs = await namespaces.create("ipsp-upgrade", RESTRICTED);
       const creds = await namespaces.create("ipsp-upgrade-creds");
       const target = await namespaces.create("ipsp-upgrade-target");
-      // No secretName: each mapping's copies carry its source's name.
       const mapping = (team: string): Record<string, unknown> => ({ name: team, source: { secret: { name: `${team}-cred`, namespace: creds } }, targets: { namespaces: [target] } });
-      const v1 = valuesFile(`${release}-v1.json`, { replicaCount: 1, config: { mappings: [mapping("team-a"), mapping("team-b")] } });
-      const v2 = valuesFile(`${release}-v2.json`, { replicaCount: 1, config: { mappings: [mapping("team-a")] } });
+      const controller = { instance: release };
+      const v1 = valuesFile(`${release}-v1.json`, { replicaCount: 1, config: { controller, mappings: [mapping("team-a"), mapping("team-b")] } });
+      const v2 = valuesFile(`${release}-v2.json`, { replicaCount: 1, config: { controller, mappings: [mapping("team-a")] } });
       const kubeconfigPath = join(work, `${release}.kubeconfig`);
       writeFileSync(kubeconfigPath, kc.exportConfig());
       const helmOk = async (...args: string[]): Promise<void> => {
@@ -575,58 +593,87 @@ describe("install manifests and the patcher's RBAC", () => {
         });
         expect(await review(authz, i, cases)).toEqual(expectedOf(cases));
       };
-      const annotations = async (): Promise<Record<string, string> | undefined> => (await rbac.readClusterRole({ name: fullname })).metadata?.annotations;
-
-      const password = `${TEST_PASSWORD_PREFIX}${uniqueName("upgrade")}`;
-      for (const team of ["team-a", "team-b"]) await putSourceSecret(core, creds, `${team}-cred`, password);
-      let patcher: PatcherProcess | undefined;
-      try {
-        await helmOk("install", release, CHART_DIR, "--values", v1);
-        expect(await annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred,team-b-cred" });
-        await reviewed(install(["team-a-cred", "team-b-cred"], ["team-a-cred", "team-b-cred"]), { verb: "update", name: "team-b-cred", allowed: true });
-
-        // The patcher, on this release's RBAC and config, makes both copies.
-        const configMap = await core.readNamespacedConfigMap({ name: `${fullname}-config`, namespace: patcherNs });
-        const configPath = join(work, `${release}-config`, "config.yaml");
-        mkdirSync(dirname(configPath), { recursive: true });
-        writeFileSync(configPath, configMap.data?.["config.yaml"] ?? "");
-        const token = (await core.createNamespacedServiceAccountToken({ name: fullname, namespace: patcherNs, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token;
-        const patcherKubeconfig = join(work, `${release}-patcher.kubeconfig`);
-        writeFileSync(patcherKubeconfig, tokenKubeConfig(kc, token ?? "", `${release}-patcher`).exportConfig());
-        patcher = new PatcherProcess(["run", "--config", configPath, "--kubeconfig", patcherKubeconfig, "--server-address", "127.0.0.1:0"], { POD_NAME: `${release}-0`, POD_NAMESPACE: patcherNs });
-        for (const copy of ["team-a-cred", "team-b-cred"]) await waitForCopy(core, target, copy, password);
-        await eventually(`${target}/default to list both copies`, async () => ((await pullSecretNames(core, target, "default"))?.sort().join() === "team-a-cred,team-b-cred" ? true : undefined));
-
-        // The upgrade drops team-b: its name keeps list/watch/delete (no update), for this upgrade.
-        await helmOk("upgrade", release, CHART_DIR, "--values", v2);
-        expect(await annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred", "imagepullsecret-patcher.io/retired-secret-names": "team-b-cred" });
-        await reviewed(install(["team-a-cred"], ["team-a-cred"], ["team-b-cred"]), { verb: "update", name: "team-b-cred", allowed: false });
-
-        // As in a cluster, the new config reaches the patcher after the RBAC (the kubelet syncs the
-        // ConfigMap volume later); it cleans up team-b's copy and ServiceAccount entry.
-        const upgraded = await core.readNamespacedConfigMap({ name: `${fullname}-config`, namespace: patcherNs });
-        writeFileSync(configPath, upgraded.data?.["config.yaml"] ?? "");
-        await waitForNoSecret(core, target, "team-b-cred");
-        await eventually(`${target}/default to list only team-a-cred`, async () => ((await pullSecretNames(core, target, "default"))?.join() === "team-a-cred" ? true : undefined));
-        expect((await core.readNamespacedSecret({ name: "team-a-cred", namespace: target })).metadata?.name).toBe("team-a-cred");
-        expect(await patcher.stop()).toBe(0);
-        const output = patcher.stdout + patcher.stderr;
-        patcher = undefined;
-        expect(output).not.toMatch(/forbidden|\b403\b/i);
-        expect(output).not.toContain(password);
-
-        // The next upgrade revokes the cleanup access...
-        await helmOk("upgrade", release, CHART_DIR, "--values", v2);
-        expect(await annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred" });
-        await reviewed(install(["team-a-cred"], ["team-a-cred"]), { verb: "delete", name: "team-b-cred", allowed: false });
-        // ...unless the name is listed in rbac.retiredSecretNames (e.g. for helm template / GitOps).
-        await helmOk("upgrade", release, CHART_DIR, "--values", v2, "--set", "rbac.retiredSecretNames={team-b-cred}");
-        await reviewed(install(["team-a-cred"], ["team-a-cred"], ["team-b-cred"]), { verb: "delete", name: "team-b-cred", allowed: true });
-        process.stderr.write(`[deploy-rbac] helm upgrade: cleanup access kept for one upgrade, copy of the removed mapping deleted without a 403\n`);
-      } finally {
-        if (patcher) await patcher.stop();
+      const annotations = async (): Promise<Record<string, string>> =>
+        Object.fromEntries(Object.entries((await rbac.readClusterRole({ name: fullname })).metadata?.annotations ?? {}).filter(([k]) => k.startsWith("imagepullsecret-patcher.io/")));
+      const uninstall = async (): Promise<void> => {
         const r = await runHelm(helm, ["uninstall", release, "--namespace", patcherNs, "--kubeconfig", kubeconfigPath], work);
         expect(r.code, r.stdout + r.stderr).toBe(0);
+      };
+      return { release, fullname, patcherNs, creds, target, v1, v2, helmOk, install, reviewed, annotations, uninstall };
+    }
+
+    it("helm upgrade that removes a mapping keeps list/watch/delete (not update) on its copy name for that upgrade, or while listed in rbac.retiredSecretNames", async () => {
+      const u = await upgradeScenario();
+      try {
+        await u.helmOk("install", u.release, CHART_DIR, "--values", u.v1);
+        expect(await u.annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred,team-b-cred" });
+        await u.reviewed(u.install(["team-a-cred", "team-b-cred"], ["team-a-cred", "team-b-cred"]), { verb: "update", name: "team-b-cred", allowed: true });
+
+        // The upgrade drops team-b: its name keeps list/watch/delete (no update), for this upgrade.
+        await u.helmOk("upgrade", u.release, CHART_DIR, "--values", u.v2);
+        expect(await u.annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred", "imagepullsecret-patcher.io/retired-secret-names": "team-b-cred" });
+        await u.reviewed(u.install(["team-a-cred"], ["team-a-cred"], ["team-b-cred"]), { verb: "update", name: "team-b-cred", allowed: false });
+
+        // The next upgrade revokes the cleanup access...
+        await u.helmOk("upgrade", u.release, CHART_DIR, "--values", u.v2);
+        expect(await u.annotations()).toEqual({ "imagepullsecret-patcher.io/copy-names": "team-a-cred" });
+        await u.reviewed(u.install(["team-a-cred"], ["team-a-cred"]), { verb: "delete", name: "team-b-cred", allowed: false });
+        // ...unless the name is listed in rbac.retiredSecretNames (e.g. for helm template / GitOps).
+        await u.helmOk("upgrade", u.release, CHART_DIR, "--values", u.v2, "--set", "rbac.retiredSecretNames={team-b-cred}");
+        await u.reviewed(u.install(["team-a-cred"], ["team-a-cred"], ["team-b-cred"]), { verb: "delete", name: "team-b-cred", allowed: true });
+        process.stderr.write(`[deploy-rbac] helm upgrade: cleanup access kept for one upgrade and while listed in rbac.retiredSecretNames\n`);
+      } finally {
+        await u.uninstall();
+      }
+    });
+
+    it("after a helm upgrade that removes a mapping, the patcher on the release's RBAC deletes that mapping's copies without a 403", async () => {
+      const u = await upgradeScenario();
+      const password = `${TEST_PASSWORD_PREFIX}${uniqueName("upgrade")}`;
+      for (const team of ["team-a", "team-b"]) await putSourceSecret(core, u.creds, `${team}-cred`, password);
+      let patcher: PatcherProcess | undefined;
+      try {
+        await u.helmOk("install", u.release, CHART_DIR, "--values", u.v1);
+        await u.reviewed(u.install(["team-a-cred", "team-b-cred"], ["team-a-cred", "team-b-cred"]), { verb: "update", name: "team-b-cred", allowed: true });
+
+        // The patcher, on this release's RBAC and config, makes both copies.
+        const configMap = await core.readNamespacedConfigMap({ name: `${u.fullname}-config`, namespace: u.patcherNs });
+        const configPath = join(work, `${u.release}-config`, "config.yaml");
+        mkdirSync(dirname(configPath), { recursive: true });
+        writeFileSync(configPath, configMap.data?.["config.yaml"] ?? "");
+        const token = (await core.createNamespacedServiceAccountToken({ name: u.fullname, namespace: u.patcherNs, body: { spec: { audiences: [], expirationSeconds: 600 } } })).status?.token;
+        const patcherKubeconfig = join(work, `${u.release}-patcher.kubeconfig`);
+        writeFileSync(patcherKubeconfig, tokenKubeConfig(kc, token ?? "", `${u.release}-patcher`).exportConfig());
+        patcher = new PatcherProcess(["run", "--config", configPath, "--kubeconfig", patcherKubeconfig, "--server-address", "127.0.0.1:0"], {
+          POD_NAME: `${u.release}-0`,
+          POD_NAMESPACE: u.patcherNs,
+        });
+        for (const copy of ["team-a-cred", "team-b-cred"]) await waitForCopy(core, u.target, copy, password);
+        await eventually(`${u.target}/default to list both copies`, async () => ((await pullSecretNames(core, u.target, "default"))?.sort().join() === "team-a-cred,team-b-cred" ? true : undefined));
+
+        await u.helmOk("upgrade", u.release, CHART_DIR, "--values", u.v2);
+        await u.reviewed(u.install(["team-a-cred"], ["team-a-cred"], ["team-b-cred"]), { verb: "update", name: "team-b-cred", allowed: false });
+        // As in a cluster, the new config reaches the patcher after the RBAC (the kubelet syncs the
+        // ConfigMap volume later); it cleans up team-b's copy and ServiceAccount entry.
+        const upgraded = await core.readNamespacedConfigMap({ name: `${u.fullname}-config`, namespace: u.patcherNs });
+        writeFileSync(configPath, upgraded.data?.["config.yaml"] ?? "");
+        await waitForNoSecret(core, u.target, "team-b-cred");
+        await eventually(`${u.target}/default to list only team-a-cred`, async () => ((await pullSecretNames(core, u.target, "default"))?.join() === "team-a-cred" ? true : undefined));
+        expect((await core.readNamespacedSecret({ name: "team-a-cred", namespace: u.target })).metadata?.name).toBe("team-a-cred");
+        const running = patcher;
+        patcher = undefined;
+        expect(await running.stop()).toBe(0);
+        const output = running.stdout + running.stderr;
+        expect(output).not.toMatch(/forbidden|\b403\b/i);
+        expect(output).not.toContain(password);
+        process.stderr.write(`[deploy-rbac] helm upgrade: the patcher deleted the removed mapping's copy without a 403\n`);
+      } finally {
+        if (patcher) {
+          // Failed before the patcher was stopped: show what it did.
+          await patcher.stop();
+          process.stderr.write(`[deploy-rbac] helm upgrade: patcher output\n${patcher.stdout}${patcher.stderr}\n`);
+        }
+        await u.uninstall();
       }
     });
   });
@@ -690,7 +737,10 @@ describe("install manifests and the patcher's RBAC", () => {
 
     it("the patcher itself runs on nothing but this RBAC: copies, patches, leads, and never hits a 403", async () => {
       const i = installed();
-      const config = structuredClone(configs[which]) as { source?: unknown; targets?: unknown; mappings?: { targets: unknown }[] };
+      const config = structuredClone(configs[which]) as { source?: unknown; targets?: unknown; mappings?: { targets: unknown }[]; controller?: Record<string, unknown> };
+      // Both installs share this cluster (and the kustomize run leaves its entries behind): as two
+      // installations must, each runs as its own instance, so neither cleans up after the other.
+      config.controller = { ...config.controller, instance: `${which}-${uniqueName("i").slice(2)}` };
       const target = await namespaces.create(`ipsp-${which}-run`);
       // The shipped config, with its targets narrowed to one namespace so the rest of the shared
       // cluster stays untouched. Targets do not change what RBAC is needed: the patcher watches all
