@@ -54,19 +54,6 @@ lock_hash="$( (cat "$REPO_ROOT/pnpm-lock.yaml" 2>/dev/null; node --version) | sh
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_hash" ]]; then
   _bs_log "installing dependencies with pnpm $PNPM_VERSION on node $(node --version)"
   frozen="--frozen-lockfile"; [[ -f "$REPO_ROOT/pnpm-lock.yaml" ]] || frozen=""
-  # The patcher's bin (apps/patcher/dist/main.js) is a build output, and e2e depends on the patcher,
-  # so on a fresh checkout pnpm would warn "Failed to create bin" for a file that does not exist
-  # yet. Put a stand-in there that says so; the first build replaces it.
-  patcher_main="$REPO_ROOT/apps/patcher/dist/main.js"
-  if [[ ! -e "$patcher_main" ]]; then
-    mkdir -p "$(dirname "$patcher_main")"
-    cat > "$patcher_main" <<'STANDIN'
-#!/usr/bin/env node
-// Stand-in written by scripts/bootstrap.sh so pnpm can link this bin; the build replaces it.
-process.stderr.write("imagepullsecret-patcher is not built yet: run `pnpm exec turbo run build`\n");
-process.exitCode = 1;
-STANDIN
-  fi
   (cd "$REPO_ROOT" && pnpm install $frozen --reporter=append-only --config.update-notifier=false >&2) || _bs_die "pnpm install failed"
   echo "$lock_hash" > "$stamp"
 fi
