@@ -30,7 +30,7 @@ const rnd = Random.fromEnv();
 const SEED = `seed=${rnd.seed}`;
 const REPLAY = `SOAK_SEED=${rnd.seed} SOAK_SECONDS=${SECONDS}`;
 
-const log = (line: string): void => void process.stderr.write(`[soak ${SEED}] ${line}\n`);
+const log = (text: string): void => void process.stderr.write(`${text.split("\n").map((line) => `[soak ${SEED}] ${line}`).join("\n")}\n`);
 
 describe("soak: invariants under random operations", () => {
   const admin = adminKubeConfig();
@@ -103,11 +103,14 @@ describe("soak: invariants under random operations", () => {
       const windowTop = topWrites(windowRequests.filter((r) => users.has(r.user)));
       if (windowTop.length) log(`write window, most frequent patcher writes:\n  ${windowTop.join("\n  ")}`);
 
-      // Writes over the whole soak, per member, for context.
-      const soakRequests = readAudit(auditPath, soakAuditStart, soakStartMs, windowStart);
-      log(
-        `writes during operations and convergence: ${fmt([...countWrites(soakRequests).entries()].filter(([u]) => users.has(u)))}`,
-      );
+      // Writes during the operations and during convergence, per member, for context.
+      const soakRequests = readAudit(auditPath, soakAuditStart, soakStartMs, windowStart).filter((r) => users.has(r.user));
+      const opsRequests = soakRequests.filter((r) => r.received < convergeStart);
+      const convergeRequests = soakRequests.filter((r) => r.received >= convergeStart);
+      log(`writes during the operations: ${fmt([...countWrites(opsRequests).entries()])}`);
+      log(`writes during convergence (${convergedMs} ms): ${fmt([...countWrites(convergeRequests).entries()])}`);
+      const convergeTop = topWrites(convergeRequests);
+      if (convergeTop.length) log(`convergence, most frequent patcher writes:\n  ${convergeTop.join("\n  ")}`);
 
       // --- Final state, plans, metrics, foreign objects.
       const final = await judgeNow();
@@ -145,6 +148,9 @@ describe("soak: invariants under random operations", () => {
       for (const { at, verdict: v } of verdicts) {
         expect.soft(v.violations, `${SEED}: cluster state ${at} differs from what the final configs demand (${v.namespaces} namespaces checked)`).toEqual([]);
       }
+      expect
+        .soft(final.staleRecords, `${SEED}: every record in imagepullsecret-patcher.io/added names an instance and mapping that still selects the namespace for that name`)
+        .toEqual([]);
       expect.soft(planProblems, `${SEED}: each instance's own plan after convergence: nothing left to do, exactly the expected conflicts reported`).toEqual([]);
       expect.soft(metrics.conflictCounts, `${SEED}: conflicts reported by the running engines (metric imagepullsecret_patcher_namespaces{state="conflicting"})`).toEqual([]);
       expect.soft(foreignChanges, `${SEED}: objects the patchers do not own must not change (data, labels, annotations, resourceVersion)`).toEqual([]);

@@ -131,6 +131,11 @@ export interface ExpectedConflict {
 export interface Verdict {
   /** Human-readable violations; empty when the cluster matches the model. */
   violations: string[];
+  /**
+   * Entries recorded in the added-annotation under an (instance, mapping) that no longer selects
+   * the namespace for that name: the entry itself is fine, but the record names the wrong owner.
+   */
+  staleRecords: string[];
   /** Keys that must report a conflict in the final state. */
   conflicts: ExpectedConflict[];
   /** (namespace, secretName) → "instance/mapping" of the copy's owner, for the report. */
@@ -146,6 +151,20 @@ const INSTANCE_LABEL = "imagepullsecret-patcher.io/instance";
 const ADDED = "imagepullsecret-patcher.io/added";
 const DOCKER_TYPE = "kubernetes.io/dockerconfigjson";
 const DOCKER_KEY = ".dockerconfigjson";
+
+/**
+ * Records of the added-annotation: `name` (older form) or `name@instance/mapping`, comma-separated.
+ */
+export function addedRecords(value: string | undefined): { secretName: string; instance?: string | undefined; mapping?: string | undefined }[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((r) => {
+      const m = /^([^@/\s]+)(?:@([^@/\s]+)\/([^@/\s]+))?$/.exec(r);
+      return m ? { secretName: m[1] ?? r, instance: m[2], mapping: m[3] } : { secretName: r };
+    });
+}
 
 export function isManaged(s: ObservedSecret): boolean {
   return s.labels[MANAGED_BY] === MANAGED_VALUE;
@@ -171,6 +190,7 @@ export function claimsFor(instances: readonly InstanceSpec[], ns: ObservedNamesp
  */
 export function judge(instances: readonly InstanceSpec[], observed: Observed, handEntries: ReadonlyMap<string, readonly string[]>): Verdict {
   const violations: string[] = [];
+  const staleRecords: string[] = [];
   const conflicts: ExpectedConflict[] = [];
   const owners = new Map<string, string>();
   let checked = 0;
@@ -251,11 +271,15 @@ export function judge(instances: readonly InstanceSpec[], observed: Observed, ha
         const may = allowed.get(entry);
         if (!may?.(sa.name)) violations.push(`ServiceAccount ${where} has stray entry ${entry}: no mapping that owns a copy of it selects this ServiceAccount (entries [${entries.join(",")}])`);
       }
-      const added = (sa.annotations[ADDED] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-      for (const name of added) {
-        if (!entries.includes(name)) violations.push(`ServiceAccount ${where}: annotation ${ADDED} lists ${name}, which is not in imagePullSecrets [${entries.join(",")}]`);
+      for (const record of addedRecords(sa.annotations[ADDED])) {
+        const text = `${record.secretName}${record.instance ? `@${record.instance}/${record.mapping}` : ""}`;
+        if (!entries.includes(record.secretName)) {
+          violations.push(`ServiceAccount ${where}: annotation ${ADDED} records ${text}, which is not in imagePullSecrets [${entries.join(",")}]`);
+        } else if (record.instance && !claimsFor(instances, ns, record.secretName).some((c) => c.instance === record.instance && c.mapping.name === record.mapping)) {
+          staleRecords.push(`ServiceAccount ${where}: annotation ${ADDED} records ${text}, but ${record.instance}/${record.mapping} does not select this namespace for ${record.secretName} (owner ${owners.get(`${ns.name}/${record.secretName}`) ?? "none"})`);
+        }
       }
     }
   }
-  return { violations, conflicts, owners, namespaces: checked };
+  return { violations, staleRecords, conflicts, owners, namespaces: checked };
 }
