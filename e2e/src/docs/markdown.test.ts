@@ -32,6 +32,7 @@ describe("extractBlocks", () => {
       "<!-- doctest: check kubectl -n team-a get secret regcred -->",
       '<!-- doctest: expect stdout contains "regcred" -->',
       '<!-- doctest: expect output contains "a \\"b\\"\\nc" -->',
+      '<!-- doctest: expect stdout lacks "\\nsecret/" -->',
       "<!-- doctest: expect exit 2 -->",
       '<!-- doctest: background "imagepullsecret-patcher run" -->',
       "<!-- doctest: eventually -->",
@@ -52,6 +53,7 @@ describe("extractBlocks", () => {
       expect: [
         { stream: "stdout", contains: "regcred" },
         { stream: "output", contains: 'a "b"\nc' },
+        { stream: "stdout", contains: "\nsecret/", negate: true },
       ],
       exitCode: 2,
       background: ["imagepullsecret-patcher run"],

@@ -15,7 +15,8 @@
 //   kubectl get sa default | grep regcred   it exits 0: the outcome the doc promises
 //   -->
 //   <!-- doctest: expect exit 2 -->         the block's exit code (default 0)
-//   <!-- doctest: expect stdout contains "regcred" -->   also `stderr`, `output` (both); \n, \" and \\ escapes
+//   <!-- doctest: expect stdout contains "regcred" -->   also `stderr`, `output` (both), and
+//                                           `lacks` for text that must not appear; \n, \" and \\ escapes
 //   <!-- doctest: background "PREFIX" -->   commands starting with PREFIX keep running in the
 //                                           background until the doc is done
 //   <!-- doctest: eventually -->            each command is retried for up to 30 s until it exits 0
@@ -38,6 +39,8 @@ export const RUNNABLE_LANGS: ReadonlySet<string> = new Set(["bash", "sh", "shell
 export interface Expectation {
   stream: "stdout" | "stderr" | "output";
   contains: string;
+  /** `lacks`: the text must not appear. */
+  negate?: boolean;
 }
 
 export interface Markers {
@@ -122,9 +125,11 @@ export function parseMarker(body: string, markers: Markers, where: string): void
         markers.exitCode = Number(exit[1]);
         return;
       }
-      const m = /^(stdout|stderr|output)\s+contains\s+(.*)$/s.exec(args);
-      if (!m) throw new MarkerError(`${where}: expected "expect exit N" or "expect stdout|stderr|output contains \\"TEXT\\""`);
-      markers.expect.push({ stream: m[1] as Expectation["stream"], contains: unquote(m[2] ?? "", where) });
+      const m = /^(stdout|stderr|output)\s+(contains|lacks)\s+(.*)$/s.exec(args);
+      if (!m) throw new MarkerError(`${where}: expected "expect exit N" or "expect stdout|stderr|output contains|lacks \\"TEXT\\""`);
+      const e: Expectation = { stream: m[1] as Expectation["stream"], contains: unquote(m[3] ?? "", where) };
+      if (m[2] === "lacks") e.negate = true;
+      markers.expect.push(e);
       return;
     }
     case "background":

@@ -277,7 +277,9 @@ export class DocSession {
     }
     for (const e of block.markers.expect) {
       const text = e.stream === "stdout" ? stdout : e.stream === "stderr" ? stderr : stdout + stderr;
-      if (!text.includes(e.contains)) return `${id}: expected ${e.stream} to contain ${JSON.stringify(e.contains)}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
+      if (text.includes(e.contains) === !!e.negate) {
+        return `${id}: expected ${e.stream} ${e.negate ? "not " : ""}to contain ${JSON.stringify(e.contains)}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
+      }
     }
     return undefined;
   }
