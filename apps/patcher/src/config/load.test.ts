@@ -65,7 +65,7 @@ leaderElection: { enabled: true }
     ["invalid label selector", "mappings:\n  - name: a\n    source: {secret: {name: a, namespace: b}}\n    targets:\n      selector: 'team in (a'\n", "mappings[0].targets.selector", "", 5],
     ["duplicate mapping names", "mappings:\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [y]}}\n", "mappings[1].name", "already used", 3],
     ["same secret into one namespace", "mappings:\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n  - {name: b, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n", "mappings[1]", 'both write Secret "a" into namespace "x"', 3],
-    ["secretName not DNS-1123", "secretName: Image_Pull\nsource: {secret: {name: a, namespace: b}}\n", "secretName", "not a valid Secret name", 1],
+    ["secretName not DNS-1123", "secretName: Image_Pull\nsource: {secret: {name: a, namespace: b}}\n", "secretName", '"Image_Pull" is not a valid Secret name', 1],
     ["empty mappings", "mappings: []\n", "mappings", "at least one mapping", 1],
     ["missing file path", "mappings:\n  - name: a\n    source: {file: {}}\n    targets: {all: {}}\n", "mappings[0].source.file.path", "", 3],
     ["invalid Vault URL", "mappings:\n  - name: a\n    source: {vault: {address: 'not a url', path: registry, auth: {token: {token: t}}}}\n    targets: {all: {}}\n", "mappings[0].source.vault.address", "", 3],

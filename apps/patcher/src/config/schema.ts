@@ -81,8 +81,9 @@ export const configSchema = z
      */
     secretName: z
       .string()
-      .max(253)
-      .regex(DNS1123_SUBDOMAIN, "not a valid Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.')")
+      .refine((name) => name.length <= 253 && DNS1123_SUBDOMAIN.test(name), {
+        error: (issue) => `${JSON.stringify(issue.input)} is not a valid Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.')`,
+      })
       .optional(),
     /** Default strategy of mappings that set none. */
     serviceAccounts: z.unknown().optional(),

@@ -76,7 +76,7 @@ describe("titansoft CONFIG_* variables", () => {
 
   it("refuses a secretName that is not a valid Secret name, naming CONFIG_SECRETNAME", () => {
     expect(() => configFromTitansoftEnv({ CONFIG_DOCKERCONFIGJSONPATH: "/x", CONFIG_SECRETNAME: "Bad_Name" })).toThrow(
-      /^environment: CONFIG_SECRETNAME: not a valid Secret name/,
+      /^environment: CONFIG_SECRETNAME: "Bad_Name" is not a valid Secret name/,
     );
   });
 
