@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from "node:path";
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { builtinRegistries, Engine, type EngineOptions, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
@@ -32,7 +33,8 @@ type EngineSettings = EngineOptions & { canWrite?: (() => boolean) | undefined }
 export async function createRegistries(config: LoadedConfig): Promise<Registries> {
   const registries = builtinRegistries();
   registries.sources.register(envSourceFactory);
-  const from = config.origin === "environment" ? [] : [config.origin];
+  // createRequire needs an absolute path: a relative --config would resolve nothing.
+  const from = config.origin === "environment" ? [] : [resolvePath(config.origin)];
   try {
     await loadPluginPackages(config.config.plugins, registries, [...from, import.meta.filename]);
   } catch (err) {

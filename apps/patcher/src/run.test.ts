@@ -11,6 +11,13 @@ function engine(states: [string, string, string?][], synced = true): HostedEngin
 }
 
 describe("readiness", () => {
+  it("fails, naming the missing verb, while a watch is refused (e.g. titansoft's RBAC has no watch)", () => {
+    const refused = 'watch /api/v1/namespaces failed: HTTP 403 Forbidden (RBAC: the patcher needs "watch" here)';
+    const probe = readiness({ elector: undefined, engine: { ...engine([["a", "ready"]]), problems: () => [refused] }, configError: undefined });
+    expect(probe.ok).toBe(false);
+    expect(probe.detail.watchProblems).toEqual([refused]);
+  });
+
   it("is ready when the engine synced and every source is ready", () => {
     const probe = readiness({ elector: undefined, engine: engine([["a", "ready"]]), configError: undefined });
     expect(probe).toEqual({ ok: true, detail: { leader: "disabled", cachesSynced: true, degradedSources: [], configError: undefined } });

@@ -41,9 +41,17 @@ export function readiness(args: { elector: Pick<LeaseElector, "state" | "isLeade
   const synced = follower || !!engine?.synced;
   // The engine's view of each source: it also reports a source that could not start.
   const degraded = follower || !engine ? [] : engine.status().filter((m) => m.sourceState !== "ready").map((m) => `${m.name}: ${m.sourceError ?? m.sourceState}`);
+  // A watch refused for lack of RBAC leaves the cache to relists: say which verb is missing.
+  const watchProblems = follower || !engine ? [] : (engine.problems?.() ?? []).filter((p) => !p.startsWith("mapping "));
   return {
-    ok: leaderKnown && synced && degraded.length === 0,
-    detail: { leader: elector ? elector.state : "disabled", cachesSynced: synced, degradedSources: degraded, configError },
+    ok: leaderKnown && synced && degraded.length === 0 && watchProblems.length === 0,
+    detail: {
+      leader: elector ? elector.state : "disabled",
+      cachesSynced: synced,
+      degradedSources: degraded,
+      configError,
+      ...(watchProblems.length ? { watchProblems } : {}),
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Logger, Mapping, MappingStatus } from "@imagepullsecret-patcher/core";
+import type { Logger, Mapping, MappingStatus, TrackedCounts } from "@imagepullsecret-patcher/core";
 import type { LoadedConfig } from "../config/load.js";
 import { classifyReload, sourceConfigs, type ReloadPlan } from "./classify.js";
 import { OwnedSource } from "./owned-source.js";
@@ -10,6 +10,10 @@ export interface HostedEngine {
   readonly synced: boolean;
   readonly msSinceLastWatchEvent: number;
   status(): MappingStatus[];
+  /** Lists or watches that keep failing (naming the missing verb), and sources that failed to start. */
+  problems?(): string[];
+  /** Sizes of the engine's internal maps, for the `engine_tracked_keys` gauge. */
+  trackedCounts?(): TrackedCounts;
 }
 
 export interface EngineHostOptions {

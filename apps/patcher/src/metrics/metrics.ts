@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { EngineObserver, Mapping, MappingStatus } from "@imagepullsecret-patcher/core";
+import type { EngineObserver, Mapping, MappingStatus, TrackedCounts } from "@imagepullsecret-patcher/core";
 
 /** What the scrape-time gauges read from the running engine. */
 export interface StatusSource {
   status(): MappingStatus[];
+  trackedCounts?(): TrackedCounts;
 }
 
 /** Source states reported by `source_state`; the engine reports a source that could not start as `failed`. */
@@ -85,7 +86,7 @@ export class PatcherMetrics {
     });
     new Gauge({
       name: `${P}namespaces`,
-      help: "Namespaces per mapping by state: in_scope, in_sync, conflicting, failing, waiting.",
+      help: "Namespaces per mapping by state: in_scope, in_sync, conflicting, failing, waiting, skipped.",
       labelNames: ["mapping", "state"],
       registers: [this.registry],
       collect() {
@@ -96,7 +97,20 @@ export class PatcherMetrics {
           this.set({ mapping: s.name, state: "conflicting" }, s.conflicting);
           this.set({ mapping: s.name, state: "failing" }, s.failing);
           this.set({ mapping: s.name, state: "waiting" }, s.waiting);
+          this.set({ mapping: s.name, state: "skipped" }, s.skipped);
         }
+      },
+    });
+    new Gauge({
+      name: `${P}engine_tracked_keys`,
+      help: "Entries in the engine's internal maps, by map; bounded by namespaces x mappings or a fixed cap.",
+      labelNames: ["map"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const counts = view.engine()?.trackedCounts?.();
+        if (!counts) return;
+        for (const [map, n] of Object.entries(counts) as [string, number][]) this.set({ map }, n);
       },
     });
   }
