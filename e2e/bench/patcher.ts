@@ -182,6 +182,9 @@ export class Patcher {
     const configPath = join(configDir, "config.yaml");
     const config = {
       source: { secret: { name: SOURCE.name, namespace: SOURCE.namespace } },
+      // Named explicitly: the default (the source's name) would make kube-system, where the source
+      // lives, the one namespace without a copy, and the request counts are compared across runs.
+      secretName: COPY_NAME,
       controller: { ...options.settings },
       leaderElection: { enabled: options.leaderElection, namespace: BENCH_NAMESPACE, name: LEASE_NAME },
       log: { level: "info" },
