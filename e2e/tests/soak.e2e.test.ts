@@ -44,7 +44,8 @@ describe("soak: invariants under random operations", () => {
   }, 120_000);
 
   it(
-    `keeps every invariant (replay: ${REPLAY})`,
+    // A stable name (reports track tests by name); the seed is in the start line and every assertion.
+    "keeps every invariant",
     async () => {
       log(`starting; replay with ${REPLAY}; run ${scenario.run}; ${SECONDS} s of operations`);
       const auditPath = inject("auditLogPath");
