@@ -271,4 +271,11 @@ describe("several instances and mappings", () => {
     expect(result.reason).toContain("configured source");
     expect(result.actions).toEqual([]);
   });
+
+  it("reports a source's namespace as skipped only where the mapping selects it, and never cleans it up", () => {
+    const sources = [{ namespace: "ns1", name: "pull" }];
+    const unselected = planKey(state({ namespace: ns({ team: "z" }), secret: copy(), sourceSecrets: sources }));
+    expect(unselected.outcome).toBe("out-of-scope");
+    expect(unselected.actions).toEqual([]);
+  });
 });

@@ -109,7 +109,13 @@ export function planKey(state: KeyState): Plan {
   if (!namespace) return plan("skipped", "namespace does not exist");
   if (namespace.phase === "Terminating") return plan("skipped", "namespace is terminating");
   const isSource = state.sourceSecrets.some((s) => s.namespace === namespace.name && s.name === mapping.secretName);
-  if (isSource) return plan("skipped", `${namespace.name}/${mapping.secretName} is a configured source; no copy is written over it`);
+  if (isSource) {
+    // Never written, never cleaned up; reported as skipped only where the mapping selects it.
+    if (mapping.active && mapping.selector.matches(namespace)) {
+      return plan("skipped", `${namespace.name}/${mapping.secretName} is a configured source; no copy is written over it`);
+    }
+    return plan("out-of-scope", `not selected; ${namespace.name}/${mapping.secretName} is a configured source, left alone`);
+  }
 
   if (!mapping.active) return cleanup(state, `mapping ${mapping.name} was removed`);
   if (!mapping.selector.matches(namespace)) return cleanup(state, `not selected by ${mapping.selector.description}`);
