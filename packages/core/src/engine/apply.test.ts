@@ -63,10 +63,27 @@ describe("applyActions", () => {
     expect(body.metadata?.resourceVersion).toBe("10");
   });
 
-  it("turns a 422 on a ServiceAccount patch into a retryable stale-cache error", async () => {
+  it("turns a 422 from a patch that could not be applied (stale cache) into a retryable error", async () => {
     const writer = new RecordingWriter();
-    writer.fail = new ApiException(422, "Unprocessable Entity", JSON.stringify({ reason: "Invalid", message: "the server rejected our request" }), {});
+    // What kube-apiserver answers for a failed `test` op or a missing path: empty details.
+    writer.fail = new ApiException(422, "Unprocessable Entity", JSON.stringify({ reason: "Invalid", message: "the server rejected our request due to an error in our request", details: {} }), {});
     await expect(applyActions(ctx(writer), target, [{ type: "add-reference", serviceAccount: sa }], credential, undefined)).rejects.toBeInstanceOf(StalePatchError);
+  });
+
+  it("keeps a real validation error (it names the object and the field) as it is", async () => {
+    const writer = new RecordingWriter();
+    const body = { reason: "Invalid", message: 'ServiceAccount "default" is invalid', details: { name: "default", kind: "ServiceAccount", causes: [{ field: "metadata.annotations" }] } };
+    writer.fail = new ApiException(422, "Unprocessable Entity", JSON.stringify(body), {});
+    const run = applyActions(ctx(writer), target, [{ type: "add-reference", serviceAccount: sa }], credential, undefined);
+    await expect(run).rejects.toBeInstanceOf(ApiException);
+  });
+
+  it("does not carry finalizers or ownerReferences onto a Secret re-created to change its type", async () => {
+    const writer = new RecordingWriter();
+    await applyActions(ctx(writer), target, [{ type: "recreate-secret", uid: "uid-1", adopt: true }], credential, { ...adopted, type: "Opaque" });
+    const created = writer.calls.find((c) => c.op === "create")?.body as V1Secret;
+    expect(created.metadata?.finalizers).toBeUndefined();
+    expect(created.metadata?.ownerReferences).toBeUndefined();
   });
 
   it("sends nothing once beforeWrite refuses (e.g. the leader lease was lost mid-plan)", async () => {

@@ -1,4 +1,4 @@
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
+import { ApiException, PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
 import type { SourceValue } from "../plugins/contracts.js";
 import { classifyApiError } from "../kube/errors.js";
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE, type CachedSecret, type CachedServiceAccount } from "../kube/views.js";
@@ -84,7 +84,7 @@ function pointer(segment: string): string {
   return segment.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
-function secretBody(target: ApplyTarget, credential: SourceValue, existing: CachedSecret | undefined, resourceVersion?: string): V1Secret {
+function secretBody(target: ApplyTarget, credential: SourceValue, existing: CachedSecret | undefined, resourceVersion?: string, keepLifecycle = true): V1Secret {
   // Keep labels and annotations others put on our copy, but not the adopt opt-in, which has done its job.
   const annotations: Record<string, string> = { ...(existing?.annotations ?? {}) };
   delete annotations[ADOPT_ANNOTATION];
@@ -95,9 +95,10 @@ function secretBody(target: ApplyTarget, credential: SourceValue, existing: Cach
       name: target.secretName,
       namespace: target.namespace,
       resourceVersion,
-      // An update is a PUT: what it leaves out is dropped, so an adopted copy keeps these.
-      finalizers: existing?.finalizers ? [...existing.finalizers] : undefined,
-      ownerReferences: existing?.ownerReferences ? [...existing.ownerReferences] : undefined,
+      // An update is a PUT: what it leaves out is dropped, so an adopted copy keeps these. A new
+      // object made to replace a deleted one does not inherit them.
+      finalizers: keepLifecycle && existing?.finalizers ? [...existing.finalizers] : undefined,
+      ownerReferences: keepLifecycle && existing?.ownerReferences ? [...existing.ownerReferences] : undefined,
       labels: {
         ...(existing?.labels ?? {}),
         [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
@@ -167,12 +168,26 @@ export interface Written {
   readonly resourceVersion: string;
 }
 
+/**
+ * A JSON patch that could not be applied (a failed `test`, a path that is gone): the API server
+ * answers 422 with empty `details`, unlike a real validation error, which names the object and the
+ * fields. The patch was built from the cache, so this means the object moved on under it.
+ */
+function isPatchApplicationFailure(err: unknown): boolean {
+  if (classifyApiError(err).status !== 422 || !(err instanceof ApiException)) return false;
+  try {
+    const body = (typeof err.body === "string" ? JSON.parse(err.body) : err.body) as { details?: { name?: string; causes?: unknown[] } } | undefined;
+    return !body?.details?.name && !body?.details?.causes?.length;
+  } catch {
+    return false;
+  }
+}
+
 async function patchServiceAccount(ctx: ApplyContext, namespace: string, name: string, patch: object[]): Promise<V1ServiceAccount> {
   try {
     return await ctx.writer.patchServiceAccount(namespace, name, patch);
   } catch (err) {
-    // The patch was built from the cache; a 422 here means the object moved on under it.
-    if (classifyApiError(err).status === 422) throw new StalePatchError(`ServiceAccount ${namespace}/${name} changed since it was cached`, { cause: err });
+    if (isPatchApplicationFailure(err)) throw new StalePatchError(`ServiceAccount ${namespace}/${name} changed since it was cached`, { cause: err });
     throw err;
   }
 }
@@ -217,7 +232,7 @@ export async function applyActions(
         ctx.observer?.onWrite?.("secret-delete");
         written.push({ cacheKey: secretKey, resourceVersion: "" });
         await ctx.beforeWrite();
-        written.push({ cacheKey: secretKey, resourceVersion: rv(await writer.createSecret(ns, secretBody(target, needCredential(), existing))) });
+        written.push({ cacheKey: secretKey, resourceVersion: rv(await writer.createSecret(ns, secretBody(target, needCredential(), existing, undefined, false))) });
         ctx.observer?.onWrite?.("secret-create");
         break;
       case "delete-secret":

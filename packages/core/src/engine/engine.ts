@@ -77,6 +77,8 @@ export interface EngineOptions {
    */
   onceRetryBudgetMs?: number | undefined;
   onceSourceWaitMs?: number | undefined;
+  /** `runOnce` and `planAll`: how long caches may take to list. Default 60 s. */
+  onceSyncTimeoutMs?: number | undefined;
 }
 
 /** The last outcome of one (mapping, namespace) key. */
@@ -206,6 +208,8 @@ export class Engine {
     this.#queue = new WorkQueue({ observer: options.observer });
     this.#bucket = new TokenBucket(options.clientQps ?? 50, options.clientBurst ?? 100);
     this.#events = options.recordEvents === false ? undefined : new EventRecorder(options.kubeConfig, this.#log, "patcher", this.#instance);
+    // Events are writes too: none after the engine stops or the leader lease is lost.
+    if (this.#events) this.#events.gate = () => !this.#signal?.aborted && (options.canWrite?.() ?? true);
     const common = {
       kubeConfig: options.kubeConfig,
       logger: this.#log,
@@ -246,8 +250,17 @@ export class Engine {
 
   /** True once namespaces, ServiceAccounts and the copy watches of configured mappings have listed. */
   get synced(): boolean {
-    if (!this.#namespaces.hasSynced || !this.#serviceAccounts.hasSynced) return false;
-    return this.#mappings.every((m) => this.#copyWatches.get(m.secretName)?.reflector.hasSynced ?? false);
+    return this.#baseSynced && this.#mappings.every((m) => this.#copyWatches.get(m.secretName)?.reflector.hasSynced ?? false);
+  }
+
+  /** Namespaces and ServiceAccounts have listed: keys can be enumerated. */
+  get #baseSynced(): boolean {
+    return this.#namespaces.hasSynced && this.#serviceAccounts.hasSynced;
+  }
+
+  /** A key can be planned once the Secrets of its own copy name have listed too. */
+  #keySynced(secretName: string): boolean {
+    return this.#baseSynced && (this.#copyWatches.get(secretName)?.reflector.hasSynced ?? false);
   }
 
   /** Longest time any watch has been silent; the app's health check reads it. */
@@ -347,7 +360,7 @@ export class Engine {
     try {
       this.#startAll(controller.signal, { enqueueOnSync: false });
       const running = this.#queue.run((key) => this.#reconcile(key, { once: true }), { workers: this.#opts.workers ?? 4, signal: controller.signal });
-      await this.waitForSync(controller.signal);
+      await this.#waitForCaches(controller.signal);
       await this.#waitForSources(controller.signal, this.#opts.onceSourceWaitMs ?? 30_000);
       this.#enqueueAll();
       await Promise.race([this.#queue.whenIdle(), new Promise((resolve) => controller.signal.addEventListener("abort", resolve, { once: true }))]);
@@ -364,13 +377,19 @@ export class Engine {
     const controller = new AbortController();
     signal.addEventListener("abort", () => controller.abort(), { once: true });
     this.#startAll(controller.signal, { enqueueOnSync: false });
-    await this.waitForSync(controller.signal);
+    await this.#waitForCaches(controller.signal);
     await this.#waitForSources(controller.signal, this.#opts.onceSourceWaitMs ?? 30_000);
     const out: (KeyStatus & { plan: Plan })[] = [];
     for (const key of this.#allKeys()) {
       const [id, namespace] = splitKey(key);
       const state = this.#state(id, namespace);
       if (!state) continue;
+      if (!this.#keySynced(state.mapping.secretName)) {
+        const problem = this.#copyWatches.get(state.mapping.secretName)?.reflector.problem ?? "not listed in time";
+        const reason = `Secrets named ${state.mapping.secretName} could not be listed: ${problem}`;
+        out.push({ mapping: state.mapping.name, namespace, secretName: state.mapping.secretName, outcome: "error", reason, at: new Date(), plan: { outcome: "waiting", actions: [], reason } });
+        continue;
+      }
       const plan = planKey(state);
       out.push({ mapping: state.mapping.name, namespace, secretName: state.mapping.secretName, outcome: plan.outcome, reason: plan.reason, at: new Date(), plan });
     }
@@ -446,14 +465,31 @@ export class Engine {
     // its own mapping wait and report why, and never holds up the others.
     for (const m of this.#mappings) this.#startSource(m);
     this.#log.info({ mappings: this.#mappings.map((m) => m.name) }, "engine started");
+    if (options.enqueueOnSync === false) return;
     void this.waitForSync(signal).then(() => {
       if (signal.aborted) return;
       this.#log.info({ namespaces: this.#namespaces.size, serviceAccounts: this.#serviceAccounts.size }, "caches synced");
       this.#retireFromRecords();
-      if (options.enqueueOnSync === false) return;
       this.#initialSync = { total: this.#namespaces.size, done: new Set(), nextReport: 0, started: Date.now() };
       this.#enqueueAll();
     });
+  }
+
+  /**
+   * For one pass (`runOnce`, `plan`): namespaces and ServiceAccounts must list (an error names what
+   * failed after the deadline); copy watches, removed mappings' included, get the same deadline,
+   * after which their keys are reported rather than waited for.
+   */
+  async #waitForCaches(signal: AbortSignal): Promise<void> {
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#opts.onceSyncTimeoutMs ?? 60_000)]);
+    await Promise.all([this.#namespaces.waitForSync(deadline), this.#serviceAccounts.waitForSync(deadline)]);
+    if (!this.#baseSynced && !signal.aborted) {
+      const problems = [this.#namespaces.problem, this.#serviceAccounts.problem].filter(Boolean).join("; ");
+      throw new Error(`namespaces and ServiceAccounts could not be listed in time${problems ? `: ${problems}` : ""}`);
+    }
+    // Removed mappings found in the records need their copy watches before planning.
+    this.#retireFromRecords();
+    await Promise.all([...this.#copyWatches.values()].map((w) => w.reflector.waitForSync(deadline)));
   }
 
   /** Resolves when every source has settled (has a value, or reported a problem), or after `maxMs`. */
@@ -493,7 +529,7 @@ export class Engine {
     if (this.#sources.has(source) || !this.#signal || this.#signal.aborted) return;
     const stop = new AbortController();
     const parent = this.#signal;
-    parent.addEventListener("abort", () => stop.abort(), { once: true });
+    parent.addEventListener("abort", () => stop.abort(), { once: true, signal: stop.signal });
     const running: RunningSource = { stop, unsubscribe: source.onChange(() => this.#enqueueSource(source)) };
     this.#sources.set(source, running);
     source.start(stop.signal).then(
@@ -541,10 +577,17 @@ export class Engine {
       const ours = s.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && (s.labels[INSTANCE_LABEL] ?? "") === this.#instance;
       if (!deleted && mapping && ours && this.#retire(mapping, s.name)) this.#queue.add(keyOf(retiredId(mapping, s.name), s.namespace));
     };
+    let listed = false;
     reflector.on({
       add: (s) => onSecret(s, false),
       update: (_o, s) => onSecret(s, false),
       delete: (s) => onSecret(s, true),
+      // Keys of this name waited for this list (a new or renamed copy name): plan them now.
+      synced: () => {
+        if (listed) return;
+        listed = true;
+        this.#enqueueName(secretName);
+      },
     });
     const watch: CopyWatch = { reflector, stop: new AbortController() };
     this.#copyWatches.set(secretName, watch);
@@ -554,7 +597,7 @@ export class Engine {
   #runCopyWatch(_name: string, watch: CopyWatch): void {
     const parent = this.#signal;
     if (!parent || parent.aborted || watch.stop.signal.aborted) return;
-    parent.addEventListener("abort", () => watch.stop.abort(), { once: true });
+    parent.addEventListener("abort", () => watch.stop.abort(), { once: true, signal: watch.stop.signal });
     void watch.reflector.run(watch.stop.signal);
   }
 
@@ -612,10 +655,17 @@ export class Engine {
         (s) => s.labels[MAPPING_LABEL] === r.name && s.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && (s.labels[INSTANCE_LABEL] ?? "") === this.#instance,
       );
       if (copies) continue;
+      const copyIsTheirs = (namespace: string): boolean => {
+        const copy = watch.reflector.get(`${namespace}/${r.secretName}`);
+        return copy?.labels[MAPPING_LABEL] === r.name && (copy.labels[INSTANCE_LABEL] ?? "") === this.#instance;
+      };
       let records = false;
-      for (const byName of this.#saByNamespace.values()) {
+      for (const [namespace, byName] of this.#saByNamespace) {
         for (const sa of byName.values()) {
-          if (addedRecords(sa).some((rec) => rec.secretName === r.secretName && (rec.instance === undefined || (rec.instance === this.#instance && rec.mapping === r.name)))) records = true;
+          const rec = addedRecords(sa).find((x) => x.secretName === r.secretName);
+          if (!rec) continue;
+          // A record without owner is this mapping's only where its copy still is.
+          if (rec.instance === undefined ? copyIsTheirs(namespace) : rec.instance === this.#instance && rec.mapping === r.name) records = true;
         }
         if (records) break;
       }
@@ -682,8 +732,14 @@ export class Engine {
     for (const id of this.#retired.keys()) this.#queue.add(keyOf(id, namespace));
   }
 
+  #enqueueName(secretName: string): void {
+    if (!this.#baseSynced) return;
+    const ids = [...this.#mappings.filter((m) => m.secretName === secretName).map((m) => m.name), ...[...this.#retired].filter(([, r]) => r.secretName === secretName).map(([id]) => id)];
+    for (const ns of this.#namespaces.list()) for (const id of ids) this.#queue.add(keyOf(id, ns.name));
+  }
+
   #enqueueSource(source: SourceProvider): void {
-    if (!this.synced) return;
+    if (!this.#baseSynced) return;
     for (const m of this.#mappings) {
       if (m.source !== source) continue;
       for (const ns of this.#namespaces.list()) this.#queue.add(keyOf(m.name, ns.name));
@@ -698,7 +754,7 @@ export class Engine {
   }
 
   #enqueueAll(): void {
-    if (!this.synced) return;
+    if (!this.#baseSynced) return;
     this.#pruneRetired();
     this.#pruneStatus();
     for (const key of this.#allKeys()) this.#queue.add(key);
@@ -808,8 +864,24 @@ export class Engine {
     const written: Written[] = [];
     try {
       const result = await this.#reconcileKey(key, mode, written);
-      if (result.kind !== "retry") this.#failingSince.delete(key);
-      return result;
+      if (result.kind !== "retry" && result.kind !== "requeue-after") {
+        this.#failingSince.delete(key);
+        return result;
+      }
+      if (!mode.once) return result;
+      // One pass always ends: a key still retrying or waiting after the budget is given up.
+      const since = this.#failingSince.get(key) ?? Date.now();
+      this.#failingSince.set(key, since);
+      const left = (this.#opts.onceRetryBudgetMs ?? 30_000) - (Date.now() - since);
+      if (left > 0) return result.kind === "retry" && result.retryAfterMs !== undefined ? { ...result, retryAfterMs: Math.min(result.retryAfterMs, left) } : result;
+      this.#failingSince.delete(key);
+      const [id, namespace] = splitKey(key);
+      const previous = this.#status.get(key);
+      const why = previous && previous.outcome !== "in-sync" ? previous.reason : "its last write never showed up in the watch";
+      const message = `gave up after ${Math.round((Date.now() - since) / 1000)}s: ${why}`;
+      if (this.#namespaces.get(namespace)) this.#status.set(key, { mapping: previous?.mapping ?? id, namespace, secretName: previous?.secretName, outcome: previous?.outcome === "waiting" ? "waiting" : "error", reason: message, at: new Date() });
+      this.#log.error({ key, reason: message }, "key did not settle; giving up for this pass");
+      return { kind: "terminal", error: new Error(message) };
     } finally {
       const at = Date.now();
       for (const w of written) {
@@ -845,10 +917,15 @@ export class Engine {
   async #reconcileKey(key: string, mode: { once?: boolean }, written: Written[]): Promise<HandlerResult> {
     const started = Date.now();
     const [id, namespaceName] = splitKey(key);
-    // Keys enqueued while caches still list are all enqueued again once they have synced.
-    if (!this.synced) return { kind: "done" };
     const state = this.#state(id, namespaceName);
     if (!state) return { kind: "done" };
+    // Keys enqueued while caches still list are enqueued again once they have synced.
+    if (!this.#keySynced(state.mapping.secretName)) {
+      if (!mode.once) return { kind: "done" };
+      const problem = this.#copyWatches.get(state.mapping.secretName)?.reflector.problem ?? "not listed in time";
+      this.#record(id, state, "error", `Secrets named ${state.mapping.secretName} could not be listed: ${problem}`, started);
+      return { kind: "terminal", error: new Error(problem) };
+    }
     // Our last write is not in the cache yet: planning now would repeat it. The watch event
     // re-enqueues the key; the delay is a safety net should that event never come.
     if (this.#pendingExpectation(state)) return { kind: "requeue-after", ms: mode.once ? 200 : 5_000 };
@@ -875,11 +952,11 @@ export class Engine {
       this.#record(id, state, plan.outcome === "changes" ? "in-sync" : plan.outcome, plan.reason, started);
       return { kind: "done" };
     } catch (err) {
-      return this.#failed(key, id, state, plan.reason, err, mode, started, log);
+      return this.#failed(id, state, plan.reason, err, started, log);
     }
   }
 
-  #failed(key: string, id: string, state: KeyState, planned: string, err: unknown, mode: { once?: boolean }, started: number, log: Logger): HandlerResult {
+  #failed(id: string, state: KeyState, planned: string, err: unknown, started: number, log: Logger): HandlerResult {
     if (err instanceof WriteRefusedError) {
       log.info({ reason: err.message }, "write not sent");
       return { kind: "terminal", error: err };
@@ -888,19 +965,14 @@ export class Engine {
     const c = err instanceof StalePatchError ? { kind: "conflict" as const, status: 422, message: err.message, retryAfterMs: undefined } : classifyApiError(err);
     const namespaceName = state.namespaceName;
     if (c.kind === "terminal") {
+      const previous = this.#status.get(keyOf(id, namespaceName));
       this.#record(id, state, "error", c.message, started);
       log.error({ error: c.message, status: c.status }, "reconcile failed; not retrying until something changes");
-      this.#events?.record({ kind: "Namespace", namespace: namespaceName, name: namespaceName, uid: state.namespace?.uid }, "Warning", "Failed", `${planned}: ${c.message}`);
+      // One Event per failure, not one per resync while it lasts.
+      if (previous?.outcome !== "error" || previous.reason !== c.message) {
+        this.#events?.record({ kind: "Namespace", namespace: namespaceName, name: namespaceName, uid: state.namespace?.uid }, "Warning", "Failed", `${planned}: ${c.message}`);
+      }
       return { kind: "terminal", error: new Error(c.message) };
-    }
-    const since = this.#failingSince.get(key) ?? Date.now();
-    this.#failingSince.set(key, since);
-    const budget = this.#opts.onceRetryBudgetMs ?? 30_000;
-    if (mode.once && Date.now() - since >= budget) {
-      const message = `gave up after ${Math.round((Date.now() - since) / 1000)}s of retries: ${c.message}`;
-      this.#record(id, state, "error", message, started);
-      log.error({ error: c.message, status: c.status }, "reconcile kept failing; giving up for this pass");
-      return { kind: "terminal", error: new Error(message) };
     }
     this.#record(id, state, "error", c.message, started);
     log.warn({ error: c.message, status: c.status, kind: c.kind }, "reconcile failed; will retry");

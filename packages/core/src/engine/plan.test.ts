@@ -68,7 +68,7 @@ describe("planKey", () => {
   });
 
   it("does nothing when copy and ServiceAccounts are up to date", () => {
-    const p = planKey(state({ secret: copy(), serviceAccounts: [sa("default", ["other", "pull"], { [ADDED_ANNOTATION]: "pull" }), sa("builder")] }));
+    const p = planKey(state({ secret: copy(), serviceAccounts: [sa("default", ["other", "pull"], { [ADDED_ANNOTATION]: "pull@default/team-a" }), sa("builder")] }));
     expect(p.outcome).toBe("in-sync");
     expect(p.actions).toEqual([]);
   });
@@ -255,6 +255,19 @@ describe("several instances and mappings", () => {
     expect(planKey(state({ secret: copy(), serviceAccounts: [sa("default", ["pull"])] })).outcome).toBe("in-sync");
     const out = planKey(state({ namespace: ns({ team: "z" }), secret: copy(), serviceAccounts: [sa("default", ["pull"])] }));
     expect(out.actions.map((a) => a.type)).toEqual(["delete-secret"]);
+  });
+
+  it("records as its own an entry recorded without owner (older versions), once", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
+    expect(types(state({ secret: copy(), serviceAccounts: accounts }))).toEqual(["claim-reference"]);
+  });
+
+  it("drops, where it took over, the entries the previous mapping added that its own strategy does not want", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull@default/team-old" }), sa("builder", ["pull"], { [ADDED_ANNOTATION]: "pull@default/team-old" })];
+    expect(planKey(state({ secret: copy(), serviceAccounts: accounts })).actions.map((a) => `${a.type} ${"serviceAccount" in a ? a.serviceAccount.name : ""}`)).toEqual([
+      "claim-reference default",
+      "remove-reference builder",
+    ]);
   });
 
   it("removes a record without owner only for a copy this mapping owns", () => {

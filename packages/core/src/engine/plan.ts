@@ -168,19 +168,19 @@ export function planKey(state: KeyState): Plan {
     }
   }
 
-  const copyOwner: SecretOwner = { kind: "mapping", mapping: mapping.name, instance: state.instance };
+  // This mapping is the one of its instance that writes this name here (others were handed over),
+  // so every record of its instance for the name here is its to keep or drop: records of a mapping
+  // it took over from, and records without owner from older versions. Another instance's records
+  // are never touched.
   for (const sa of state.serviceAccounts) {
     const wanted = mapping.strategy.selects(sa, namespace);
     const present = sa.imagePullSecrets.includes(mapping.secretName);
     const record = addedRecord(sa, mapping.secretName);
+    const ofThisInstance = !!record && (record.instance === undefined || record.instance === state.instance);
+    const exact = !!record && record.instance === state.instance && record.mapping === mapping.name;
     if (wanted && !present) actions.push({ type: "add-reference", serviceAccount: sa });
-    else if (wanted && record && !ownsRecord(state, record, copyOwner) && (record.instance === undefined || record.instance === state.instance)) {
-      // Added by another mapping of this instance, or recorded without owner: record it as ours, so
-      // cleanup later removes it. An entry another instance recorded stays that instance's.
-      actions.push({ type: "claim-reference", serviceAccount: sa });
-    } else if (!wanted && ownsRecord(state, record, copyOwner)) {
-      actions.push({ type: "remove-reference", serviceAccount: sa });
-    }
+    else if (wanted && ofThisInstance && !exact) actions.push({ type: "claim-reference", serviceAccount: sa });
+    else if (!wanted && ofThisInstance) actions.push({ type: "remove-reference", serviceAccount: sa });
   }
   return actions.length ? plan("changes", describe(actions), actions) : plan("in-sync", "copy and ServiceAccounts are up to date");
 }

@@ -29,7 +29,11 @@ export class EventRecorder {
     this.#api = kubeConfig.makeApiClient(CoreV1Api);
   }
 
+  /** Asked before each Event is sent; false drops it (the writer stopped or lost the lease). */
+  gate: (() => boolean) | undefined;
+
   record(target: EventTarget, type: "Normal" | "Warning", reason: string, note: string): void {
+    if (this.gate && !this.gate()) return;
     const key = `${target.kind}/${target.namespace}/${target.name}/${reason}/${note}`;
     const now = Date.now();
     const last = this.#recent.get(key);

@@ -165,6 +165,8 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
       let resourceVersion: string;
       try {
         resourceVersion = await this.#relist();
+        // A refused watch keeps its backoff across relists; anything else starts afresh.
+        if (!this.#problem) backoff = minBackoff;
       } catch (err) {
         const c = classifyApiError(err);
         const wait = Math.max(c.retryAfterMs ?? 0, backoff);
