@@ -6,7 +6,7 @@ import { join } from "node:path";
 const root = join(import.meta.dirname, "..");
 const reports = {
   unit: ["packages/core/.vitest/report.json", "apps/patcher/.vitest/report.json", "e2e/.vitest/unit.json"],
-  e2e: ["e2e/.vitest/e2e.json"],
+  e2e: ["e2e/.vitest/e2e.json", "e2e/.vitest/soak.json"],
 };
 const kinds = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(reports);
 let passed = 0;
