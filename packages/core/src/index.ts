@@ -87,6 +87,7 @@ export {
   type MappingConfig,
   type Registries,
 } from "./mappings/build.js";
+export { didYouMean } from "./mappings/errors.js";
 
 // Engine
 export {

@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from "yaml";
 import type { ZodError } from "zod";
-import { ConfigError, buildMappings, builtinRegistries, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
+import { ConfigError, buildMappings, didYouMean, builtinRegistries, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { configSchema, knownKeys, type PatcherConfig } from "./schema.js";
-import { didYouMean } from "./suggest.js";
 import { envSourceFactory } from "../titansoft/env-source.js";
 
 /**
