@@ -5,7 +5,7 @@
 //   pnpm bench -- --n 1000 --out bench-results/n1000.json
 //   pnpm bench -- --check            (N=100, idle 0.5 min, latency 20; exit 1 unless write counts are exact)
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { localProvider, readState } from "../src/cluster/local/local-provider.ts";
@@ -204,8 +204,9 @@ async function main(): Promise<number> {
   const results: Record<string, unknown> = {};
   const meta: Record<string, unknown> = {
     command: `node e2e/bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
-    args: { ...args, scenarios: [...args.scenarios], throughput: args.throughput.map(settingsLabel) },
-    patcher: PATCHER_MAIN,
+    // Paths relative to the checkout, so recorded results read the same on every machine.
+    args: { ...args, out: relative(REPO, args.out), workDir: relative(REPO, args.workDir), scenarios: [...args.scenarios], throughput: args.throughput.map(settingsLabel) },
+    patcher: relative(REPO, PATCHER_MAIN),
     loadAtStart: loadInfo(),
     startedAt: new Date(started).toISOString(),
   };
@@ -261,7 +262,7 @@ async function main(): Promise<number> {
     meta.identity = user;
     if (args.patcherNodeArgs.length) meta.experiment = `patcher run with node ${args.patcherNodeArgs.join(" ")}`;
     meta.leaderElection = args.leaderElection ? { namespace: BENCH_NAMESPACE, name: LEASE_NAME } : false;
-    meta.auditLog = cluster.auditLogPath;
+    meta.auditLog = relative(REPO, cluster.auditLogPath);
 
     log(`creating ${args.n} namespaces (${args.concurrency} in flight)`);
     results.setup = await createNamespaces(env, names("bench", args.n), "cold");
