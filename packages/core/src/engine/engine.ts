@@ -1,10 +1,10 @@
-import { CoreV1Api, type KubeConfig, type V1Namespace, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
+import { CoreV1Api, type V1Namespace, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
 import type { Logger } from "../logging/logger.js";
 import { silentLogger } from "../logging/logger.js";
-import type { PatchStrategy, SourceProvider, SourceValue, TargetSelector } from "../plugins/contracts.js";
+import type { SourceProvider, SourceValue } from "../plugins/contracts.js";
 import { classifyApiError } from "../kube/errors.js";
 import { EventRecorder } from "../kube/events.js";
-import { Reflector, type ReflectorObserver } from "../kube/reflector.js";
+import { Reflector } from "../kube/reflector.js";
 import { TokenBucket } from "../kube/token-bucket.js";
 import {
   namespaceView,
@@ -15,138 +15,17 @@ import {
   type CachedSecret,
   type CachedServiceAccount,
 } from "../kube/views.js";
-import { WorkQueue, type HandlerResult, type QueueObserver } from "../queue/work-queue.js";
-import { applyActions, coreV1Writer, StalePatchError, WriteRefusedError, type ClusterWriter, type WriteObserver, type Written } from "./apply.js";
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MAPPING_LABEL, addedByUs, addedRecords } from "./ownership.js";
-import { planKey, type ConflictPolicy, type KeyState, type MappingPolicy, type Outcome, type Plan } from "./plan.js";
+import { WorkQueue, type HandlerResult } from "../queue/work-queue.js";
+import { applyActions, coreV1Writer, StalePatchError, WriteRefusedError, type ClusterWriter, type Written } from "./apply.js";
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MAPPING_LABEL, addedByUs } from "./ownership.js";
+import { planKey, type KeyState, type MappingPolicy, type Outcome, type Plan } from "./plan.js";
+import type { EngineOptions, KeyStatus, Mapping, MappingStatus, TrackedCounts } from "./engine-types.js";
+import { RETIRED_SEP, SEP, keyOf, retiredId, splitKey } from "./keys.js";
+import { RetiredMappings, leftBehind, recordedByInstance } from "./retired.js";
 
-/** One credential going to one set of namespaces. */
-export interface Mapping {
-  readonly name: string;
-  /** Name of the copies this mapping writes. */
-  readonly secretName: string;
-  readonly source: SourceProvider;
-  readonly selector: TargetSelector;
-  readonly strategy: PatchStrategy;
-  readonly conflictPolicy: ConflictPolicy;
-}
-
-/** Hooks for metrics; all optional. */
-export interface EngineObserver extends WriteObserver, ReflectorObserver, QueueObserver {
-  onReconcile?(mapping: string, outcome: Outcome | "error", durationMs: number): void;
-  onConflict?(mapping: string, namespace: string): void;
-}
-
-/** Settings of an {@link Engine}; only `kubeConfig` and `mappings` are required. */
-export interface EngineOptions {
-  kubeConfig: KubeConfig;
-  mappings: readonly Mapping[];
-  logger?: Logger | undefined;
-  /** Distinguishes installations sharing a cluster; each only cleans up its own copies. */
-  instance?: string | undefined;
-  /** Concurrent reconciles. */
-  workers?: number | undefined;
-  /** Re-evaluates every key from cache this often, to catch anything an event missed. 0 disables. */
-  resyncIntervalMs?: number | undefined;
-  /** Client-side write rate limit. */
-  clientQps?: number | undefined;
-  clientBurst?: number | undefined;
-  /** Keep copies and entries of a mapping removed from config. */
-  retainOnMappingRemoval?: boolean | undefined;
-  /** Write Kubernetes Events on conflicts and failures. */
-  recordEvents?: boolean | undefined;
-  /** Watchdog: relist a watch that delivered nothing for this long. */
-  watchInactivityTimeoutMs?: number | undefined;
-  /**
-   * Checks a new credential before it fans out (for example a registry login probe). Until a
-   * value passes, the last value that passed keeps being used; a failure is logged and shown in
-   * {@link Engine.status}.
-   */
-  verifyCredential?: ((value: SourceValue, mapping: string) => Promise<{ ok: boolean; problem?: string | undefined }>) | undefined;
-  observer?: EngineObserver | undefined;
-  /**
-   * Asked before every write; when it answers false the write is not sent (for example: this
-   * process lost the leader lease and must not write any more, even mid-reconcile).
-   */
-  canWrite?: (() => boolean) | undefined;
-  /** Where writes go; defaults to the cluster of `kubeConfig`. */
-  writer?: ClusterWriter | undefined;
-  /**
-   * `runOnce`: how long a key may keep failing with retryable errors before the pass gives up on
-   * it, and how long to wait for sources' first values. Default 30 s each.
-   */
-  onceRetryBudgetMs?: number | undefined;
-  onceSourceWaitMs?: number | undefined;
-  /** `runOnce` and `planAll`: how long caches may take to list. Default 60 s. */
-  onceSyncTimeoutMs?: number | undefined;
-}
-
-/** The last outcome of one (mapping, namespace) key. */
-export interface KeyStatus {
-  mapping: string;
-  namespace: string;
-  /** Name of the copy the key is about (a removed mapping's, or a mapping's former name). */
-  secretName?: string | undefined;
-  outcome: Outcome | "error";
-  reason: string;
-  at: Date;
-}
-
-/** Per-mapping counts for `status`, metrics and readiness. */
-export interface MappingStatus {
-  name: string;
-  source: string;
-  sourceState: string;
-  sourceError?: string | undefined;
-  /** Why the newest credential is held back, when `verifyCredential` refused it. */
-  verificationError?: string | undefined;
-  inScope: number;
-  inSync: number;
-  conflicting: number;
-  failing: number;
-  waiting: number;
-  /** Selected namespaces skipped on purpose, e.g. the one holding a configured source Secret. */
-  skipped: number;
-  /** Why, one line per distinct reason (few: a skipped namespace is rare). */
-  skippedReasons: string[];
-}
-
-/** Sizes of the engine's internal maps, to show they stay bounded by what is in the cluster. */
-export interface TrackedCounts {
-  keyStatuses: number;
-  retiredMappings: number;
-  expectations: number;
-  verifications: number;
-  copyWatches: number;
-  serviceAccountNamespaces: number;
-}
+export type { EngineObserver, EngineOptions, KeyStatus, Mapping, MappingStatus, TrackedCounts } from "./engine-types.js";
 
 const FIELD_MANAGER = "imagepullsecret-patcher";
-const SEP = "|";
-/** A removed mapping, or a mapping's former copy name, is tracked until nothing of it is left. */
-const RETIRED_SEP = "~";
-/** Tenants can label a Secret as anyone's copy: never track more removed mappings than this. */
-const MAX_RETIRED = 64;
-
-/** A mapping no longer in config, or a copy name a mapping no longer uses; cleaned up unless retained. */
-interface Retired {
-  /** The mapping's name, as its copies and records carry it. */
-  readonly name: string;
-  readonly secretName: string;
-}
-
-function retiredId(name: string, secretName: string): string {
-  return `${name}${RETIRED_SEP}${secretName}`;
-}
-
-function keyOf(mapping: string, namespace: string): string {
-  return `${mapping}${SEP}${namespace}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf(SEP);
-  return [key.slice(0, i), key.slice(i + 1)];
-}
 
 /** A source the engine runs, with the controller that stops it when no mapping uses it any more. */
 interface RunningSource {
@@ -178,8 +57,7 @@ export class Engine {
   #mappings: Mapping[] = [];
   #retainOnRemoval: boolean;
   /** Removed mappings and former copy names, by retired id: cleaned up unless retained. */
-  readonly #retired = new Map<string, Retired>();
-  #retiredCapWarned = false;
+  readonly #retired: RetiredMappings;
   #pruneTimer: NodeJS.Timeout | undefined;
   readonly #namespaces: Reflector<V1Namespace, CachedNamespace>;
   readonly #serviceAccounts: Reflector<V1ServiceAccount, CachedServiceAccount>;
@@ -203,6 +81,7 @@ export class Engine {
     this.#log = options.logger ?? silentLogger;
     this.#instance = options.instance ?? "default";
     this.#retainOnRemoval = options.retainOnMappingRemoval ?? false;
+    this.#retired = new RetiredMappings(this.#log);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#writer = options.writer ?? coreV1Writer(this.#core, FIELD_MANAGER);
     this.#queue = new WorkQueue({ observer: options.observer });
@@ -610,20 +489,10 @@ export class Engine {
     }
   }
 
-  /**
-   * Tracks (mapping, copy name) for cleanup when no configured mapping writes that name any more.
-   * Returns true when it is newly tracked. Bounded by {@link MAX_RETIRED}.
-   */
+  /** Tracks (mapping, copy name) for cleanup when no configured mapping writes that name any more. */
   #retire(name: string, secretName: string): boolean {
     if (this.#mappings.some((m) => m.name === name && m.secretName === secretName)) return false;
-    const id = retiredId(name, secretName);
-    if (this.#retired.has(id)) return false;
-    if (this.#retired.size >= MAX_RETIRED) {
-      if (!this.#retiredCapWarned) this.#log.warn({ limit: MAX_RETIRED, mapping: name, secretName }, "too many removed mappings to track; not cleaning up this one");
-      this.#retiredCapWarned = true;
-      return false;
-    }
-    this.#retired.set(id, { name, secretName });
+    if (!this.#retired.add(name, secretName)) return false;
     this.#ensureCopyWatch(secretName);
     return true;
   }
@@ -633,43 +502,18 @@ export class Engine {
    * what they left: this instance's records on ServiceAccounts name the mapping and the copy.
    */
   #retireFromRecords(): void {
-    const fresh = new Set<string>();
-    for (const byName of this.#saByNamespace.values()) {
-      for (const sa of byName.values()) {
-        for (const r of addedRecords(sa)) {
-          if (r.instance !== this.#instance || !r.mapping) continue;
-          if (this.#retire(r.mapping, r.secretName)) fresh.add(retiredId(r.mapping, r.secretName));
-        }
-      }
-    }
-    if (fresh.size) this.#log.info({ retired: [...fresh] }, "found entries of mappings no longer configured; cleaning up");
+    const accounts = [...this.#saByNamespace.values()].flatMap((byName) => [...byName.values()]);
+    const fresh = recordedByInstance(this.#instance, accounts).filter((r) => this.#retire(r.name, r.secretName));
+    if (fresh.length) this.#log.info({ retired: fresh.map((r) => retiredId(r.name, r.secretName)) }, "found entries of mappings no longer configured; cleaning up");
   }
 
   /** Drops retired entries that left nothing behind: no copy of theirs, no record on any ServiceAccount. */
   #pruneRetired(): void {
     if (!this.synced || this.#retired.size === 0) return;
-    for (const [id, r] of this.#retired) {
+    const accounts = (): Iterable<[string, Iterable<CachedServiceAccount>]> => [...this.#saByNamespace].map(([ns, byName]) => [ns, byName.values()]);
+    for (const [id, r] of [...this.#retired]) {
       const watch = this.#copyWatches.get(r.secretName);
-      if (!watch?.reflector.hasSynced) continue;
-      const copies = [...watch.reflector.list()].some(
-        (s) => s.labels[MAPPING_LABEL] === r.name && s.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && (s.labels[INSTANCE_LABEL] ?? "") === this.#instance,
-      );
-      if (copies) continue;
-      const copyIsTheirs = (namespace: string): boolean => {
-        const copy = watch.reflector.get(`${namespace}/${r.secretName}`);
-        return copy?.labels[MAPPING_LABEL] === r.name && (copy.labels[INSTANCE_LABEL] ?? "") === this.#instance;
-      };
-      let records = false;
-      for (const [namespace, byName] of this.#saByNamespace) {
-        for (const sa of byName.values()) {
-          const rec = addedRecords(sa).find((x) => x.secretName === r.secretName);
-          if (!rec) continue;
-          // A record without owner is this mapping's only where its copy still is.
-          if (rec.instance === undefined ? copyIsTheirs(namespace) : rec.instance === this.#instance && rec.mapping === r.name) records = true;
-        }
-        if (records) break;
-      }
-      if (records) continue;
+      if (!watch?.reflector.hasSynced || leftBehind(r, this.#instance, watch.reflector, accounts())) continue;
       this.#retired.delete(id);
       for (const key of [...this.#status.keys()]) if (splitKey(key)[0] === id) this.#status.delete(key);
     }
