@@ -31,6 +31,8 @@ const FIELD_MANAGER = "imagepullsecret-patcher";
 interface RunningSource {
   readonly stop: AbortController;
   readonly unsubscribe: () => void;
+  /** Settles when the source's first attempt settled (its `start` contract), failed or not. */
+  started: Promise<void>;
   /** Set when `start` threw: the source is dead until the engine is rebuilt. */
   failure?: string | undefined;
 }
@@ -373,14 +375,9 @@ export class Engine {
 
   /** Resolves when every source has settled (has a value, or reported a problem), or after `maxMs`. */
   async #waitForSources(signal: AbortSignal, maxMs: number): Promise<void> {
-    const deadline = Date.now() + maxMs;
-    const settled = (m: Mapping): boolean => {
-      const st = m.source.status();
-      return !!this.#sources.get(m.source)?.failure || st.state !== "pending" || !!st.error;
-    };
-    while (!signal.aborted && Date.now() < deadline && !this.#mappings.every(settled)) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(maxMs)]);
+    const gaveUp = new Promise<void>((resolve) => deadline.addEventListener("abort", () => resolve(), { once: true }));
+    await Promise.race([Promise.all(this.#mappings.map((m) => this.#sources.get(m.source)?.started ?? Promise.resolve())), gaveUp]);
   }
 
   /**
@@ -409,9 +406,9 @@ export class Engine {
     const stop = new AbortController();
     const parent = this.#signal;
     parent.addEventListener("abort", () => stop.abort(), { once: true, signal: stop.signal });
-    const running: RunningSource = { stop, unsubscribe: source.onChange(() => this.#enqueueSource(source)) };
+    const running: RunningSource = { stop, unsubscribe: source.onChange(() => this.#enqueueSource(source)), started: Promise.resolve() };
     this.#sources.set(source, running);
-    source.start(stop.signal).then(
+    running.started = source.start(stop.signal).then(
       () => this.#enqueueSource(source),
       (err: unknown) => {
         running.failure = `source ${source.description} failed to start: ${err instanceof Error ? err.message : String(err)}`;
