@@ -15,7 +15,7 @@ export {
   type ProbeResult,
   type RegistryProbeEntry,
   type RegistryProbeOptions,
-} from "./credentials/registry-probe.js";
+} from "./probe/registry-probe.js";
 
 // Plugin contracts and registries
 export {

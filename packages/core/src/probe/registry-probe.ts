@@ -4,8 +4,8 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { rootCertificates } from "node:tls";
-import { redactSecrets } from "../sources/polling/errors.js";
-import type { DockerConfigJson } from "./docker-config.js";
+import { redactSecrets } from "../util/errors.js";
+import type { DockerConfigJson } from "../credentials/docker-config.js";
 
 /** Per-registry time budget, covering the token exchange and the retry. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 10_000;

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { parseDockerConfigJson, type DockerConfigJson } from "./docker-config.js";
+import { parseDockerConfigJson, type DockerConfigJson } from "../credentials/docker-config.js";
 import { parseChallenges, probeRegistryLogin, registryApiHost, type ProbeFetch, type ProbeResult } from "./registry-probe.js";
 
 const USER = "robot";
