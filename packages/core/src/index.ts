@@ -116,3 +116,6 @@ export {
 } from "./engine/ownership.js";
 export { WorkQueue, type HandlerResult, type QueueObserver, type WorkQueueOptions } from "./queue/work-queue.js";
 export { classifyApiError, type ApiErrorKind, type ClassifiedError } from "./kube/errors.js";
+
+// Utilities
+export { parseGoDuration, GO_DURATION_PATTERN } from "./util/duration.js";
