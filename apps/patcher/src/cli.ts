@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import type { Engine, Logger } from "@imagepullsecret-patcher/core";
 import { ConfigFileError } from "./config/load.js";
-import { resolveConfig, DEFAULT_CONFIG_PATH, type ResolvedConfig } from "./config/source.js";
+import { resolveConfig, DEFAULT_CONFIG_PATH, type ResolvedConfig } from "./resolve-config.js";
 import { createPatcherContainer, Tokens } from "./container.js";
 import { connect } from "./kube.js";
 import { createLogger } from "./logging/logger.js";

@@ -6,7 +6,7 @@ import { buildConfiguredMappings, ConfigFileError, type LoadedConfig } from "./c
 import { durationMs } from "./config/schema.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
 import { loadPluginPackages, PluginLoadError } from "./plugins/load.js";
-import { envSourceFactory } from "./titansoft/env-source.js";
+import { envSourceFactory } from "./plugins/env-source.js";
 import { probeRegistryLogin } from "@imagepullsecret-patcher/core";
 
 /** Injection tokens of the composition root. Symbols, so nothing depends on decorator metadata. */

@@ -4,7 +4,7 @@ import type { ZodError } from "zod";
 import { ConfigError, buildMappings, didYouMean, builtinRegistries, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { configSchema, knownKeys, type PatcherConfig } from "./schema.js";
-import { envSourceFactory } from "../titansoft/env-source.js";
+import { envSourceFactory } from "../plugins/env-source.js";
 
 /**
  * A config problem: where (file, path, line) and what. Never includes secret values.

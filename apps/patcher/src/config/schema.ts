@@ -1,17 +1,16 @@
 import { z } from "zod";
+import { GO_DURATION_PATTERN, parseGoDuration } from "@imagepullsecret-patcher/core";
 
 /** Durations as Go/Kubernetes write them ("30s", "10m", "1h30m") or plain seconds. */
 export const duration = z.union([
   z.number().nonnegative(),
-  z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h))+$/, 'expected a duration such as "30s", "10m" or "1h"'),
+  z.string().regex(GO_DURATION_PATTERN, 'expected a duration such as "30s", "10m" or "1h"'),
 ]);
 
+/** Milliseconds of a checked duration (plain seconds or Go form); 0 for text the schema refuses. */
 export function durationMs(value: number | string): number {
   if (typeof value === "number") return value * 1000;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-  let total = 0;
-  for (const [, amount, u] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * unit[u as keyof typeof unit];
-  return total;
+  return parseGoDuration(value) ?? 0;
 }
 
 /** Floor of `controller.watchInactivityTimeout`. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { builtinRegistries } from "@imagepullsecret-patcher/core";
 import { buildConfiguredMappings, ConfigFileError, parseConfigText } from "../config/load.js";
 import { configFromTitansoftEnv } from "./env-config.js";
-import { envSourceFactory } from "./env-source.js";
+import { envSourceFactory } from "../plugins/env-source.js";
 
 function registries() {
   const r = builtinRegistries();

@@ -1,5 +1,6 @@
+import { GO_DURATION_PATTERN } from "@imagepullsecret-patcher/core";
 import { ConfigFileError, expandMappings, type LoadedConfig } from "../config/load.js";
-import { configSchema } from "../config/schema.js";
+import { configSchema, type PatcherConfig } from "../config/schema.js";
 
 /** titansoft/imagepullsecret-patcher's variables, all optional. */
 export const TITANSOFT_VARIABLES = [
@@ -39,9 +40,9 @@ function parseBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boo
 }
 
 /** Go's time.ParseDuration subset titansoft users write ("10s", "1m30s"); errors instead of defaults. */
-function parseGoDuration(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+function parseDuration(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name] ?? fallback;
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(value)) throw new ConfigFileError(ORIGIN, name, `"${value}" is not a duration (for example 10s, 1m)`);
+  if (!GO_DURATION_PATTERN.test(value)) throw new ConfigFileError(ORIGIN, name, `"${value}" is not a duration (for example 10s, 1m)`);
   return value;
 }
 
@@ -56,56 +57,64 @@ export interface TitansoftEnvConfig {
   runOnce: boolean;
 }
 
+/** The credential's source: CONFIG_DOCKERCONFIGJSON (inline) or CONFIG_DOCKERCONFIGJSONPATH (a file), exactly one. */
+function credentialSource(env: NodeJS.ProcessEnv): unknown {
+  const inline = env.CONFIG_DOCKERCONFIGJSON;
+  const path = env.CONFIG_DOCKERCONFIGJSONPATH;
+  if (inline !== undefined && path !== undefined) {
+    throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSON", "set either CONFIG_DOCKERCONFIGJSON or CONFIG_DOCKERCONFIGJSONPATH, not both");
+  }
+  if (inline !== undefined) return { env: { variable: "CONFIG_DOCKERCONFIGJSON" } };
+  if (path === undefined) {
+    throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSONPATH", "no credential: set CONFIG_DOCKERCONFIGJSONPATH (a mounted file) or CONFIG_DOCKERCONFIGJSON");
+  }
+  if (path.trim() === "") throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSONPATH", "is empty");
+  return { file: { path } };
+}
+
+function serviceAccountsOf(env: NodeJS.ProcessEnv, all: boolean): "all" | string[] {
+  if (all) return "all";
+  const names = parseList(env.CONFIG_SERVICEACCOUNTS ?? "default");
+  if (names.length === 0) throw new ConfigFileError(ORIGIN, "CONFIG_SERVICEACCOUNTS", "is empty: it would patch no ServiceAccount");
+  return names;
+}
+
+/** The schema's verdict on the built config; a problem names the variable it came from. */
+function checked(raw: unknown): PatcherConfig {
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw ConfigFileError.of(
+    ORIGIN,
+    parsed.error.issues.map((issue) => {
+      const field = issue.path.join(".");
+      return new ConfigFileError(ORIGIN, VARIABLE_OF_FIELD[field] ?? field, issue.message);
+    }),
+  );
+}
+
 /**
  * Builds the config equivalent to a titansoft deployment's CONFIG_* variables:
  * one mapping, all namespaces minus the excluded ones (and the titansoft exclude annotation).
  * See docs/migration-from-titansoft.md for each variable.
  */
 export function configFromTitansoftEnv(env: NodeJS.ProcessEnv): TitansoftEnvConfig {
-  const inline = env.CONFIG_DOCKERCONFIGJSON;
-  const path = env.CONFIG_DOCKERCONFIGJSONPATH;
-  if (inline !== undefined && path !== undefined) {
-    throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSON", "set either CONFIG_DOCKERCONFIGJSON or CONFIG_DOCKERCONFIGJSONPATH, not both");
-  }
-  if (inline === undefined && path === undefined) {
-    throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSONPATH", "no credential: set CONFIG_DOCKERCONFIGJSONPATH (a mounted file) or CONFIG_DOCKERCONFIGJSON");
-  }
-  if (path !== undefined && path.trim() === "") throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSONPATH", "is empty");
-
+  const source = credentialSource(env);
   const force = parseBool(env, "CONFIG_FORCE", true);
   const managedOnly = parseBool(env, "CONFIG_MANAGEDONLY", false);
   const allServiceAccounts = parseBool(env, "CONFIG_ALLSERVICEACCOUNT", false);
   const runOnce = parseBool(env, "CONFIG_RUNONCE", false);
   const debug = parseBool(env, "CONFIG_DEBUG", false);
-  const loop = parseGoDuration(env, "CONFIG_LOOP_DURATION", "10s");
-  const serviceAccounts = allServiceAccounts ? "all" : parseList(env.CONFIG_SERVICEACCOUNTS ?? "default");
-  if (Array.isArray(serviceAccounts) && serviceAccounts.length === 0) {
-    throw new ConfigFileError(ORIGIN, "CONFIG_SERVICEACCOUNTS", "is empty: it would patch no ServiceAccount");
-  }
-
-  const raw = {
+  const loop = parseDuration(env, "CONFIG_LOOP_DURATION", "10s");
+  const config = checked({
     // titansoft's default, whatever the source: the copies keep the name they had before.
     secretName: env.CONFIG_SECRETNAME ?? "image-pull-secret",
-    source: inline !== undefined ? { env: { variable: "CONFIG_DOCKERCONFIGJSON" } } : { file: { path } },
+    source,
     targets: { all: { exclude: parseList(env.CONFIG_EXCLUDED_NAMESPACES ?? "") } },
-    serviceAccounts,
+    serviceAccounts: serviceAccountsOf(env, allServiceAccounts),
     // CONFIG_MANAGEDONLY means "only touch Secrets we manage" (titansoft inverted it by mistake).
-    conflictPolicy: managedOnly ? "skip" : force ? "overwrite" : "skip",
+    conflictPolicy: managedOnly || !force ? "skip" : "overwrite",
     controller: { resyncInterval: loop },
     log: { level: debug ? "debug" : "info" },
-  };
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw ConfigFileError.of(
-      ORIGIN,
-      parsed.error.issues.map((issue) => {
-        const field = issue.path.join(".");
-        return new ConfigFileError(ORIGIN, VARIABLE_OF_FIELD[field] ?? field, issue.message);
-      }),
-    );
-  }
-  return {
-    runOnce,
-    loaded: { config: parsed.data, mappings: expandMappings(parsed.data), origin: ORIGIN, lineOf: () => undefined },
-  };
+  });
+  return { runOnce, loaded: { config, mappings: expandMappings(config), origin: ORIGIN, lineOf: () => undefined } };
 }
