@@ -216,49 +216,91 @@ function checkTargets(raw: unknown, path: string, registries: Registries, proble
   return factory && config !== undefined ? { factory, config, type } : undefined;
 }
 
+function checkKnownKeys(raw: Record<string, unknown>, path: string, problems: ConfigError[]): void {
+  for (const key of Object.keys(raw)) {
+    if (MAPPING_KEYS.includes(key)) continue;
+    const hint = didYouMean(key, MAPPING_KEYS);
+    problems.push(new ConfigError(`${path}.${key}`, `unknown field (valid: ${MAPPING_KEYS.join(", ")})${hint}`));
+  }
+}
+
+function checkName(value: unknown, path: string, problems: ConfigError[]): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "string" && MAPPING_NAME.test(value) && value.length <= MAPPING_NAME_MAX_LENGTH) return value;
+  const rule = "lowercase letters, digits and '-', at most 63 characters";
+  problems.push(new ConfigError(`${path}.name`, `${JSON.stringify(value)} is not a valid mapping name: ${rule}`));
+  return undefined;
+}
+
+function checkConflictPolicy(value: unknown, path: string, problems: ConfigError[]): ConflictPolicy {
+  const policy = value ?? "skip";
+  if (!CONFLICT_POLICIES.includes(policy as ConflictPolicy)) {
+    const hint = typeof policy === "string" ? didYouMean(policy, CONFLICT_POLICIES) : "";
+    const expected = `expected one of ${CONFLICT_POLICIES.join(", ")}, got ${JSON.stringify(policy)}${hint}`;
+    problems.push(new ConfigError(`${path}.conflictPolicy`, expected));
+  }
+  return policy as ConflictPolicy;
+}
+
+/** The copy's name: as written, else the config-wide default, else the source Secret's name. */
+function checkSecretName(
+  value: unknown,
+  fallback: string | undefined,
+  path: string,
+  problems: ConfigError[],
+): string | undefined {
+  const secretName: unknown = value ?? fallback;
+  if (secretName === undefined) return undefined;
+  if (typeof secretName === "string" && secretName.length <= 253 && DNS1123_SUBDOMAIN.test(secretName)) {
+    return secretName;
+  }
+  const rule = "DNS-1123 subdomain: lowercase letters, digits, '-' and '.'";
+  problems.push(new ConfigError(`${path}.secretName`, `${JSON.stringify(secretName)} is not a valid Secret name (${rule})`));
+  return undefined;
+}
+
+function checkStrategy(
+  value: unknown,
+  path: string,
+  registries: Registries,
+  problems: ConfigError[],
+): CheckedMapping["strategy"] {
+  const at = `${path}.serviceAccounts`;
+  const ref = attempt(problems, at, () => strategyFromShorthand(value ?? "default"));
+  const factory = ref && attempt(problems, at, () => registries.strategies.get(ref.type));
+  return ref && factory ? { factory, config: ref.config } : undefined;
+}
+
 /** Checks one mapping's config, recording every problem; nothing is created yet. */
-function checkMapping(raw: unknown, path: string, options: BuildOptions, problems: ConfigError[]): CheckedMapping | undefined {
+function checkMapping(
+  raw: unknown,
+  path: string,
+  options: BuildOptions,
+  problems: ConfigError[],
+): CheckedMapping | undefined {
   if (!isPlainObject(raw)) {
     problems.push(new ConfigError(path, "expected a map"));
     return undefined;
   }
   const before = problems.length;
-  for (const key of Object.keys(raw)) {
-    if (!MAPPING_KEYS.includes(key)) problems.push(new ConfigError(`${path}.${key}`, `unknown field (valid: ${MAPPING_KEYS.join(", ")})${didYouMean(key, MAPPING_KEYS)}`));
-  }
-
-  let name: string | undefined;
-  if (raw.name !== undefined) {
-    if (typeof raw.name === "string" && MAPPING_NAME.test(raw.name) && raw.name.length <= MAPPING_NAME_MAX_LENGTH) name = raw.name;
-    else problems.push(new ConfigError(`${path}.name`, `${JSON.stringify(raw.name)} is not a valid mapping name: lowercase letters, digits and '-', at most 63 characters`));
-  }
-
-  const conflictPolicy = raw.conflictPolicy ?? "skip";
-  if (!CONFLICT_POLICIES.includes(conflictPolicy as ConflictPolicy)) {
-    problems.push(new ConfigError(`${path}.conflictPolicy`, `expected one of ${CONFLICT_POLICIES.join(", ")}, got ${JSON.stringify(conflictPolicy)}${typeof conflictPolicy === "string" ? didYouMean(conflictPolicy, CONFLICT_POLICIES) : ""}`));
-  }
-
+  checkKnownKeys(raw, path, problems);
+  const name = checkName(raw.name, path, problems);
+  const conflictPolicy = checkConflictPolicy(raw.conflictPolicy, path, problems);
   const source = checkSource(raw.source, path, options.registries, problems);
   const sourceSecretName = source?.type === "secret" ? (source.config as { name: string }).name : undefined;
   const selector = checkTargets(raw.targets, path, options.registries, problems);
-
-  const strategyRef = attempt(problems, `${path}.serviceAccounts`, () => strategyFromShorthand(raw.serviceAccounts ?? "default"));
-  const strategyFactory = strategyRef && attempt(problems, `${path}.serviceAccounts`, () => options.registries.strategies.get(strategyRef.type));
-
-  const secretName: unknown = raw.secretName ?? options.defaultSecretName ?? (source ? (sourceSecretName ?? DEFAULT_SECRET_NAME) : undefined);
-  if (secretName !== undefined && (typeof secretName !== "string" || secretName.length > 253 || !DNS1123_SUBDOMAIN.test(secretName))) {
-    problems.push(new ConfigError(`${path}.secretName`, `${JSON.stringify(secretName)} is not a valid Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.')`));
-  }
-
+  const strategy = checkStrategy(raw.serviceAccounts, path, options.registries, problems);
+  const derivedName = source ? (sourceSecretName ?? DEFAULT_SECRET_NAME) : undefined;
+  const secretName = checkSecretName(raw.secretName, options.defaultSecretName ?? derivedName, path, problems);
   return {
     path,
     name,
     nameBase: sourceSecretName ?? source?.type,
-    secretName: typeof secretName === "string" ? secretName : undefined,
-    conflictPolicy: conflictPolicy as ConflictPolicy,
+    secretName,
+    conflictPolicy,
     source,
     selector,
-    strategy: strategyRef && strategyFactory ? { factory: strategyFactory, config: strategyRef.config } : undefined,
+    strategy,
     valid: problems.length === before,
   };
 }
@@ -288,7 +330,7 @@ function settleNames(checked: readonly (CheckedMapping | undefined)[], problems:
 }
 
 /** Two mappings that would write one Secret into one namespace, where config shows it. */
-function overlaps(built: readonly { mapping: Mapping; listed?: Set<string> | undefined; all: boolean; path: string }[]): ConfigError[] {
+function overlaps(built: readonly BuiltMapping[]): ConfigError[] {
   const problems: ConfigError[] = [];
   for (let a = 0; a < built.length; a++) {
     for (let b = a + 1; b < built.length; b++) {
@@ -304,6 +346,30 @@ function overlaps(built: readonly { mapping: Mapping; listed?: Set<string> | und
     }
   }
   return problems;
+}
+
+interface BuiltMapping {
+  mapping: Mapping;
+  listed?: Set<string> | undefined;
+  all: boolean;
+  path: string;
+}
+
+/** Creates a checked mapping's plugins; none when any part of it was refused. */
+function createMapping(m: CheckedMapping, name: string, options: BuildOptions, logger: Logger): BuiltMapping[] {
+  const { source, selector, strategy, secretName } = m;
+  if (!m.valid || !source || !selector || !strategy || !secretName) return [];
+  const context: PluginContext = { logger: logger.child({ mapping: name }), kubeConfig: options.kubeConfig, mappingName: name };
+  const mapping: Mapping = {
+    name,
+    secretName,
+    conflictPolicy: m.conflictPolicy,
+    source: source.factory.create(source.config, context),
+    selector: selector.factory.create(selector.config, context),
+    strategy: strategy.factory.create(strategy.config, context),
+  };
+  const listed = selector.type === "list" ? new Set((selector.config as { namespaces: string[] }).namespaces) : undefined;
+  return [{ mapping, listed, all: selector.type === "all", path: m.path }];
 }
 
 /**
@@ -322,21 +388,10 @@ export function buildMappings(configs: unknown, options: BuildOptions): Mapping[
   const checked = configs.map((raw, i) => checkMapping(raw, `${base}[${i}]`, options, problems));
   const names = settleNames(checked, problems);
 
-  const built: { mapping: Mapping; listed?: Set<string> | undefined; all: boolean; path: string }[] = [];
+  const built: BuiltMapping[] = [];
   for (const m of checked) {
     const name = m && names.get(m);
-    if (!m?.valid || !name || !m.source || !m.selector || !m.strategy || !m.secretName) continue;
-    const context: PluginContext = { logger: logger.child({ mapping: name }), kubeConfig: options.kubeConfig, mappingName: name };
-    const mapping: Mapping = {
-      name,
-      secretName: m.secretName,
-      conflictPolicy: m.conflictPolicy,
-      source: m.source.factory.create(m.source.config, context),
-      selector: m.selector.factory.create(m.selector.config, context),
-      strategy: m.strategy.factory.create(m.strategy.config, context),
-    };
-    const listed = m.selector.type === "list" ? new Set((m.selector.config as { namespaces: string[] }).namespaces) : undefined;
-    built.push({ mapping, listed, all: m.selector.type === "all", path: m.path });
+    if (m && name) built.push(...createMapping(m, name, options, logger));
   }
   problems.push(...overlaps(built));
   if (problems.length > 0) throw ConfigError.of(problems);
