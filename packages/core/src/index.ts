@@ -45,7 +45,9 @@ export { VaultSource, vaultSourceFactory, type VaultSourceConfig } from "./sourc
 export {
   PollingSource,
   createPollingSource,
+  SourceStateMachine,
   SourceFetchError,
+  type SourceTransition,
   type PolledValue,
   type PollFetch,
   type PollingSourceOptions,

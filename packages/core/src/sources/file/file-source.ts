@@ -15,6 +15,9 @@ import {
   type SourceStatus,
   type SourceValue,
 } from "../../plugins/contracts.js";
+import { MAX_TIMER_MS } from "../../util/clock.js";
+import { errorCode } from "../../util/errors.js";
+import { SourceStateMachine } from "../polling/source-state.js";
 
 /** Config users write for a `file` source. */
 export interface FileSourceConfig {
@@ -34,10 +37,19 @@ export interface FileSourceOptions {
   readonly logger?: Logger | undefined;
 }
 
-// Timers silently turn longer delays into 1 ms, which would make the poll a hot loop.
-const MAX_TIMER_MS = 2_147_483_647;
+// Timers turn longer delays into 1 ms, which would make the poll a hot loop.
 const MAX_POLL_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
 const CONFIG_KEYS = ["path", "pollIntervalSeconds"] as const;
+
+/** What a failed read's system error code means, in words. */
+const READ_PROBLEMS: Readonly<Record<string, string>> = {
+  ENOENT: "file not found",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EISDIR: "is a directory",
+  ENOTDIR: "a parent of the path is not a directory",
+  ELOOP: "too many levels of symbolic links",
+};
 
 /** A read failure whose message is safe to show: it names the problem, never the file's content. */
 class FileProblem extends Error {}
@@ -61,12 +73,8 @@ export class FileSource implements SourceProvider {
   readonly #pollIntervalMs: number;
   readonly #debounceMs: number;
   readonly #logger: Logger;
-  readonly #listeners = new Set<() => void>();
+  readonly #state: SourceStateMachine;
 
-  #value: SourceValue | undefined;
-  #status: SourceStatus = { state: "pending" };
-
-  #started = false;
   #stopped = false;
   #watcher: FSWatcher | undefined;
   /** Inode of the watched directory; a different one means the directory was replaced. */
@@ -85,17 +93,12 @@ export class FileSource implements SourceProvider {
     this.#pollIntervalMs = Math.min(positive("pollIntervalMs", options.pollIntervalMs ?? 30_000), MAX_TIMER_MS);
     this.#debounceMs = Math.min(positive("debounceMs", options.debounceMs ?? 100), MAX_TIMER_MS);
     this.#logger = options.logger ?? silentLogger;
+    this.#state = new SourceStateMachine(this.description, this.#logger);
   }
 
   /** Reads the file once, then watches and polls until `signal` aborts. Resolves after the first read. */
   async start(signal: AbortSignal): Promise<void> {
-    if (this.#started) throw new Error(`${this.description}: already started`);
-    this.#started = true;
-    if (signal.aborted) {
-      this.#stop();
-      return;
-    }
-    signal.addEventListener("abort", () => this.#stop(), { once: true });
+    if (!this.#state.begin(signal, () => this.#stop())) return;
     // Watch before the first read so an update landing during the read is not missed.
     await this.#ensureWatcher();
     await this.#reload();
@@ -105,22 +108,17 @@ export class FileSource implements SourceProvider {
 
   /** The last value that parsed, kept through later failures. */
   current(): SourceValue | undefined {
-    return this.#value;
+    return this.#state.current();
   }
 
   /** `pending` until a good read, `ready`, or `degraded` while the file is missing or invalid. */
   status(): SourceStatus {
-    return this.#status;
+    return this.#state.status();
   }
 
   /** Called when the value or status changes; returns the unsubscribe function. */
   onChange(listener: () => void): () => void {
-    // Wrap so the same function registered twice gets two independent registrations.
-    const entry = (): void => listener();
-    this.#listeners.add(entry);
-    return () => {
-      this.#listeners.delete(entry);
-    };
+    return this.#state.onChange(listener);
   }
 
   async #poll(): Promise<void> {
@@ -231,57 +229,27 @@ export class FileSource implements SourceProvider {
     if (error instanceof InvalidCredentialError) return error.message;
     if (error instanceof FileProblem) return `${this.description}: ${error.message}`;
     const code = errorCode(error);
-    const problem =
-      code === "ENOENT"
-        ? "file not found"
-        : code === "EACCES" || code === "EPERM"
-          ? "permission denied"
-          : code === "EISDIR"
-            ? "is a directory"
-            : code === "ENOTDIR"
-              ? "a parent of the path is not a directory"
-              : code === "ELOOP"
-                ? "too many levels of symbolic links"
-                : `cannot read the file (${code ?? "unknown error"})`;
+    const problem = (code && READ_PROBLEMS[code]) ?? `cannot read the file (${code ?? "unknown error"})`;
     return `${this.description}: ${problem}`;
   }
 
   #succeed(credential: DockerConfigJson): void {
-    const now = new Date();
-    const changed = this.#value?.credential.hash !== credential.hash || this.#status.state !== "ready";
     // Timestamps advance on every confirming read, but that alone is not a change worth announcing.
-    this.#value = { credential, fetchedAt: now };
-    this.#status = { state: "ready", lastSuccessAt: now };
-    if (!changed) {
+    if (!this.#state.succeeded(credential, new Date()).announced) {
       this.#logger.debug({ hash: credential.hash }, "credential file re-read, unchanged");
       return;
     }
     this.#logger.info({ hash: credential.hash, registries: credential.registries }, "credential file loaded");
-    this.#emit();
   }
 
   #fail(message: string): void {
-    // A bad read never replaces a good value: keep it and report degraded.
-    const state = this.#value ? "degraded" : "pending";
-    const previous = this.#status;
-    this.#status = { state, error: message, lastSuccessAt: previous.lastSuccessAt };
-    if (previous.state === state && previous.error === message) {
+    // A bad read never replaces a good value: the state machine keeps it and reports degraded.
+    const { state, announced } = this.#state.failed(message);
+    if (!announced) {
       this.#logger.debug({ state }, "credential file still unusable");
       return;
     }
     this.#logger.warn({ state, error: message }, "credential file unusable");
-    this.#emit();
-  }
-
-  #emit(): void {
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener();
-      } catch (error) {
-        // One faulty listener must not keep the others from hearing about the change.
-        this.#logger.error({ error: error instanceof Error ? error.message : String(error) }, "onChange listener threw");
-      }
-    }
   }
 
   #stop(): void {
@@ -343,9 +311,4 @@ export const fileSourceFactory: SourceFactory<FileSourceConfig> = {
 function positive(name: string, value: number): number {
   if (typeof value !== "number" || !(value > 0)) throw new RangeError(`${name} must be a positive number`);
   return value;
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
 }

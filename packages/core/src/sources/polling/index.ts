@@ -14,5 +14,7 @@ export {
   type PollFetch,
   type PollingSourceOptions,
 } from "./polling-source.js";
-export { SourceFetchError, describeSourceError, redactSecrets } from "./errors.js";
+export { SourceStateMachine, type SourceTransition } from "./source-state.js";
+export { SourceFetchError, describeSourceError } from "./errors.js";
+export { redactSecrets } from "../../util/errors.js";
 export { systemClock, ManualClock, flushAsync, MAX_TIMER_MS, type PollingClock, type PollingTimer } from "./clock.js";

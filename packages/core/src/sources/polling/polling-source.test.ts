@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Logger } from "../../logging/logger.js";
 import { ManualClock, flushAsync } from "./clock.js";
-import { SourceFetchError, describeSourceError, redactSecrets } from "./errors.js";
+import { redactSecrets } from "../../util/errors.js";
+import { SourceFetchError, describeSourceError } from "./errors.js";
 import { PollingSource, backoffDelay, refreshDelay, type PolledValue, type PollingSourceOptions } from "./polling-source.js";
 
 const PASSWORD = "pa55-Word-never-logged";
@@ -133,17 +134,17 @@ describe("PollingSource", () => {
     h.controller.abort();
   });
 
-  it("stays pending with an error when the first attempts fail, without change events", async () => {
+  it("stays pending with an error when the first attempts fail; a repeated error is not news", async () => {
     const h = harness([new SourceFetchError("secret not found"), new SourceFetchError("secret not found"), { bytes: dockerConfig() }]);
     await h.start();
     expect(h.source.current()).toBeUndefined();
     expect(h.source.status()).toMatchObject({ state: "pending", error: "test backend team-a/registry: secret not found" });
-    expect(h.changes).toEqual([]);
+    expect(h.changes).toEqual(["pending:-"]); // status() gained an error
     await h.clock.advanceToNext();
-    expect(h.changes).toEqual([]);
+    expect(h.changes).toEqual(["pending:-"]);
     await h.clock.advanceToNext();
     expect(h.source.status().state).toBe("ready");
-    expect(h.changes).toHaveLength(1);
+    expect(h.changes).toHaveLength(2);
     h.controller.abort();
   });
 

@@ -1,4 +1,4 @@
-import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-node";
 import { InvalidCredentialError, parseDockerConfigJson } from "../../credentials/docker-config.js";
 import { Reflector } from "../../kube/reflector.js";
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "../../kube/views.js";
@@ -10,6 +10,7 @@ import {
   type SourceStatus,
   type SourceValue,
 } from "../../plugins/contracts.js";
+import { SourceStateMachine } from "../polling/source-state.js";
 
 /** Config of the `secret` source: the Secret's name and namespace. */
 export interface SecretSourceConfig {
@@ -34,26 +35,32 @@ export class SecretSource implements SourceProvider {
   readonly secretsRead: readonly { namespace: string; name: string }[];
   readonly #config: SecretSourceConfig;
   readonly #context: PluginContext;
-  readonly #listeners = new Set<() => void>();
-  #value: SourceValue | undefined;
-  #status: SourceStatus = { state: "pending" };
+  readonly #state: SourceStateMachine;
 
   constructor(config: SecretSourceConfig, context: PluginContext) {
     this.#config = config;
     this.#context = context;
     this.description = `secret ${config.namespace}/${config.name}`;
     this.secretsRead = [{ namespace: config.namespace, name: config.name }];
+    this.#state = new SourceStateMachine(this.description, context.logger);
   }
 
   async start(signal: AbortSignal): Promise<void> {
     const kc = this.#context.kubeConfig;
     if (!kc) throw new Error(`${this.description}: the secret source needs a Kubernetes client`);
-    const core = kc.makeApiClient(CoreV1Api);
-    const { namespace, name } = this.#config;
     // The first attempt settles when the Secret was listed, or when listing it failed (e.g. 403):
     // a source that cannot be read reports why and never holds up anything else.
     let settle: () => void = () => undefined;
     const settled = new Promise<void>((resolve) => (settle = resolve));
+    if (!this.#state.begin(signal, () => settle())) return;
+    void this.#reflector(kc, settle).run(signal);
+    await settled;
+  }
+
+  /** Watches the one Secret by name; `settle` is called once the first list succeeded or failed. */
+  #reflector(kc: KubeConfig, settle: () => void): Reflector<V1Secret, SourceSecret> {
+    const core = kc.makeApiClient(CoreV1Api);
+    const { namespace, name } = this.#config;
     const reflector = new Reflector<V1Secret, SourceSecret>({
       name: `source ${namespace}/${name}`,
       kubeConfig: kc,
@@ -83,22 +90,19 @@ export class SecretSource implements SourceProvider {
         settle();
       },
     });
-    void reflector.run(signal);
-    signal.addEventListener("abort", settle, { once: true });
-    await settled;
+    return reflector;
   }
 
   current(): SourceValue | undefined {
-    return this.#value;
+    return this.#state.current();
   }
 
   status(): SourceStatus {
-    return this.#status;
+    return this.#state.status();
   }
 
   onChange(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#state.onChange(listener);
   }
 
   #observe(secret: V1Secret): void {
@@ -110,29 +114,21 @@ export class SecretSource implements SourceProvider {
     if (secret.type !== DOCKER_CONFIG_JSON_TYPE) {
       return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has type ${secret.type ?? "Opaque"}, expected ${DOCKER_CONFIG_JSON_TYPE}`);
     }
+    let credential;
     try {
-      const credential = parseDockerConfigJson(Buffer.from(encoded, "base64"), this.description);
-      const now = new Date();
-      const changed = this.#value?.credential.hash !== credential.hash || this.#status.state !== "ready";
-      if (this.#value?.credential.hash !== credential.hash) this.#value = { credential, fetchedAt: now };
-      this.#status = { state: "ready", lastSuccessAt: now };
-      if (changed) this.#notify();
+      credential = parseDockerConfigJson(Buffer.from(encoded, "base64"), this.description);
     } catch (err) {
-      this.#fail(err instanceof InvalidCredentialError ? err.reason : "unreadable value");
+      return this.#fail(err instanceof InvalidCredentialError ? err.reason : "unreadable value");
     }
+    this.#state.succeeded(credential, new Date());
   }
 
   #fail(problem: string): void {
     const error = problem.startsWith(this.description) ? problem : `${this.description}: ${problem}`;
-    const state = this.#value ? "degraded" : "pending";
-    if (this.#status.state === state && this.#status.error === error) return;
-    this.#status = { state, error, lastSuccessAt: this.#status.lastSuccessAt };
-    this.#context.logger.warn({ source: this.description, state, error }, "source is not usable; existing copies are kept");
-    this.#notify();
-  }
-
-  #notify(): void {
-    for (const listener of this.#listeners) listener();
+    const { state, announced } = this.#state.failed(error);
+    if (announced) {
+      this.#context.logger.warn({ source: this.description, state, error }, "source is not usable; existing copies are kept");
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { silentLogger, type Logger } from "../../logging/logger.js";
-import { systemClock, type PollingClock, type PollingTimer } from "../polling/clock.js";
+import { systemClock, type Clock, type Timer } from "../../util/clock.js";
 import { SourceFetchError, describeSourceError } from "../polling/errors.js";
 import { VaultApiError, expectOk, readTextFile, type ReadTextFile, type VaultClient } from "./client.js";
 import { DEFAULT_APPROLE_MOUNT, DEFAULT_JWT_FILE, DEFAULT_KUBERNETES_MOUNT, type VaultAuthConfig } from "./config.js";
@@ -30,7 +30,7 @@ interface AuthBlock {
 
 export interface VaultTokenManagerOptions {
   readonly logger?: Logger | undefined;
-  readonly clock?: PollingClock | undefined;
+  readonly clock?: Clock | undefined;
   readonly readFile?: ReadTextFile | undefined;
 }
 
@@ -52,11 +52,11 @@ export class VaultTokenManager {
   readonly #client: VaultClient;
   readonly #auth: VaultAuthConfig;
   readonly #logger: Logger;
-  readonly #clock: PollingClock;
+  readonly #clock: Clock;
   readonly #readFile: ReadTextFile;
   #cached: CachedToken | undefined;
   #acquiring: Promise<CachedToken> | undefined;
-  #timer: { readonly handle: PollingTimer } | undefined;
+  #timer: { readonly handle: Timer } | undefined;
   #stopped = false;
   /** Aborts background renewals and logins on {@link stop}. */
   readonly #lifetime = new AbortController();

@@ -1,6 +1,7 @@
 import { readFile as fsReadFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
-import { SourceFetchError, redactSecrets } from "../polling/errors.js";
+import { clip, errorCode, redactSecrets } from "../../util/errors.js";
+import { SourceFetchError } from "../polling/errors.js";
 
 /** One HTTP exchange, as the client needs it. Injected in tests to check request shapes. */
 export interface VaultHttpRequest {
@@ -97,11 +98,7 @@ export class VaultApiError extends SourceFetchError {
   }
 
   static #summary(status: number, errors: readonly string[]): string {
-    const text = errors
-      .map((e) => redactSecrets(e.replace(/\s+/g, " ").trim()))
-      .filter(Boolean)
-      .join("; ")
-      .slice(0, 200);
+    const text = clip(redactSecrets(errors.map((e) => e.trim()).filter(Boolean).join("; ")), 200);
     if (text) return ` (${text})`;
     if (status === 403) return " (permission denied)";
     if (status === 404) return " (not found)";
@@ -157,8 +154,8 @@ export class VaultClient {
       (ca) => (this.#transport = httpsTransport(ca)),
       (err: unknown) => {
         this.#loadingTransport = undefined;
-        const code = (err as { code?: unknown }).code;
-        throw new SourceFetchError(`cannot read caFile ${caFile}${typeof code === "string" ? ` (${code})` : ""}`, false);
+        const code = errorCode(err);
+        throw new SourceFetchError(`cannot read caFile ${caFile}${code ? ` (${code})` : ""}`, false);
       },
     );
     return this.#loadingTransport;

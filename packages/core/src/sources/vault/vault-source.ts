@@ -1,6 +1,6 @@
 import type { Logger } from "../../logging/logger.js";
 import type { SourceFactory } from "../../plugins/contracts.js";
-import type { PollingClock } from "../polling/clock.js";
+import type { Clock } from "../../util/clock.js";
 import { SourceFetchError } from "../polling/errors.js";
 import { PollingSource, type PolledValue } from "../polling/polling-source.js";
 import { VaultTokenManager } from "./auth.js";
@@ -16,7 +16,7 @@ import {
 /** Test and embedding hooks; production code passes only a logger. */
 export interface VaultSourceOptions {
   readonly logger?: Logger | undefined;
-  readonly clock?: PollingClock | undefined;
+  readonly clock?: Clock | undefined;
   readonly random?: (() => number) | undefined;
   readonly transport?: VaultTransport | undefined;
   readonly readFile?: ReadTextFile | undefined;
@@ -148,25 +148,29 @@ async function readKvSecret(
     response = await read();
   }
   const operation = `reading ${path}`;
-  if (response.status === 404) {
-    const metadata = (response.body as { data?: { metadata?: { deletion_time?: unknown; destroyed?: unknown } } } | undefined)
-      ?.data?.metadata;
-    if (metadata?.destroyed === true) throw new SourceFetchError(`${operation}: the latest version is destroyed`);
-    if (typeof metadata?.deletion_time === "string" && metadata.deletion_time !== "") {
-      throw new SourceFetchError(`${operation}: the latest version is deleted`);
-    }
-    throw new VaultApiError(operation, 404, ["no secret at this path"]);
-  }
+  if (response.status === 404) throw notFound(operation, response.body);
   expectOk(operation, response);
-  const outer = (response.body as { data?: unknown } | undefined)?.data;
-  const data = (config.version ?? 2) === 2 ? (isRecord(outer) ? outer.data : undefined) : outer;
-  if (!isRecord(data)) {
-    throw new SourceFetchError(
-      `${operation}: the answer has no data object${(config.version ?? 2) === 2 ? " (is this a KV v1 mount? set version: 1)" : ""}`,
-      false,
-    );
+  return { bytes: extractDockerConfig(kvData(operation, response.body, config.version ?? 2), config.key) };
+}
+
+/** Why a KV read found nothing: the latest version was destroyed or deleted, or there is no secret. */
+function notFound(operation: string, body: unknown): Error {
+  const metadata = (body as { data?: { metadata?: { deletion_time?: unknown; destroyed?: unknown } } } | undefined)?.data
+    ?.metadata;
+  if (metadata?.destroyed === true) return new SourceFetchError(`${operation}: the latest version is destroyed`);
+  if (typeof metadata?.deletion_time === "string" && metadata.deletion_time !== "") {
+    return new SourceFetchError(`${operation}: the latest version is deleted`);
   }
-  return { bytes: extractDockerConfig(data, config.key) };
+  return new VaultApiError(operation, 404, ["no secret at this path"]);
+}
+
+/** The secret's fields: `data.data` in KV v2, `data` in KV v1. */
+function kvData(operation: string, body: unknown, version: 1 | 2): Record<string, unknown> {
+  const outer = (body as { data?: unknown } | undefined)?.data;
+  const data = version === 2 ? (isRecord(outer) ? outer.data : undefined) : outer;
+  if (isRecord(data)) return data;
+  const hint = version === 2 ? " (is this a KV v1 mount? set version: 1)" : "";
+  throw new SourceFetchError(`${operation}: the answer has no data object${hint}`, false);
 }
 
 /** Creates a {@link VaultSource}; the functional twin of the factory's `create`. */
