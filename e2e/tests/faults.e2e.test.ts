@@ -11,6 +11,7 @@ import { localProvider, type LocalCluster } from "../src/cluster/local/local-pro
 import { freePort } from "../src/cluster/local/processes.ts";
 import { PatcherProcess } from "../src/support/patcher-process.ts";
 import { FreezableProxy } from "../src/support/tcp-proxy.ts";
+import { pool } from "../src/support/pool.ts";
 import { eventually, statusCode } from "../src/support/kube.ts";
 import { Engine, buildMappings, builtinRegistries } from "@imagepullsecret-patcher/core";
 import { TEST_PASSWORD_PREFIX, dockerConfigJson, putSourceSecret, sleep } from "../src/support/fixtures.ts";
@@ -26,16 +27,6 @@ let core: k8s.CoreV1Api;
 const password = `${TEST_PASSWORD_PREFIX}faults`;
 const dir = mkdtempSync(join(tmpdir(), "patcher-faults-"));
 const patchers: PatcherProcess[] = [];
-
-/** Runs limited-concurrency async work over items. */
-async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
 
 function startPatcher(name: string, extraConfig = "", kubeconfig = cluster.kubeconfigPath): { proc: PatcherProcess; port: number; ready: Promise<void> } {
   const config = join(dir, `${name}.yaml`);
