@@ -13,7 +13,18 @@ interface SaState {
   added: string | undefined;
 }
 
-const key = (o: { metadata?: k8s.V1ObjectMeta }): string => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+type Meta = { metadata?: k8s.V1ObjectMeta };
+interface Ref {
+  name: string;
+  namespace: string;
+}
+
+const key = (o: Meta): string => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+const ref = (o: Meta): Ref => ({ name: o.metadata?.name ?? "", namespace: o.metadata?.namespace ?? "" });
+const saState = (sa: k8s.V1ServiceAccount): SaState => ({
+  imagePullSecrets: sa.imagePullSecrets ?? [],
+  added: sa.metadata?.annotations?.[ADDED_ANNOTATION],
+});
 
 async function ignore404(p: Promise<unknown>): Promise<void> {
   try {
@@ -60,9 +71,7 @@ export class ClusterSnapshot {
       ["clusterrolebindings", new Set((await rbac.listClusterRoleBinding()).items.map((o) => o.metadata?.name ?? ""))],
     ]);
     const serviceAccounts = new Map<string, SaState>();
-    for (const sa of (await core.listServiceAccountForAllNamespaces()).items) {
-      serviceAccounts.set(key(sa), { imagePullSecrets: sa.imagePullSecrets ?? [], added: sa.metadata?.annotations?.[ADDED_ANNOTATION] });
-    }
+    for (const sa of (await core.listServiceAccountForAllNamespaces()).items) serviceAccounts.set(key(sa), saState(sa));
     return new ClusterSnapshot(kc, namespaces, namespaced, clusterScoped, serviceAccounts);
   }
 
@@ -70,72 +79,75 @@ export class ClusterSnapshot {
   async restore(): Promise<string[]> {
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
     const rbac = this.kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-    const done: string[] = [];
-    for (const ns of (await core.listNamespace()).items) {
-      const name = ns.metadata?.name ?? "";
-      if (this.namespaces.has(name)) continue;
-      await ignore404(core.deleteNamespace({ name }));
-      done.push(`namespace ${name}`);
-    }
-    // Wait for them: a doc that installs again (`doctest: reset`) must not meet a Terminating one.
-    const gone = done.map((d) => d.slice("namespace ".length));
-    const deadline = Date.now() + 90_000;
-    while (gone.length && Date.now() < deadline) {
-      const names = new Set((await core.listNamespace()).items.map((n) => n.metadata?.name ?? ""));
-      if (!gone.some((n) => names.has(n))) break;
-      await sleep(250);
-    }
-    const inOldNamespace = (o: { metadata?: k8s.V1ObjectMeta }): boolean => this.namespaces.has(o.metadata?.namespace ?? "");
-    const fresh = <T extends { metadata?: k8s.V1ObjectMeta }>(kind: string, items: T[]): T[] =>
-      items.filter((o) => inOldNamespace(o) && !this.namespaced.get(kind)?.has(key(o)));
-    for (const s of fresh("secrets", (await core.listSecretForAllNamespaces()).items)) {
-      await ignore404(core.deleteNamespacedSecret({ name: s.metadata?.name ?? "", namespace: s.metadata?.namespace ?? "" }));
-      done.push(`secret ${key(s)}`);
-    }
-    for (const c of fresh("configmaps", (await core.listConfigMapForAllNamespaces()).items)) {
-      await ignore404(core.deleteNamespacedConfigMap({ name: c.metadata?.name ?? "", namespace: c.metadata?.namespace ?? "" }));
-      done.push(`configmap ${key(c)}`);
-    }
-    for (const r of fresh("roles", (await rbac.listRoleForAllNamespaces()).items)) {
-      await ignore404(rbac.deleteNamespacedRole({ name: r.metadata?.name ?? "", namespace: r.metadata?.namespace ?? "" }));
-      done.push(`role ${key(r)}`);
-    }
-    for (const r of fresh("rolebindings", (await rbac.listRoleBindingForAllNamespaces()).items)) {
-      await ignore404(rbac.deleteNamespacedRoleBinding({ name: r.metadata?.name ?? "", namespace: r.metadata?.namespace ?? "" }));
-      done.push(`rolebinding ${key(r)}`);
-    }
-    for (const r of (await rbac.listClusterRole()).items) {
-      if (this.clusterScoped.get("clusterroles")?.has(r.metadata?.name ?? "")) continue;
-      await ignore404(rbac.deleteClusterRole({ name: r.metadata?.name ?? "" }));
-      done.push(`clusterrole ${r.metadata?.name}`);
-    }
-    for (const r of (await rbac.listClusterRoleBinding()).items) {
-      if (this.clusterScoped.get("clusterrolebindings")?.has(r.metadata?.name ?? "")) continue;
-      await ignore404(rbac.deleteClusterRoleBinding({ name: r.metadata?.name ?? "" }));
-      done.push(`clusterrolebinding ${r.metadata?.name}`);
-    }
+    const done = await this.deleteNewNamespaces(core);
+    const del = (kind: string, items: Meta[], remove: (r: Ref) => Promise<unknown>): Promise<void> =>
+      this.deleteFresh(kind, items, remove, done);
+    await del("secrets", (await core.listSecretForAllNamespaces()).items, (r) => core.deleteNamespacedSecret(r));
+    await del("configmaps", (await core.listConfigMapForAllNamespaces()).items, (r) =>
+      core.deleteNamespacedConfigMap(r),
+    );
+    await del("roles", (await rbac.listRoleForAllNamespaces()).items, (r) => rbac.deleteNamespacedRole(r));
+    await del("rolebindings", (await rbac.listRoleBindingForAllNamespaces()).items, (r) =>
+      rbac.deleteNamespacedRoleBinding(r),
+    );
+    await del("clusterroles", (await rbac.listClusterRole()).items, (r) => rbac.deleteClusterRole(r));
+    await del("clusterrolebindings", (await rbac.listClusterRoleBinding()).items, (r) =>
+      rbac.deleteClusterRoleBinding(r),
+    );
     for (const sa of (await core.listServiceAccountForAllNamespaces()).items) {
-      if (!inOldNamespace(sa)) continue;
-      const before = this.serviceAccounts.get(key(sa));
-      if (!before) {
-        await ignore404(core.deleteNamespacedServiceAccount({ name: sa.metadata?.name ?? "", namespace: sa.metadata?.namespace ?? "" }));
-        done.push(`serviceaccount ${key(sa)}`);
-        continue;
-      }
-      const now: SaState = { imagePullSecrets: sa.imagePullSecrets ?? [], added: sa.metadata?.annotations?.[ADDED_ANNOTATION] };
-      if (JSON.stringify(now) === JSON.stringify(before)) continue;
-      const annotations = { ...(sa.metadata?.annotations ?? {}) };
-      if (before.added === undefined) delete annotations[ADDED_ANNOTATION];
-      else annotations[ADDED_ANNOTATION] = before.added;
-      await ignore404(
-        core.replaceNamespacedServiceAccount({
-          name: sa.metadata?.name ?? "",
-          namespace: sa.metadata?.namespace ?? "",
-          body: { ...sa, metadata: { ...sa.metadata, annotations }, imagePullSecrets: before.imagePullSecrets },
-        }),
-      );
-      done.push(`serviceaccount ${key(sa)} restored`);
+      const outcome = await this.restoreServiceAccount(core, sa);
+      if (outcome) done.push(outcome);
     }
     return done;
+  }
+
+  /** Deletes namespaces the doc created, and waits until they are gone. */
+  private async deleteNewNamespaces(core: k8s.CoreV1Api): Promise<string[]> {
+    const created = (await core.listNamespace()).items
+      .map((n) => n.metadata?.name ?? "")
+      .filter((name) => !this.namespaces.has(name));
+    for (const name of created) await ignore404(core.deleteNamespace({ name }));
+    // A doc that installs again (`doctest: reset`) must not meet a Terminating namespace.
+    const deadline = Date.now() + 90_000;
+    while (created.length && Date.now() < deadline) {
+      const names = new Set((await core.listNamespace()).items.map((n) => n.metadata?.name ?? ""));
+      if (!created.some((n) => names.has(n))) break;
+      await sleep(250);
+    }
+    return created.map((name) => `namespace ${name}`);
+  }
+
+  /** Deletes objects of `kind` made since the snapshot; namespaced ones only in namespaces that stay. */
+  private async deleteFresh(
+    kind: string,
+    items: Meta[],
+    remove: (ref: Ref) => Promise<unknown>,
+    done: string[],
+  ): Promise<void> {
+    const clusterScoped = this.clusterScoped.get(kind);
+    for (const o of items) {
+      const r = ref(o);
+      const known = clusterScoped ? clusterScoped.has(r.name) : this.namespaced.get(kind)?.has(key(o));
+      if (known || (!clusterScoped && !this.namespaces.has(r.namespace))) continue;
+      await ignore404(remove(r));
+      done.push(`${kind.replace(/s$/, "")} ${clusterScoped ? r.name : key(o)}`);
+    }
+  }
+
+  /** Deletes a ServiceAccount the doc created, or puts back its pull secrets and record. */
+  private async restoreServiceAccount(core: k8s.CoreV1Api, sa: k8s.V1ServiceAccount): Promise<string | undefined> {
+    if (!this.namespaces.has(sa.metadata?.namespace ?? "")) return undefined;
+    const before = this.serviceAccounts.get(key(sa));
+    if (!before) {
+      await ignore404(core.deleteNamespacedServiceAccount(ref(sa)));
+      return `serviceaccount ${key(sa)}`;
+    }
+    if (JSON.stringify(saState(sa)) === JSON.stringify(before)) return undefined;
+    const annotations = { ...(sa.metadata?.annotations ?? {}) };
+    if (before.added === undefined) delete annotations[ADDED_ANNOTATION];
+    else annotations[ADDED_ANNOTATION] = before.added;
+    const body = { ...sa, metadata: { ...sa.metadata, annotations }, imagePullSecrets: before.imagePullSecrets };
+    await ignore404(core.replaceNamespacedServiceAccount({ ...ref(sa), body }));
+    return `serviceaccount ${key(sa)} restored`;
   }
 }

@@ -90,129 +90,156 @@ function unquote(s: string, where: string): string {
   return (m[1] ?? "").replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
 }
 
+interface MarkerInput {
+  /** The marker's name, e.g. `expect`. */
+  word: string;
+  /** The rest of the marker's first line. */
+  args: string;
+  /** Further lines of a multi-line marker. */
+  rest: string;
+  where: string;
+}
+
+function parseExpect({ args, where }: MarkerInput, markers: Markers): void {
+  const exit = /^exit\s+(\d+)$/.exec(args);
+  if (exit) {
+    markers.exitCode = Number(exit[1]);
+    return;
+  }
+  const m = /^(stdout|stderr|output)\s+(contains|lacks)\s+(.*)$/s.exec(args);
+  if (!m) {
+    throw new MarkerError(`${where}: expected "expect exit N" or "expect stdout|stderr|output contains|lacks \\"TEXT\\""`);
+  }
+  const e: Expectation = { stream: m[1] as Expectation["stream"], contains: unquote(m[3] ?? "", where) };
+  if (m[2] === "lacks") e.negate = true;
+  markers.expect.push(e);
+}
+
+function parseScript({ word, args, rest, where }: MarkerInput, markers: Markers): void {
+  const script = [args, rest]
+    .filter((s) => s.trim())
+    .join("\n")
+    .trim();
+  if (!script) throw new MarkerError(`${where}: "doctest: ${word}" has no commands`);
+  markers[word as "setup" | "check"].push(`${script}\n`);
+}
+
+function parseSkip({ args, where }: MarkerInput, markers: Markers): void {
+  const reason = args.replace(/^[—–:-]+\s*/, "").trim();
+  if (!reason) {
+    throw new MarkerError(`${where}: "doctest: skip" needs a reason, e.g. <!-- doctest: skip — needs a registry -->`);
+  }
+  markers.skip = reason;
+}
+
+function parseFile({ args, where }: MarkerInput, markers: Markers): void {
+  const names = args.split(/\s+/).filter(Boolean);
+  if (names.length !== 1) throw new MarkerError(`${where}: "doctest: file" takes one file name`);
+  markers.file = names[0] ?? "";
+}
+
+function parseOmit({ args, where }: MarkerInput, markers: Markers): void {
+  const m = /^("(?:[^"\\]|\\.)*")\s*[—–:-]+\s*(\S.*)$/.exec(args);
+  if (!m) throw new MarkerError(`${where}: expected <!-- doctest: omit "PREFIX" — reason -->`);
+  markers.omit.push({ prefix: unquote(m[1] ?? "", where), reason: (m[2] ?? "").trim() });
+}
+
+function parseDeployment({ args, where }: MarkerInput, markers: Markers): void {
+  const m = /^([a-z0-9.-]+)\/([a-z0-9.-]+)$/.exec(args);
+  if (!m) throw new MarkerError(`${where}: "doctest: deployment" takes NAMESPACE/NAME`);
+  markers.deployment = { namespace: m[1] ?? "", name: m[2] ?? "" };
+}
+
+type Flag = "output" | "eventually" | "synopsis" | "retry" | "reset";
+const flag =
+  (name: Flag) =>
+  (_: MarkerInput, markers: Markers): void => {
+    markers[name] = true;
+  };
+
+const MARKER_PARSERS: Record<string, (input: MarkerInput, markers: Markers) => void> = {
+  skip: parseSkip,
+  output: flag("output"),
+  file: parseFile,
+  setup: parseScript,
+  check: parseScript,
+  expect: parseExpect,
+  background: ({ args, where }, markers) => void markers.background.push(unquote(args, where)),
+  eventually: flag("eventually"),
+  synopsis: flag("synopsis"),
+  retry: flag("retry"),
+  reset: flag("reset"),
+  omit: parseOmit,
+  deployment: parseDeployment,
+};
+
 /** Applies one marker's body (the text after `doctest:`) to `markers`. */
 export function parseMarker(body: string, markers: Markers, where: string): void {
   const trimmed = body.trim();
   const nl = trimmed.indexOf("\n");
   const head = (nl < 0 ? trimmed : trimmed.slice(0, nl)).trim();
   const rest = nl < 0 ? "" : trimmed.slice(nl + 1);
-  const [word = "", ...tail] = head.split(/\s+/);
-  const args = head.slice(word.length).trim();
-  switch (word) {
-    case "skip": {
-      const reason = args.replace(/^[—–:-]+\s*/, "").trim();
-      if (!reason) throw new MarkerError(`${where}: "doctest: skip" needs a reason, e.g. <!-- doctest: skip — needs a registry -->`);
-      markers.skip = reason;
-      return;
-    }
-    case "output":
-      markers.output = true;
-      return;
-    case "file":
-      if (tail.length !== 1) throw new MarkerError(`${where}: "doctest: file" takes one file name`);
-      markers.file = tail[0] ?? "";
-      return;
-    case "setup":
-    case "check": {
-      const script = [args, rest].filter((s) => s.trim()).join("\n").trim();
-      if (!script) throw new MarkerError(`${where}: "doctest: ${word}" has no commands`);
-      markers[word].push(`${script}\n`);
-      return;
-    }
-    case "expect": {
-      const exit = /^exit\s+(\d+)$/.exec(args);
-      if (exit) {
-        markers.exitCode = Number(exit[1]);
-        return;
-      }
-      const m = /^(stdout|stderr|output)\s+(contains|lacks)\s+(.*)$/s.exec(args);
-      if (!m) throw new MarkerError(`${where}: expected "expect exit N" or "expect stdout|stderr|output contains|lacks \\"TEXT\\""`);
-      const e: Expectation = { stream: m[1] as Expectation["stream"], contains: unquote(m[3] ?? "", where) };
-      if (m[2] === "lacks") e.negate = true;
-      markers.expect.push(e);
-      return;
-    }
-    case "background":
-      markers.background.push(unquote(args, where));
-      return;
-    case "eventually":
-      markers.eventually = true;
-      return;
-    case "synopsis":
-      markers.synopsis = true;
-      return;
-    case "retry":
-      markers.retry = true;
-      return;
-    case "reset":
-      markers.reset = true;
-      return;
-    case "omit": {
-      const m = /^("(?:[^"\\]|\\.)*")\s*[—–:-]+\s*(\S.*)$/.exec(args);
-      if (!m) throw new MarkerError(`${where}: expected <!-- doctest: omit "PREFIX" — reason -->`);
-      markers.omit.push({ prefix: unquote(m[1] ?? "", where), reason: (m[2] ?? "").trim() });
-      return;
-    }
-    case "deployment": {
-      const m = /^([a-z0-9.-]+)\/([a-z0-9.-]+)$/.exec(args);
-      if (!m) throw new MarkerError(`${where}: "doctest: deployment" takes NAMESPACE/NAME`);
-      markers.deployment = { namespace: m[1] ?? "", name: m[2] ?? "" };
-      return;
-    }
-    default:
-      throw new MarkerError(`${where}: unknown marker "doctest: ${word}"`);
-  }
+  const word = head.split(/\s+/)[0] ?? "";
+  const parse = Object.hasOwn(MARKER_PARSERS, word) ? MARKER_PARSERS[word] : undefined;
+  if (!parse) throw new MarkerError(`${where}: unknown marker "doctest: ${word}"`);
+  parse({ word, args: head.slice(word.length).trim(), rest, where }, markers);
 }
 
 const FENCE = /^(\s*)(`{3,}|~{3,})\s*([^`\s]*)[^`]*$/;
+
+/** A comment starting at line `i`, possibly over several lines: its text and its last line. */
+function readComment(lines: readonly string[], i: number): { inner: string; end: number } {
+  let j = i;
+  let text = (lines[i] ?? "").trim();
+  while (!text.includes("-->") && j + 1 < lines.length) text += `\n${lines[++j] ?? ""}`;
+  return { inner: text.slice(4, text.indexOf("-->")), end: j };
+}
+
+/** The body of the fenced block opening at line `i`, with the fence's indentation removed. */
+function readFence(lines: readonly string[], i: number, fence: RegExpExecArray, file: string) {
+  const line = lines[i] ?? "";
+  const indent = line.length - line.trimStart().length;
+  const marker = fence[2] ?? "```";
+  const body: string[] = [];
+  let j = i + 1;
+  for (; j < lines.length; j++) {
+    const l = lines[j] ?? "";
+    const t = l.trim();
+    if (t.startsWith(marker) && /^[`~]+$/.test(t) && t[0] === marker[0]) break;
+    body.push(l.slice(Math.min(indent, l.length - l.trimStart().length)));
+  }
+  if (j >= lines.length) throw new MarkerError(`${file}:${i + 1}: code block is never closed`);
+  return { text: body.length ? `${body.join("\n")}\n` : "", end: j };
+}
 
 /** Every fenced code block of `source`, with its markers. `file` only names errors. */
 export function extractBlocks(source: string, file = "<markdown>"): CodeBlock[] {
   const lines = source.split("\n");
   const blocks: CodeBlock[] = [];
-  let pending = emptyMarkers();
-  let pendingAny = false;
+  let pending: Markers | undefined;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? "";
     const trimmed = line.trim();
     if (trimmed === "") continue;
     if (trimmed.startsWith("<!--")) {
-      // A comment, possibly over several lines.
-      let j = i;
-      let text = trimmed;
-      while (!text.includes("-->") && j + 1 < lines.length) text += `\n${lines[++j] ?? ""}`;
-      const inner = text.slice(4, text.indexOf("-->"));
+      const { inner, end } = readComment(lines, i);
       const m = /^\s*doctest:([\s\S]*)$/.exec(inner);
-      if (m) {
-        parseMarker(m[1] ?? "", pending, `${file}:${i + 1}`);
-        pendingAny = true;
-      }
-      i = j;
+      if (m) parseMarker(m[1] ?? "", (pending ??= emptyMarkers()), `${file}:${i + 1}`);
+      i = end;
       continue;
     }
     const fence = FENCE.exec(line);
     if (fence) {
-      const indent = line.length - line.trimStart().length;
-      const marker = fence[2] ?? "```";
-      const body: string[] = [];
-      let j = i + 1;
-      for (; j < lines.length; j++) {
-        const l = lines[j] ?? "";
-        const t = l.trim();
-        if (t.startsWith(marker) && /^[`~]+$/.test(t) && t[0] === marker[0]) break;
-        body.push(l.slice(Math.min(indent, l.length - l.trimStart().length)));
-      }
-      if (j >= lines.length) throw new MarkerError(`${file}:${i + 1}: code block is never closed`);
-      blocks.push({ line: i + 1, lang: (fence[3] ?? "").toLowerCase(), text: body.length ? `${body.join("\n")}\n` : "", markers: pending });
-      pending = emptyMarkers();
-      pendingAny = false;
-      i = j;
+      const { text, end } = readFence(lines, i, fence, file);
+      blocks.push({ line: i + 1, lang: (fence[3] ?? "").toLowerCase(), text, markers: pending ?? emptyMarkers() });
+      pending = undefined;
+      i = end;
       continue;
     }
     // Ordinary text: markers must sit right before their block.
-    if (pendingAny) throw new MarkerError(`${file}:${i + 1}: doctest marker is not followed by a code block`);
+    if (pending) throw new MarkerError(`${file}:${i + 1}: doctest marker is not followed by a code block`);
   }
-  if (pendingAny) throw new MarkerError(`${file}: doctest marker at the end of the file is not followed by a code block`);
+  if (pending) throw new MarkerError(`${file}: doctest marker at the end of the file is not followed by a code block`);
   return blocks;
 }
 
