@@ -49,76 +49,115 @@ function writeFiles(dir: string, data: Record<string, Buffer>, items?: k8s.V1Key
   }
 }
 
-export async function startDeploymentStandIn(admin: k8s.KubeConfig, namespace: string, name: string, dir: string): Promise<StandIn> {
+type PodSpec = k8s.V1PodSpec;
+type Container = k8s.V1Container;
+
+/** Writes the container's ConfigMap and Secret volumes under `dir`; other volumes become empty directories. */
+async function syncVolumes(core: k8s.CoreV1Api, pod: PodSpec, container: Container, namespace: string, dir: string) {
+  for (const mount of container.volumeMounts ?? []) {
+    const volume = pod.volumes?.find((v) => v.name === mount.name);
+    const local = join(dir, "volumes", mount.name);
+    if (volume?.configMap?.name) {
+      const cm = await core.readNamespacedConfigMap({ name: volume.configMap.name, namespace });
+      const data = Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
+      writeFiles(local, data, volume.configMap.items);
+    } else if (volume?.secret?.secretName) {
+      const secret = await core.readNamespacedSecret({ name: volume.secret.secretName, namespace });
+      const data = Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]),
+      );
+      writeFiles(local, data, volume.secret.items);
+    } else {
+      mkdirSync(local, { recursive: true });
+    }
+  }
+}
+
+/** Rewrites a path under one of the container's mount paths to where that volume lives locally. */
+function relocator(container: Container, dir: string): (value: string) => string {
+  const mounts = (container.volumeMounts ?? []).map((mount) => {
+    const local = join(dir, "volumes", mount.name);
+    return { from: mount.mountPath, to: mount.subPath ? join(local, mount.subPath) : local };
+  });
+  mounts.sort((a, b) => b.from.length - a.from.length);
+  return (value) => {
+    for (const m of mounts) {
+      const at = value.indexOf(m.from);
+      const end = at + m.from.length;
+      if (at >= 0 && (value.length === end || value[end] === "/")) return value.slice(0, at) + m.to + value.slice(end);
+    }
+    return value;
+  };
+}
+
+/** The container's environment as the kubelet would set it, with mount paths relocated. */
+function containerEnv(container: Container, relocate: (value: string) => string, pod: { namespace: string; name: string }) {
+  const env: Record<string, string> = {};
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = relocate(e.value);
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    if (field === "metadata.namespace") env[e.name] = pod.namespace;
+    if (field === "metadata.name") env[e.name] = pod.name;
+  }
+  return env;
+}
+
+export async function startDeploymentStandIn(
+  admin: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  dir: string,
+): Promise<StandIn> {
   const apps = admin.makeApiClient(k8s.AppsV1Api);
   const core = admin.makeApiClient(k8s.CoreV1Api);
   const deployment = await apps.readNamespacedDeployment({ name, namespace });
   const pod = deployment.spec?.template.spec;
   const container = pod?.containers[0];
   if (!pod || !container) throw new Error(`Deployment ${namespace}/${name} has no container`);
+  // The image's entrypoint is the patcher, so the container's args are the patcher's.
+  if (container.command?.length) {
+    throw new Error(
+      `Deployment ${namespace}/${name} overrides the image's command (${container.command.join(" ")}); only args are supported`,
+    );
+  }
   const podName = `${name}-local`;
   mkdirSync(dir, { recursive: true });
 
-  // Volumes: ConfigMaps and Secrets as files, kept up to date like the kubelet does; anything else
-  // as an empty directory.
-  const mounts: { from: string; to: string }[] = [];
-  const syncVolumes = async (): Promise<void> => {
-    for (const mount of container.volumeMounts ?? []) {
-      const volume = pod.volumes?.find((v) => v.name === mount.name);
-      const local = join(dir, "volumes", mount.name);
-      if (volume?.configMap?.name) {
-        const cm = await core.readNamespacedConfigMap({ name: volume.configMap.name, namespace });
-        const data = Object.fromEntries(Object.entries(cm.data ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
-        writeFiles(local, data, volume.configMap.items);
-      } else if (volume?.secret?.secretName) {
-        const secret = await core.readNamespacedSecret({ name: volume.secret.secretName, namespace });
-        const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]));
-        writeFiles(local, data, volume.secret.items);
-      } else {
-        mkdirSync(local, { recursive: true });
-      }
-    }
+  // Volumes are kept up to date like the kubelet does.
+  const sync = (): Promise<void> => syncVolumes(core, pod, container, namespace, dir);
+  await sync();
+  const relocate = relocator(container, dir);
+  const env = {
+    PATH: process.env.PATH ?? "",
+    HOME: dir,
+    ...containerEnv(container, relocate, { namespace, name: podName }),
   };
-  await syncVolumes();
-  for (const mount of container.volumeMounts ?? []) {
-    const local = join(dir, "volumes", mount.name);
-    mounts.push({ from: mount.mountPath, to: mount.subPath ? join(local, mount.subPath) : local });
-  }
-  mounts.sort((a, b) => b.from.length - a.from.length);
-  const relocate = (value: string): string => {
-    for (const m of mounts) {
-      const at = value.indexOf(m.from);
-      if (at >= 0 && (value.length === at + m.from.length || value[at + m.from.length] === "/")) {
-        return value.slice(0, at) + m.to + value.slice(at + m.from.length);
-      }
-    }
-    return value;
-  };
-
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: dir };
-  for (const e of container.env ?? []) {
-    if (e.value !== undefined) env[e.name] = relocate(e.value);
-    const field = e.valueFrom?.fieldRef?.fieldPath;
-    if (field === "metadata.namespace") env[e.name] = namespace;
-    if (field === "metadata.name") env[e.name] = podName;
-  }
 
   // The Pod's identity: a token of its ServiceAccount, against the same API server.
   const serviceAccount = pod.serviceAccountName ?? "default";
-  const token = await core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const token = await core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
   const kubeconfig = join(dir, "kubeconfig");
-  writeFileSync(kubeconfig, tokenKubeConfig(admin, token.status?.token ?? "", `system:serviceaccount:${namespace}:${serviceAccount}`).exportConfig(), { mode: 0o600 });
+  const user = `system:serviceaccount:${namespace}:${serviceAccount}`;
+  writeFileSync(kubeconfig, tokenKubeConfig(admin, token.status?.token ?? "", user).exportConfig(), { mode: 0o600 });
 
   const serverAddress = `127.0.0.1:${await freePort()}`;
-  // The image's entrypoint is the patcher, so the container's args are the patcher's.
-  if (container.command?.length) throw new Error(`Deployment ${namespace}/${name} overrides the image's command (${container.command.join(" ")}); only args are supported`);
   const args = (container.args ?? []).map(relocate);
   args.push(`--kubeconfig=${kubeconfig}`, `--server-address=${serverAddress}`);
   const logFile = join(dir, "patcher.log");
   const out = openSync(logFile, "a");
-  const child = spawn(process.execPath, [PATCHER_MAIN, ...args], { env, cwd: dir, stdio: ["ignore", out, out], detached: true });
-  const timer = setInterval(() => void syncVolumes().catch(() => {}), VOLUME_SYNC_MS);
+  const child = spawn(process.execPath, [PATCHER_MAIN, ...args], {
+    env,
+    cwd: dir,
+    stdio: ["ignore", out, out],
+    detached: true,
+  });
+  const timer = setInterval(() => void sync().catch(() => {}), VOLUME_SYNC_MS);
   timer.unref();
   child.once("exit", () => clearInterval(timer));
-  return { child, logFile, serverAddress, describe: `Deployment ${namespace}/${name} as ${serviceAccount}: imagepullsecret-patcher ${args.join(" ")}` };
+  const describe = `Deployment ${namespace}/${name} as ${serviceAccount}: imagepullsecret-patcher ${args.join(" ")}`;
+  return { child, logFile, serverAddress, describe };
 }
