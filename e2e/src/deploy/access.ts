@@ -51,21 +51,19 @@ function c(
   };
 }
 
-/**
- * The access matrix an install must have. `elsewhere` is a namespace that neither holds a source
- * nor the patcher (it need not exist: authorization does not look).
- */
-export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
+// What the patcher really does with a copy: lists and watches it by name (its informer), replaces
+// it (PUT) and deletes it. It never GETs or PATCHes a Secret.
+const COPY_VERBS = ["list", "watch", "update", "delete"];
+const UNUSED_SECRET_VERBS = ["get", "patch"];
+
+function copyCases(i: Install, elsewhere: string): AccessCase[] {
   const cases: AccessCase[] = [];
-  // What the patcher really does with a copy: lists and watches it by name (its informer), replaces
-  // it (PUT) and deletes it. It never GETs or PATCHes a Secret.
-  const used = ["list", "watch", "update", "delete"];
-  const unused = ["get", "patch"];
-  const all = [...used, ...unused];
   for (const copy of i.copyNames) {
     for (const ns of [elsewhere, "default", "kube-system"]) {
-      for (const verb of used) cases.push(c(true, verb, "secrets", { ns, name: copy }));
-      for (const verb of unused) cases.push(c(false, verb, "secrets", { ns, name: copy, note: "(unused verb)" }));
+      for (const verb of COPY_VERBS) cases.push(c(true, verb, "secrets", { ns, name: copy }));
+      for (const verb of UNUSED_SECRET_VERBS) {
+        cases.push(c(false, verb, "secrets", { ns, name: copy, note: "(unused verb)" }));
+      }
     }
     for (const verb of ["list", "watch"]) cases.push(c(true, verb, "secrets", { name: copy }));
     // What a real `?fieldSelector=metadata.name=<copy>` request is authorized as: the API server
@@ -74,15 +72,31 @@ export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
     // RBAC reads only the name; a review that carries the selector without the name is refused.
     cases.push(c(false, "list", "secrets", { fieldSelector: `metadata.name=${copy}`, note: "without name" }));
   }
-  for (const retired of i.retiredNames ?? []) {
+  return cases;
+}
+
+function retiredCases(i: Install, elsewhere: string): AccessCase[] {
+  const cases: AccessCase[] = [];
+  const cleanup = "(cleanup of a removed mapping)";
+  for (const name of i.retiredNames ?? []) {
     for (const ns of [elsewhere, "default"]) {
-      for (const verb of ["list", "watch", "delete"]) cases.push(c(true, verb, "secrets", { ns, name: retired, note: "(cleanup of a removed mapping)" }));
-      for (const verb of ["get", "update", "patch"]) cases.push(c(false, verb, "secrets", { ns, name: retired, note: "(removed mapping: cleanup only)" }));
+      for (const verb of ["list", "watch", "delete"]) cases.push(c(true, verb, "secrets", { ns, name, note: cleanup }));
+      for (const verb of ["get", "update", "patch"]) {
+        cases.push(c(false, verb, "secrets", { ns, name, note: "(removed mapping: cleanup only)" }));
+      }
     }
-    cases.push(c(true, "list", "secrets", { name: retired, note: "(cleanup of a removed mapping)" }));
+    cases.push(c(true, "list", "secrets", { name, note: cleanup }));
   }
+  return cases;
+}
+
+/** Secrets that are neither copies nor sources are out of reach; creating a copy is allowed anywhere. */
+function otherSecretCases(i: Install, elsewhere: string): AccessCase[] {
+  const cases: AccessCase[] = [];
   for (const ns of [elsewhere, "default", i.namespace, ...Object.keys(i.sources)]) {
-    for (const verb of all) cases.push(c(false, verb, "secrets", { ns, name: OTHER_SECRET }));
+    for (const verb of [...COPY_VERBS, ...UNUSED_SECRET_VERBS]) {
+      cases.push(c(false, verb, "secrets", { ns, name: OTHER_SECRET }));
+    }
     for (const verb of ["list", "watch", "deletecollection"]) cases.push(c(false, verb, "secrets", { ns }));
     cases.push(c(true, "create", "secrets", { ns }));
   }
@@ -90,9 +104,14 @@ export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
     cases.push(c(false, verb, "secrets"));
     cases.push(c(false, verb, "secrets", { name: OTHER_SECRET }));
   }
+  return cases;
+}
+
+/** A source is read with list and watch by name (its informer), in its own namespace only. */
+function sourceCases(i: Install, elsewhere: string): AccessCase[] {
+  const cases: AccessCase[] = [];
   for (const [ns, names] of Object.entries(i.sources)) {
     for (const name of names) {
-      // A source is read with list and watch by name (its informer), never with get.
       cases.push(c(false, "get", "secrets", { ns, name, note: "(source; unused verb)" }));
       if (i.copyNames.includes(name)) continue; // would be allowed everywhere as a copy name
       for (const verb of ["list", "watch"]) {
@@ -102,35 +121,72 @@ export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
       cases.push(c(false, "list", "secrets", { name }));
       for (const verb of ["update", "patch", "delete"]) cases.push(c(false, verb, "secrets", { ns, name }));
       for (const other of Object.keys(i.sources)) {
-        if (other !== ns && !i.sources[other]?.includes(name)) cases.push(c(false, "list", "secrets", { ns: other, name }));
+        if (other !== ns && !i.sources[other]?.includes(name)) {
+          cases.push(c(false, "list", "secrets", { ns: other, name }));
+        }
       }
     }
   }
+  return cases;
+}
+
+function serviceAccountAndNamespaceCases(elsewhere: string): AccessCase[] {
+  const cases: AccessCase[] = [];
+  const sa = { ns: elsewhere, name: "default" };
   for (const verb of ["list", "watch"]) cases.push(c(true, verb, "serviceaccounts"));
-  cases.push(c(true, "patch", "serviceaccounts", { ns: elsewhere, name: "default" }));
-  cases.push(c(false, "get", "serviceaccounts", { ns: elsewhere, name: "default", note: "(unused verb)" }));
-  for (const verb of ["create", "update", "delete"]) cases.push(c(false, verb, "serviceaccounts", { ns: elsewhere, name: "default" }));
-  cases.push(c(false, "create", "serviceaccounts", { ns: elsewhere, name: "default", subresource: "token" }));
+  cases.push(c(true, "patch", "serviceaccounts", sa));
+  cases.push(c(false, "get", "serviceaccounts", { ...sa, note: "(unused verb)" }));
+  for (const verb of ["create", "update", "delete"]) cases.push(c(false, verb, "serviceaccounts", sa));
+  cases.push(c(false, "create", "serviceaccounts", { ...sa, subresource: "token" }));
   for (const verb of ["list", "watch"]) cases.push(c(true, verb, "namespaces"));
   cases.push(c(false, "get", "namespaces", { name: elsewhere, note: "(unused verb)" }));
   for (const verb of ["create", "update", "patch", "delete"]) cases.push(c(false, verb, "namespaces", { name: elsewhere }));
-  cases.push(c(true, "create", "events", { ns: elsewhere }));
+  return cases;
+}
+
+function eventCases(elsewhere: string): AccessCase[] {
+  const cases: AccessCase[] = [c(true, "create", "events", { ns: elsewhere })];
   // Events are only created (one per change, de-duplicated in memory), never patched or updated.
-  for (const verb of ["patch", "update"]) cases.push(c(false, verb, "events", { ns: elsewhere, name: "x", note: "(unused verb)" }));
+  for (const verb of ["patch", "update"]) {
+    cases.push(c(false, verb, "events", { ns: elsewhere, name: "x", note: "(unused verb)" }));
+  }
   cases.push(c(false, "delete", "events", { ns: elsewhere, name: "x" }));
   cases.push(c(false, "create", "events", { ns: elsewhere, group: "events.k8s.io", note: "(events.k8s.io)" }));
-  const leases = { group: "coordination.k8s.io" };
-  cases.push(c(true, "create", "leases", { ...leases, ns: i.namespace }));
-  for (const verb of ["get", "update"]) cases.push(c(true, verb, "leases", { ...leases, ns: i.namespace, name: i.lease }));
-  cases.push(c(false, "delete", "leases", { ...leases, ns: i.namespace, name: i.lease }));
-  cases.push(c(false, "patch", "leases", { ...leases, ns: i.namespace, name: i.lease }));
-  cases.push(c(false, "get", "leases", { ...leases, ns: i.namespace, name: "someone-elses-lease" }));
-  cases.push(c(false, "update", "leases", { ...leases, ns: "kube-system", name: "kube-controller-manager" }));
-  cases.push(c(false, "create", "leases", { ...leases, ns: elsewhere }));
-  cases.push(c(false, "get", "configmaps", { ns: i.namespace }));
-  cases.push(c(false, "list", "pods", { ns: elsewhere }));
-  cases.push(c(false, "create", "clusterrolebindings", { group: "rbac.authorization.k8s.io" }));
   return cases;
+}
+
+function leaseCases(i: Install, elsewhere: string): AccessCase[] {
+  const group = "coordination.k8s.io";
+  const own = { group, ns: i.namespace, name: i.lease };
+  return [
+    c(true, "create", "leases", { group, ns: i.namespace }),
+    c(true, "get", "leases", own),
+    c(true, "update", "leases", own),
+    c(false, "delete", "leases", own),
+    c(false, "patch", "leases", own),
+    c(false, "get", "leases", { ...own, name: "someone-elses-lease" }),
+    c(false, "update", "leases", { group, ns: "kube-system", name: "kube-controller-manager" }),
+    c(false, "create", "leases", { group, ns: elsewhere }),
+  ];
+}
+
+/**
+ * The access matrix an install must have. `elsewhere` is a namespace that neither holds a source
+ * nor the patcher (it need not exist: authorization does not look).
+ */
+export function accessMatrix(i: Install, elsewhere: string): AccessCase[] {
+  return [
+    ...copyCases(i, elsewhere),
+    ...retiredCases(i, elsewhere),
+    ...otherSecretCases(i, elsewhere),
+    ...sourceCases(i, elsewhere),
+    ...serviceAccountAndNamespaceCases(elsewhere),
+    ...eventCases(elsewhere),
+    ...leaseCases(i, elsewhere),
+    c(false, "get", "configmaps", { ns: i.namespace }),
+    c(false, "list", "pods", { ns: elsewhere }),
+    c(false, "create", "clusterrolebindings", { group: "rbac.authorization.k8s.io" }),
+  ];
 }
 
 /** The verbs each rule of the ClusterRole must grant, exactly: what the patcher's code calls. */
