@@ -1,5 +1,5 @@
 // The client's two real transports against local servers: global fetch over http (with redirects)
-// and node:https with a CA from caFile (certificate made with openssl; skipped where it is missing).
+// and https with a CA from caFile (certificate made with openssl; skipped where it is missing).
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";

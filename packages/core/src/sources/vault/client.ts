@@ -1,5 +1,5 @@
 import { readFile as fsReadFile } from "node:fs/promises";
-import { request as httpsRequest } from "node:https";
+import { Agent, fetch as undiciFetch, type Dispatcher, type Response as UndiciResponse } from "undici";
 import { clip, errorCode, redactSecrets } from "../../util/errors.js";
 import { SourceFetchError } from "../polling/errors.js";
 
@@ -28,59 +28,38 @@ const MAX_REDIRECTS = 3;
 export type ReadTextFile = (path: string) => Promise<string>;
 export const readTextFile: ReadTextFile = (path) => fsReadFile(path, "utf8");
 
-/** Node's global fetch. Redirects are followed by {@link VaultClient} itself. */
-export const fetchTransport: VaultTransport = async (req) => {
-  const response = await fetch(req.url, {
-    method: req.method,
-    headers: req.headers,
-    body: req.body ?? null,
-    signal: req.signal,
-    redirect: "manual",
-  });
+/** undici's fetch, as the client calls it. Redirects are followed by {@link VaultClient} itself. */
+async function send(req: VaultHttpRequest, dispatcher: Dispatcher | undefined): Promise<VaultHttpResponse> {
+  const init = { method: req.method, headers: req.headers, body: req.body ?? null, signal: req.signal, redirect: "manual" as const };
+  const response = await undiciFetch(req.url, dispatcher ? { ...init, dispatcher } : init);
   const length = Number(response.headers.get("content-length") ?? "0");
   if (length > MAX_RESPONSE_BYTES) {
     await response.body?.cancel();
     throw new SourceFetchError(`response of ${length} bytes is larger than the ${MAX_RESPONSE_BYTES}-byte limit`);
   }
-  return { status: response.status, headers: response.headers, text: await response.text() };
-};
+  return { status: response.status, headers: response.headers, text: await readLimited(response) };
+}
 
-/** `node:https` with a custom CA bundle: global fetch cannot take one without an extra dependency. */
+/** The body as text; a chunked body that grows past the limit is refused part-read. */
+async function readLimited(response: UndiciResponse): Promise<string> {
+  if (!response.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as ReadableStream<Uint8Array>) {
+    size += chunk.length;
+    if (size > MAX_RESPONSE_BYTES) throw new SourceFetchError(`response is larger than the ${MAX_RESPONSE_BYTES}-byte limit`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Plain fetch, trusting the system roots. */
+export const fetchTransport: VaultTransport = (req) => send(req, undefined);
+
+/** fetch through an undici Agent that trusts `ca` (a caFile's bundle) in place of the system roots. */
 export function httpsTransport(ca: string): VaultTransport {
-  return (req) =>
-    new Promise<VaultHttpResponse>((resolve, reject) => {
-      const headers: Record<string, string> = { ...req.headers };
-      if (req.body !== undefined) headers["content-length"] = String(Buffer.byteLength(req.body));
-      const request = httpsRequest(req.url, { method: req.method, headers, ca, signal: req.signal }, (response) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) {
-            response.destroy();
-            reject(new SourceFetchError(`response is larger than the ${MAX_RESPONSE_BYTES}-byte limit`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        response.on("error", reject);
-        response.on("end", () => {
-          const raw = response.headers;
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: {
-              get: (name) => {
-                const value = raw[name.toLowerCase()];
-                return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-              },
-            },
-            text: Buffer.concat(chunks).toString("utf8"),
-          });
-        });
-      });
-      request.on("error", reject);
-      request.end(req.body);
-    });
+  const dispatcher = new Agent({ connect: { ca } });
+  return (req) => send(req, dispatcher);
 }
 
 /** A non-2xx answer from Vault. The message holds Vault's own error strings, redacted and clipped. */
@@ -121,7 +100,7 @@ export interface VaultClientOptions {
   readonly address: string;
   readonly namespace?: string | undefined;
   readonly caFile?: string | undefined;
-  /** Replaces the default transport (global fetch, or `node:https` when `caFile` is set). */
+  /** Replaces the default transport ({@link fetchTransport}, or {@link httpsTransport} when `caFile` is set). */
   readonly transport?: VaultTransport | undefined;
   readonly readFile?: ReadTextFile | undefined;
   /** Timeout of a single request (default 30 s). */
