@@ -1,4 +1,4 @@
-// The client's two real transports against local servers: global fetch over http (with redirects)
+// The client's two real transports against local servers: undici fetch over http (with redirects)
 // and https with a CA from caFile (certificate made with openssl; skipped where it is missing).
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
