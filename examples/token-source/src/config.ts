@@ -66,6 +66,38 @@ function fieldPath(config: Record<string, unknown>, key: string, fallback: strin
   return value;
 }
 
+function registryOf(record: Record<string, unknown>): string {
+  const registry = text(record, "registry", true) ?? "";
+  if (/\s/.test(registry)) throw new PluginConfigError("registry", "must not contain whitespace");
+  return registry;
+}
+
+function usernameOf(record: Record<string, unknown>): string {
+  const username = text(record, "username", true) ?? "";
+  if (username.includes(":")) {
+    throw new PluginConfigError("username", 'must not contain ":" (it separates user and password in registry auth)');
+  }
+  return username;
+}
+
+function methodOf(record: Record<string, unknown>): "GET" | "POST" {
+  const method = record.method ?? "POST";
+  if (method !== "GET" && method !== "POST") {
+    throw new PluginConfigError("method", `must be GET or POST, got ${JSON.stringify(method)}`);
+  }
+  return method;
+}
+
+function refreshIntervalOf(record: Record<string, unknown>): number {
+  const interval = record.refreshIntervalSeconds ?? DEFAULT_REFRESH_INTERVAL_SECONDS;
+  const valid = typeof interval === "number" && Number.isFinite(interval) && interval >= 1;
+  if (!valid || interval > MAX_REFRESH_INTERVAL_SECONDS) {
+    const range = `must be a number of seconds from 1 to ${MAX_REFRESH_INTERVAL_SECONDS}`;
+    throw new PluginConfigError("refreshIntervalSeconds", range);
+  }
+  return interval;
+}
+
 /**
  * Checks a `token-endpoint` config and fills in defaults. Errors are {@link PluginConfigError}s
  * whose path is relative to this config object; the app prefixes the mapping's path.
@@ -79,16 +111,10 @@ export function validateTokenEndpointConfig(config: unknown): TokenEndpointConfi
     if (!KEYS.includes(key)) throw new PluginConfigError(key, `unknown key; valid keys: ${KEYS.join(", ")}`);
   }
   const url = endpoint(record);
-  const registry = text(record, "registry", true) ?? "";
-  if (/\s/.test(registry)) throw new PluginConfigError("registry", "must not contain whitespace");
-  const username = text(record, "username", true) ?? "";
-  if (username.includes(":")) throw new PluginConfigError("username", 'must not contain ":" (it separates user and password in registry auth)');
-  const method = record.method ?? "POST";
-  if (method !== "GET" && method !== "POST") throw new PluginConfigError("method", `must be GET or POST, got ${JSON.stringify(method)}`);
-  const interval = record.refreshIntervalSeconds ?? DEFAULT_REFRESH_INTERVAL_SECONDS;
-  if (typeof interval !== "number" || !Number.isFinite(interval) || interval < 1 || interval > MAX_REFRESH_INTERVAL_SECONDS) {
-    throw new PluginConfigError("refreshIntervalSeconds", `must be a number of seconds from 1 to ${MAX_REFRESH_INTERVAL_SECONDS}`);
-  }
+  const registry = registryOf(record);
+  const username = usernameOf(record);
+  const method = methodOf(record);
+  const interval = refreshIntervalOf(record);
   const caFile = text(record, "caFile", false);
   if (caFile !== undefined && !url.startsWith("https:")) throw new PluginConfigError("caFile", "only applies to an https url");
   return {
