@@ -121,3 +121,26 @@ export { classifyApiError, type ApiErrorKind, type ClassifiedError } from "./kub
 
 // Utilities
 export { parseGoDuration, GO_DURATION_PATTERN } from "./util/duration.js";
+
+// Leader election
+export {
+  LeaderElector,
+  LeaseLock,
+  InMemoryLock,
+  LeadershipEnded,
+  LeaderElectionError,
+  MicroTime,
+  formatMicroTime,
+  parseMicroTime,
+  defaultIdentity,
+  DEFAULT_ELECTION_TIMINGS,
+  type LeaderElectorOptions,
+  type LeaderCallbacks,
+  type LeaderObserver,
+  type LeaderElectionRecord,
+  type ResourceLock,
+  type VersionedRecord,
+  type LeaseLockOptions,
+  type ElectionTimings,
+  type ElectorState,
+} from "./leader/index.js";
