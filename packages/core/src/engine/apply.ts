@@ -15,7 +15,8 @@ import {
   formatRecords,
   type AddedRecord,
 } from "./ownership.js";
-import type { Action } from "./plan.js";
+import { secretCacheKey, serviceAccountCacheKey } from "./expectations.js";
+import type { Action, SecretAction, ServiceAccountAction } from "./plan.js";
 
 /** Counts writes by kind; the app turns these into metrics. */
 export interface WriteObserver {
@@ -162,10 +163,14 @@ export function removeReferencePatch(sa: CachedServiceAccount, target: ApplyTarg
   return ops;
 }
 
-/** An object the apply step wrote, and the resourceVersion the cache must reach ("" = deleted). */
+/**
+ * An object the apply step wrote: the resourceVersion the write returned ("" = deleted) and the one
+ * it was planned from ("" = absent). Both are opaque; the engine only compares them for equality.
+ */
 export interface Written {
   readonly cacheKey: string;
   readonly resourceVersion: string;
+  readonly previousResourceVersion: string;
 }
 
 /**
@@ -204,54 +209,70 @@ export async function applyActions(
   existing: CachedSecret | undefined,
   written: Written[] = [],
 ): Promise<Written[]> {
+  for (const action of actions) {
+    await ctx.beforeWrite();
+    if ("serviceAccount" in action) written.push(await applyReference(ctx, target, action));
+    else await applySecret(ctx, target, action, credential, existing, written);
+  }
+  return written;
+}
+
+function resourceVersionOf(obj: { metadata?: { resourceVersion?: string } }): string {
+  return obj.metadata?.resourceVersion ?? "";
+}
+
+async function applySecret(
+  ctx: ApplyContext,
+  target: ApplyTarget,
+  action: SecretAction,
+  credential: SourceValue | undefined,
+  existing: CachedSecret | undefined,
+  written: Written[],
+): Promise<void> {
   const { writer } = ctx;
   const ns = target.namespace;
-  const secretKey = `secret/${ns}/${target.secretName}`;
-  const rv = (obj: { metadata?: { resourceVersion?: string } }): string => obj.metadata?.resourceVersion ?? "";
+  const wrote = (resourceVersion: string): void => {
+    written.push({ cacheKey: secretCacheKey(ns, target.secretName), resourceVersion, previousResourceVersion: existing?.resourceVersion ?? "" });
+  };
   const needCredential = (): SourceValue => {
     if (!credential) throw new Error("internal: a secret write was planned without a credential");
     return credential;
   };
-  for (const action of actions) {
-    await ctx.beforeWrite();
-    switch (action.type) {
-      case "create-secret":
-        written.push({ cacheKey: secretKey, resourceVersion: rv(await writer.createSecret(ns, secretBody(target, needCredential(), undefined))) });
-        ctx.observer?.onWrite?.("secret-create");
-        break;
-      case "update-secret":
-        written.push({
-          cacheKey: secretKey,
-          resourceVersion: rv(await writer.replaceSecret(ns, target.secretName, secretBody(target, needCredential(), existing, action.resourceVersion))),
-        });
-        ctx.observer?.onWrite?.("secret-update");
-        break;
-      case "recreate-secret":
-        // The type of a Secret is immutable: the only way to fix it is delete (guarded by uid) + create.
-        await writer.deleteSecret(ns, target.secretName, { uid: action.uid });
-        ctx.observer?.onWrite?.("secret-delete");
-        written.push({ cacheKey: secretKey, resourceVersion: "" });
-        await ctx.beforeWrite();
-        written.push({ cacheKey: secretKey, resourceVersion: rv(await writer.createSecret(ns, secretBody(target, needCredential(), existing, undefined, false))) });
-        ctx.observer?.onWrite?.("secret-create");
-        break;
-      case "delete-secret":
-        await writer.deleteSecret(ns, target.secretName, { uid: action.uid, resourceVersion: action.resourceVersion });
-        written.push({ cacheKey: secretKey, resourceVersion: "" });
-        ctx.observer?.onWrite?.("secret-delete");
-        break;
-      case "add-reference":
-      case "claim-reference":
-      case "remove-reference": {
-        const sa = action.serviceAccount;
-        const patch =
-          action.type === "add-reference" ? addReferencePatch(sa, target) : action.type === "claim-reference" ? claimReferencePatch(sa, target) : removeReferencePatch(sa, target);
-        const patched = await patchServiceAccount(ctx, ns, sa.name, patch);
-        written.push({ cacheKey: `sa/${ns}/${sa.name}`, resourceVersion: rv(patched) });
-        ctx.observer?.onWrite?.("serviceaccount-patch");
-        break;
-      }
-    }
+  switch (action.type) {
+    case "create-secret":
+      wrote(resourceVersionOf(await writer.createSecret(ns, secretBody(target, needCredential(), undefined))));
+      ctx.observer?.onWrite?.("secret-create");
+      return;
+    case "update-secret":
+      wrote(resourceVersionOf(await writer.replaceSecret(ns, target.secretName, secretBody(target, needCredential(), existing, action.resourceVersion))));
+      ctx.observer?.onWrite?.("secret-update");
+      return;
+    case "recreate-secret":
+      // The type of a Secret is immutable: the only way to fix it is delete (guarded by uid) + create.
+      await writer.deleteSecret(ns, target.secretName, { uid: action.uid });
+      ctx.observer?.onWrite?.("secret-delete");
+      wrote("");
+      await ctx.beforeWrite();
+      wrote(resourceVersionOf(await writer.createSecret(ns, secretBody(target, needCredential(), existing, undefined, false))));
+      ctx.observer?.onWrite?.("secret-create");
+      return;
+    case "delete-secret":
+      await writer.deleteSecret(ns, target.secretName, { uid: action.uid, resourceVersion: action.resourceVersion });
+      wrote("");
+      ctx.observer?.onWrite?.("secret-delete");
+      return;
   }
-  return written;
+}
+
+async function applyReference(ctx: ApplyContext, target: ApplyTarget, action: ServiceAccountAction): Promise<Written> {
+  const sa = action.serviceAccount;
+  const patch =
+    action.type === "add-reference"
+      ? addReferencePatch(sa, target)
+      : action.type === "claim-reference"
+        ? claimReferencePatch(sa, target)
+        : removeReferencePatch(sa, target);
+  const patched = await patchServiceAccount(ctx, target.namespace, sa.name, patch);
+  ctx.observer?.onWrite?.("serviceaccount-patch");
+  return { cacheKey: serviceAccountCacheKey(target.namespace, sa.name), resourceVersion: resourceVersionOf(patched), previousResourceVersion: sa.resourceVersion };
 }

@@ -1,6 +1,8 @@
 import type { PatchStrategy, SourceProvider, SourceValue, TargetSelector } from "../plugins/contracts.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../logging/logger.js";
+import type { CoreInformers } from "../kube/core-informers.js";
+import type { EventSink } from "../kube/events.js";
 import type { ReflectorObserver } from "../kube/reflector.js";
 import type { QueueObserver } from "../queue/work-queue.js";
 import type { ClusterWriter, WriteObserver } from "./apply.js";
@@ -65,6 +67,10 @@ export interface EngineOptions {
   onceSourceWaitMs?: number | undefined;
   /** `runOnce` and `planAll`: how long caches may take to list. Default 60 s. */
   onceSyncTimeoutMs?: number | undefined;
+  /** @internal The caches the engine reads; defaults to reflectors on the cluster of `kubeConfig`. */
+  informers?: CoreInformers | undefined;
+  /** @internal Where Events go; defaults to the cluster of `kubeConfig`. */
+  eventSink?: EventSink | undefined;
 }
 
 /** The last outcome of one (mapping, namespace) key. */

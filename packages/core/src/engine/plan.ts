@@ -105,7 +105,17 @@ function cleanup(state: KeyState, reason: string): Plan {
  * the same state always gives the same plan, and an applied plan leads to an empty one.
  */
 export function planKey(state: KeyState): Plan {
-  const { mapping, namespace, secret, credential } = state;
+  const scoped = scope(state);
+  if (scoped) return scoped;
+  const copy = copyActions(state);
+  if (!Array.isArray(copy)) return copy;
+  const actions = [...copy, ...referenceActions(state)];
+  return actions.length ? plan("changes", describe(actions), actions) : plan("in-sync", "copy and ServiceAccounts are up to date");
+}
+
+/** A plan for keys that write no copy: gone, terminating, a source, removed, not selected, contested, or no credential yet. */
+function scope(state: KeyState): Plan | undefined {
+  const { mapping, namespace } = state;
   if (!namespace) return plan("skipped", "namespace does not exist");
   if (namespace.phase === "Terminating") return plan("skipped", "namespace is terminating");
   const isSource = state.sourceSecrets.some((s) => s.namespace === namespace.name && s.name === mapping.secretName);
@@ -116,62 +126,77 @@ export function planKey(state: KeyState): Plan {
     }
     return plan("out-of-scope", `not selected; ${namespace.name}/${mapping.secretName} is a configured source, left alone`);
   }
-
   if (!mapping.active) return cleanup(state, `mapping ${mapping.name} was removed`);
   if (!mapping.selector.matches(namespace)) return cleanup(state, `not selected by ${mapping.selector.description}`);
   if (state.claimedBy) {
     return plan("conflict", `mapping ${state.claimedBy} also writes Secret ${mapping.secretName} into this namespace and comes first in the config`);
   }
-  if (!credential) return plan("waiting", "the source has no valid credential yet");
+  if (!state.credential) return plan("waiting", "the source has no valid credential yet");
+  return undefined;
+}
 
-  const actions: Action[] = [];
+function contentDiffers(s: CachedSecret, hash: string): boolean {
+  return s.dataHash !== hash || s.dataKeys.length !== 1 || s.dataKeys[0] !== DOCKER_CONFIG_JSON_KEY;
+}
+
+/** The write the copy needs, or a plan that stops here (being deleted, or someone else's). */
+function copyActions(state: KeyState): Action[] | Plan {
+  const { mapping, secret } = state;
+  const hash = state.credential?.credential.hash ?? "";
+  if (!secret) return [{ type: "create-secret", adopt: false }];
+  if (secret.deleting) return plan("waiting", `Secret ${mapping.secretName} is being deleted`);
+  const adopt = adoption(state, secret, hash);
+  if (typeof adopt !== "boolean") return adopt;
+  if (secret.type !== DOCKER_CONFIG_JSON_TYPE) return [{ type: "recreate-secret", uid: secret.uid, adopt }];
+  const labelsDiffer = secret.labels[MAPPING_LABEL] !== mapping.name || secret.labels[INSTANCE_LABEL] !== state.instance;
+  if (adopt || contentDiffers(secret, hash) || labelsDiffer) return [{ type: "update-secret", resourceVersion: secret.resourceVersion, adopt }];
+  return [];
+}
+
+/** Whether the existing Secret is taken over by this write, or a conflict plan when it may not be. */
+function adoption(state: KeyState, secret: CachedSecret, hash: string): boolean | Plan {
+  const { mapping } = state;
   const owner = ownerOf(secret);
-  const hash = credential.credential.hash;
-  const contentDiffers = (s: CachedSecret): boolean =>
-    s.dataHash !== hash || s.dataKeys.length !== 1 || s.dataKeys[0] !== DOCKER_CONFIG_JSON_KEY;
-  const labelsDiffer = (s: CachedSecret): boolean =>
-    s.labels[MAPPING_LABEL] !== mapping.name || s.labels[INSTANCE_LABEL] !== state.instance;
-
-  if (!secret) {
-    actions.push({ type: "create-secret", adopt: false });
-  } else if (secret.deleting) {
-    return plan("waiting", `Secret ${mapping.secretName} is being deleted`);
-  } else {
-    let adopt = false;
-    if (owner.kind === "foreign") {
-      const adoptable =
-        mapping.conflictPolicy === "overwrite" ||
-        (mapping.conflictPolicy === "adopt" &&
-          (secret.annotations[ADOPT_ANNOTATION] === "true" ||
-            (secret.type === DOCKER_CONFIG_JSON_TYPE && !contentDiffers(secret))));
-      if (!adoptable) {
-        const hint =
-          mapping.conflictPolicy === "adopt"
-            ? `its content differs; annotate it ${ADOPT_ANNOTATION}="true" to let the patcher take it over`
-            : `conflictPolicy is ${mapping.conflictPolicy}`;
-        return plan("conflict", `Secret ${mapping.secretName} exists and is not managed by imagepullsecret-patcher; left alone (${hint})`);
-      }
-      adopt = true;
-    } else if (owner.kind === "mapping" && owner.instance !== state.instance) {
+  switch (owner.kind) {
+    case "foreign": {
+      if (foreignAdoptable(mapping.conflictPolicy, secret, hash)) return true;
+      const hint =
+        mapping.conflictPolicy === "adopt"
+          ? `its content differs; annotate it ${ADOPT_ANNOTATION}="true" to let the patcher take it over`
+          : `conflictPolicy is ${mapping.conflictPolicy}`;
+      return plan("conflict", `Secret ${mapping.secretName} exists and is not managed by imagepullsecret-patcher; left alone (${hint})`);
+    }
+    case "mapping":
       // Whoever wrote it first keeps it: the other instance is never overridden, so the two never flip-flop.
-      return plan("conflict", `Secret ${mapping.secretName} belongs to patcher instance "${owner.instance}" (mapping ${owner.mapping}); left alone`);
-    } else if (owner.kind === "mapping" && owner.mapping !== mapping.name) {
+      if (owner.instance !== state.instance) {
+        return plan("conflict", `Secret ${mapping.secretName} belongs to patcher instance "${owner.instance}" (mapping ${owner.mapping}); left alone`);
+      }
       // A copy of this instance from a mapping that no longer writes here (this one comes first): taken over in place.
-      adopt = true;
-    } else if (owner.kind === "legacy") {
-      adopt = true;
-    }
-    if (secret.type !== DOCKER_CONFIG_JSON_TYPE) {
-      actions.push({ type: "recreate-secret", uid: secret.uid, adopt });
-    } else if (adopt || contentDiffers(secret) || labelsDiffer(secret)) {
-      actions.push({ type: "update-secret", resourceVersion: secret.resourceVersion, adopt });
-    }
+      return owner.mapping !== mapping.name;
+    case "legacy":
+      return true;
+    default:
+      return false;
   }
+}
 
-  // This mapping is the one of its instance that writes this name here (others were handed over),
-  // so every record of its instance for the name here is its to keep or drop: records of a mapping
-  // it took over from, and records without owner from older versions. Another instance's records
-  // are never touched.
+/** A same-name Secret of someone else may be taken over: always with `overwrite`; with `adopt` if it opted in or holds the same credential. */
+function foreignAdoptable(policy: ConflictPolicy, secret: CachedSecret, hash: string): boolean {
+  if (policy === "overwrite") return true;
+  if (policy !== "adopt") return false;
+  return secret.annotations[ADOPT_ANNOTATION] === "true" || (secret.type === DOCKER_CONFIG_JSON_TYPE && !contentDiffers(secret, hash));
+}
+
+/**
+ * This mapping is the one of its instance that writes this name here (others were handed over),
+ * so every record of its instance for the name here is its to keep or drop: records of a mapping
+ * it took over from, and records without owner from older versions. Another instance's records
+ * are never touched.
+ */
+function referenceActions(state: KeyState): Action[] {
+  const { mapping, namespace } = state;
+  const actions: Action[] = [];
+  if (!namespace) return actions;
   for (const sa of state.serviceAccounts) {
     const wanted = mapping.strategy.selects(sa, namespace);
     const present = sa.imagePullSecrets.includes(mapping.secretName);
@@ -182,7 +207,7 @@ export function planKey(state: KeyState): Plan {
     else if (wanted && ofThisInstance && !exact) actions.push({ type: "claim-reference", serviceAccount: sa });
     else if (!wanted && ofThisInstance) actions.push({ type: "remove-reference", serviceAccount: sa });
   }
-  return actions.length ? plan("changes", describe(actions), actions) : plan("in-sync", "copy and ServiceAccounts are up to date");
+  return actions;
 }
 
 function describe(actions: readonly Action[]): string {

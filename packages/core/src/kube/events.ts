@@ -1,11 +1,19 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../logging/logger.js";
+import { describeError } from "../util/errors.js";
 
 export interface EventTarget {
   kind: "Secret" | "ServiceAccount" | "Namespace";
   namespace: string;
   name: string;
   uid?: string | undefined;
+}
+
+/** Where the engine's Events go; {@link EventRecorder} writes them to the cluster. */
+export interface EventSink {
+  /** Asked before each Event is sent; false drops it (the writer stopped or lost the lease). */
+  gate: (() => boolean) | undefined;
+  record(target: EventTarget, type: "Normal" | "Warning", reason: string, note: string): void;
 }
 
 /**
@@ -15,7 +23,7 @@ export interface EventTarget {
  * (object, reason, note) is recorded once per `dedupeMs`, so a conflict that persists does not
  * produce an Event on every resync. Notes never carry credential bytes.
  */
-export class EventRecorder {
+export class EventRecorder implements EventSink {
   readonly #api: CoreV1Api;
   readonly #recent = new Map<string, number>();
 
@@ -62,7 +70,7 @@ export class EventRecorder {
         },
       })
       .catch((err: unknown) => {
-        this.logger.debug({ target: `${target.kind} ${target.namespace}/${target.name}`, error: err instanceof Error ? err.name : "error" }, "could not record event");
+        this.logger.debug({ target: `${target.kind} ${target.namespace}/${target.name}`, error: describeError(err) }, "could not record event");
       });
   }
 }

@@ -1,6 +1,10 @@
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../logging/logger.js";
-import { classifyApiError } from "./errors.js";
+import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
+import { describeError } from "../util/errors.js";
+import { sleep } from "../util/sleep.js";
+import { classifyApiError, type ClassifiedError } from "./errors.js";
+import type { Informer, InformerHandlers } from "./informer.js";
 
 /** One page of a LIST response, as client-node returns it. */
 export interface ListPage<TRaw> {
@@ -16,13 +20,8 @@ export interface ListParams {
   resourceVersion?: string | undefined;
 }
 
-export interface ReflectorHandlers<T> {
-  add?(obj: T): void;
-  update?(oldObj: T, newObj: T): void;
-  delete?(obj: T): void;
-  /** After each full list, once the store matches it. */
-  synced?(): void;
-}
+/** Kept under its first name for callers of the reflector. */
+export type ReflectorHandlers<T> = InformerHandlers<T>;
 
 export interface ReflectorObserver {
   onWatchRestart?(reflector: string, reason: "closed" | "watchdog" | "gone" | "error"): void;
@@ -65,17 +64,11 @@ interface WatchOutcome {
   error?: unknown;
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
+/** How a watch that client-node reports as done ended: closed by the server, stalled, or failed. */
+function watchEnded(err: unknown): WatchOutcome {
+  if (err === null || err === undefined) return { reason: "closed" };
+  if (err instanceof Error && err.name === "TimeoutError") return { reason: "watchdog" };
+  return { reason: "error", error: err };
 }
 
 /**
@@ -84,8 +77,9 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
  * handling by relist, Retry-After, a transform that keeps memory small, and a relist that diffs
  * against the store so deletions missed while disconnected still fire.
  */
-export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | undefined }, T> {
+export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | undefined }, T> implements Informer<T> {
   readonly #opts: ReflectorOptions<TRaw, T>;
+  readonly #backoff: BackoffPolicy;
   readonly #store = new Map<string, T>();
   readonly #handlers: ReflectorHandlers<T>[] = [];
   #synced = false;
@@ -95,6 +89,8 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
 
   constructor(options: ReflectorOptions<TRaw, T>) {
     this.#opts = options;
+    const [initialMs, maxMs] = options.backoffMs ?? [500, 30_000];
+    this.#backoff = { initialMs, maxMs };
   }
 
   get name(): string {
@@ -158,88 +154,73 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
 
   /** Lists and watches until `signal` aborts. Never throws: failures are logged and retried. */
   async run(signal: AbortSignal): Promise<void> {
-    const [minBackoff, maxBackoff] = this.#opts.backoffMs ?? [500, 30_000];
-    let backoff = minBackoff;
-    const log = this.#opts.logger;
+    const failures = { count: 0 };
     while (!signal.aborted) {
-      let resourceVersion: string;
-      try {
-        resourceVersion = await this.#relist();
-        // A refused watch keeps its backoff across relists; anything else starts afresh.
-        if (!this.#problem) backoff = minBackoff;
-      } catch (err) {
-        const c = classifyApiError(err);
-        const wait = Math.max(c.retryAfterMs ?? 0, backoff);
-        this.#setProblem(this.#describe("list", c.message, c.status));
-        log.warn({ reflector: this.#opts.name, error: c.message, retryInMs: wait }, "list failed");
-        await abortableSleep(wait, signal);
-        backoff = Math.min(backoff * 2, maxBackoff);
-        continue;
-      }
-      // Watch from the listed version until the server says it is too old or the watchdog fires.
-      while (!signal.aborted) {
-        const started = Date.now();
-        const outcome = await this.#watch(resourceVersion, signal, (rv) => (resourceVersion = rv));
-        if (signal.aborted) break;
-        this.#opts.observer?.onWatchRestart?.(this.#opts.name, outcome.reason);
-        if (outcome.reason === "closed" && Date.now() - started > 1000) {
-          backoff = minBackoff;
-          this.#setProblem(undefined);
-          continue;
-        }
-        if (outcome.reason === "gone" || outcome.reason === "watchdog") {
-          log.info({ reflector: this.#opts.name, reason: outcome.reason }, "relisting");
-          break;
-        }
-        const c = outcome.error === undefined ? undefined : classifyApiError(outcome.error);
-        if (c?.kind === "gone") break;
-        const wait = Math.max(c?.retryAfterMs ?? 0, backoff);
-        log.warn({ reflector: this.#opts.name, error: c?.message ?? "watch closed early", retryInMs: wait }, "watch failed");
-        await abortableSleep(wait, signal);
-        backoff = Math.min(backoff * 2, maxBackoff);
-        if (c?.kind === "terminal") {
-          // Retrying the same request cannot help (e.g. 403: no "watch" verb). Relist, so the cache
-          // does not freeze, and say what is missing until a watch works again.
-          this.#setProblem(this.#describe("watch", c.message, c.status));
-          break;
-        }
-      }
+      const resourceVersion = await this.#tryRelist(signal, failures);
+      if (resourceVersion !== undefined) await this.#watchUntilRelist(resourceVersion, signal, failures);
     }
   }
 
-  async #relist(): Promise<string> {
-    const o = this.#opts;
-    this.#opts.observer?.onRelist?.(o.name);
-    const seen = new Map<string, T>();
-    let cont: string | undefined;
-    let resourceVersion = "";
-    do {
-      const page = await o.list({
-        limit: o.pageSize ?? 500,
-        _continue: cont,
-        labelSelector: o.labelSelector,
-        fieldSelector: o.fieldSelector,
-      });
-      for (const raw of page.items) {
-        const obj = o.transform(raw);
-        seen.set(o.key(obj), obj);
-      }
-      cont = page.metadata?._continue || undefined;
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-    } while (cont);
+  /** The listed resourceVersion, or `undefined` after a failed list (and its backoff). */
+  async #tryRelist(signal: AbortSignal, failures: { count: number }): Promise<string | undefined> {
+    try {
+      const resourceVersion = await this.#relist();
+      // A refused watch keeps its backoff across relists; anything else starts afresh.
+      if (!this.#problem) failures.count = 0;
+      return resourceVersion;
+    } catch (err) {
+      const c = classifyApiError(err);
+      this.#setProblem(this.#describe("list", c.message, c.status));
+      await this.#backOff(signal, failures, c, "list failed");
+      return undefined;
+    }
+  }
 
-    for (const [key, old] of this.#store) {
-      if (!seen.has(key)) {
-        this.#store.delete(key);
-        this.#emit((h) => h.delete?.(old));
-      }
+  /** Watches from `resourceVersion` until the server says it is too old, the watchdog fires or a relist helps. */
+  async #watchUntilRelist(resourceVersion: string, signal: AbortSignal, failures: { count: number }): Promise<void> {
+    let from = resourceVersion;
+    while (!signal.aborted) {
+      const started = Date.now();
+      const outcome = await this.#watch(from, signal, (rv) => (from = rv));
+      if (signal.aborted) return;
+      this.#opts.observer?.onWatchRestart?.(this.#opts.name, outcome.reason);
+      if (!(await this.#watchAgain(outcome, Date.now() - started, signal, failures))) return;
     }
-    for (const [key, obj] of seen) {
-      const old = this.#store.get(key);
-      this.#store.set(key, obj);
-      if (old === undefined) this.#emit((h) => h.add?.(obj));
-      else if (this.#rv(old) !== this.#rv(obj)) this.#emit((h) => h.update?.(old, obj));
+  }
+
+  /** Handles how a watch ended: true to watch again from the last version seen, false to relist. */
+  async #watchAgain(outcome: WatchOutcome, ranMs: number, signal: AbortSignal, failures: { count: number }): Promise<boolean> {
+    // The server's own timeout: a healthy watch, resumed at once.
+    if (outcome.reason === "closed" && ranMs > 1000) {
+      failures.count = 0;
+      this.#setProblem(undefined);
+      return true;
     }
+    if (outcome.reason === "gone" || outcome.reason === "watchdog") {
+      this.#opts.logger.info({ reflector: this.#opts.name, reason: outcome.reason }, "relisting");
+      return false;
+    }
+    const c = outcome.error === undefined ? undefined : classifyApiError(outcome.error);
+    if (c?.kind === "gone") return false;
+    // Retrying the same request cannot help (e.g. 403: no "watch" verb). Relist after the backoff,
+    // so the cache does not freeze, and say what is missing until a watch works again.
+    if (c?.kind === "terminal") this.#setProblem(this.#describe("watch", c.message, c.status));
+    await this.#backOff(signal, failures, c, "watch failed");
+    return c?.kind !== "terminal";
+  }
+
+  /** Waits before the next attempt: the backoff for this many failures, or longer if the server asked. */
+  async #backOff(signal: AbortSignal, failures: { count: number }, c: ClassifiedError | undefined, what: string): Promise<void> {
+    failures.count++;
+    const wait = Math.max(c?.retryAfterMs ?? 0, backoffDelay(this.#backoff, failures.count));
+    this.#opts.logger.warn({ reflector: this.#opts.name, error: c?.message ?? "watch closed early", retryInMs: wait }, what);
+    await sleep(wait, signal);
+  }
+
+  async #relist(): Promise<string> {
+    this.#opts.observer?.onRelist?.(this.#opts.name);
+    const { objects, resourceVersion } = await this.#listAll();
+    this.#replaceStore(objects);
     this.#lastEventAt = Date.now();
     if (this.#problem?.startsWith("list ")) this.#setProblem(undefined);
     if (!this.#synced) {
@@ -250,14 +231,45 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
     return resourceVersion;
   }
 
+  /** Every page of the list, by key, and the resourceVersion to watch from. */
+  async #listAll(): Promise<{ objects: Map<string, T>; resourceVersion: string }> {
+    const o = this.#opts;
+    const objects = new Map<string, T>();
+    let cont: string | undefined;
+    let resourceVersion = "";
+    do {
+      const page = await o.list({ limit: o.pageSize ?? 500, _continue: cont, labelSelector: o.labelSelector, fieldSelector: o.fieldSelector });
+      for (const raw of page.items) {
+        const obj = o.transform(raw);
+        objects.set(o.key(obj), obj);
+      }
+      cont = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+    } while (cont);
+    return { objects, resourceVersion };
+  }
+
+  /** Makes the store match a full list; deletions missed while disconnected fire here. */
+  #replaceStore(listed: Map<string, T>): void {
+    for (const [key, old] of this.#store) {
+      if (listed.has(key)) continue;
+      this.#store.delete(key);
+      this.#emit((h) => h.delete?.(old));
+    }
+    for (const [key, obj] of listed) {
+      const old = this.#store.get(key);
+      this.#store.set(key, obj);
+      if (old === undefined) this.#emit((h) => h.add?.(obj));
+      else if (this.#rv(old) !== this.#rv(obj)) this.#emit((h) => h.update?.(old, obj));
+    }
+  }
+
   #rv(obj: T): string | undefined {
     return (obj as { resourceVersion?: string }).resourceVersion;
   }
 
   #watch(resourceVersion: string, signal: AbortSignal, onResourceVersion: (rv: string) => void): Promise<WatchOutcome> {
     const o = this.#opts;
-    const [minT, maxT] = o.watchTimeoutSeconds ?? [240, 300];
-    const timeoutSeconds = Math.floor(minT + Math.random() * (maxT - minT));
     const watch = new Watch(o.kubeConfig);
     // client-node 2.0 aborts a watch after `requestTimeoutMs` without bytes (default 30 s, which
     // would cut healthy idle watches); raised to our watchdog window. The field is TS-private in
@@ -266,8 +278,8 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
     return new Promise<WatchOutcome>((resolve) => {
       let outcome: WatchOutcome | undefined;
       let controller: AbortController | undefined;
-      const onAbort = (): void => controller?.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
+      // Stopping never waits for a server that has not answered yet.
+      const onAbort = (): void => finish({ reason: "closed" });
       const finish = (result: WatchOutcome): void => {
         if (outcome) return;
         outcome = result;
@@ -275,44 +287,49 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
         controller?.abort();
         resolve(result);
       };
-      const query: Record<string, string | number | boolean> = {
-        resourceVersion,
-        allowWatchBookmarks: true,
-        timeoutSeconds,
-      };
-      if (o.labelSelector) query.labelSelector = o.labelSelector;
-      if (o.fieldSelector) query.fieldSelector = o.fieldSelector;
+      if (signal.aborted) return finish({ reason: "closed" });
+      signal.addEventListener("abort", onAbort, { once: true });
       watch
         .watch(
           o.watchPath,
-          query,
-          (type: string, raw: TRaw & { code?: number }) => {
-            this.#lastEventAt = Date.now();
-            if (type !== "ERROR") this.#setProblem(undefined);
-            if (type === "ERROR") {
-              finish(raw.code === 410 ? { reason: "gone" } : { reason: "error", error: Object.assign(new Error("watch error event"), { statusCode: raw.code }) });
-              return;
-            }
-            const rv = raw.metadata?.resourceVersion;
-            if (rv) onResourceVersion(rv);
-            if (type === "BOOKMARK") return;
-            this.#apply(type, raw);
-          },
-          (err: unknown) => {
-            if (err === null || err === undefined) finish({ reason: "closed" });
-            else if (err instanceof Error && err.name === "TimeoutError") finish({ reason: "watchdog" });
-            else finish({ reason: "error", error: err });
-          },
+          this.#watchQuery(resourceVersion),
+          (type: string, raw: TRaw & { code?: number }) => this.#onWatchEvent(type, raw, finish, onResourceVersion),
+          (err: unknown) => finish(watchEnded(err)),
         )
         .then(
           (c) => {
             controller = c;
-            if (signal.aborted || outcome) c.abort();
+            if (outcome) c.abort();
           },
           (err: unknown) => finish({ reason: "error", error: err }),
         );
-      if (signal.aborted) finish({ reason: "closed" });
     });
+  }
+
+  #watchQuery(resourceVersion: string): Record<string, string | number | boolean> {
+    const o = this.#opts;
+    const [minT, maxT] = o.watchTimeoutSeconds ?? [240, 300];
+    const query: Record<string, string | number | boolean> = {
+      resourceVersion,
+      allowWatchBookmarks: true,
+      timeoutSeconds: Math.floor(minT + Math.random() * (maxT - minT)),
+    };
+    if (o.labelSelector) query.labelSelector = o.labelSelector;
+    if (o.fieldSelector) query.fieldSelector = o.fieldSelector;
+    return query;
+  }
+
+  #onWatchEvent(type: string, raw: TRaw & { code?: number }, finish: (o: WatchOutcome) => void, onResourceVersion: (rv: string) => void): void {
+    this.#lastEventAt = Date.now();
+    if (type === "ERROR") {
+      const error = Object.assign(new Error("watch error event"), { statusCode: raw.code });
+      finish(raw.code === 410 ? { reason: "gone" } : { reason: "error", error });
+      return;
+    }
+    this.#setProblem(undefined);
+    const rv = raw.metadata?.resourceVersion;
+    if (rv) onResourceVersion(rv);
+    if (type !== "BOOKMARK") this.#apply(type, raw);
   }
 
   #apply(type: string, raw: TRaw): void {
@@ -335,7 +352,7 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
       try {
         call(h);
       } catch (err) {
-        this.#opts.logger.error({ reflector: this.#opts.name, error: String(err) }, "event handler threw");
+        this.#opts.logger.error({ reflector: this.#opts.name, error: describeError(err) }, "event handler threw");
       }
     }
   }

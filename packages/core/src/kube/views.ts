@@ -1,4 +1,4 @@
-import type { V1Namespace, V1OwnerReference, V1Secret, V1ServiceAccount } from "@kubernetes/client-node";
+import type { V1Namespace, V1ObjectMeta, V1OwnerReference, V1Secret, V1ServiceAccount } from "@kubernetes/client-node";
 import { sha256 } from "../credentials/docker-config.js";
 import type { NamespaceView, ServiceAccountView } from "../plugins/contracts.js";
 
@@ -41,46 +41,46 @@ export interface CachedServiceAccount extends ServiceAccountView {
   readonly imagePullSecrets: readonly string[];
 }
 
-export function namespaceView(ns: V1Namespace): CachedNamespace {
+/** The metadata every view keeps, with absent fields as empty values. */
+function identity(meta: V1ObjectMeta | undefined): { namespace: string; name: string; uid: string; resourceVersion: string; labels: Record<string, string>; annotations: Record<string, string> } {
+  const m = meta ?? {};
   return {
-    name: ns.metadata?.name ?? "",
-    uid: ns.metadata?.uid ?? "",
-    resourceVersion: ns.metadata?.resourceVersion ?? "",
-    labels: ns.metadata?.labels ?? {},
-    annotations: ns.metadata?.annotations ?? {},
-    phase: ns.metadata?.deletionTimestamp ? "Terminating" : (ns.status?.phase ?? "Active"),
+    namespace: m.namespace ?? "",
+    name: m.name ?? "",
+    uid: m.uid ?? "",
+    resourceVersion: m.resourceVersion ?? "",
+    labels: m.labels ?? {},
+    annotations: m.annotations ?? {},
   };
+}
+
+function nonEmpty<T>(list: T[] | undefined): T[] | undefined {
+  return list?.length ? list : undefined;
+}
+
+export function namespaceView(ns: V1Namespace): CachedNamespace {
+  const { name, uid, resourceVersion, labels, annotations } = identity(ns.metadata);
+  const phase = ns.metadata?.deletionTimestamp ? "Terminating" : (ns.status?.phase ?? "Active");
+  return { name, uid, resourceVersion, labels, annotations, phase };
 }
 
 export function secretView(secret: V1Secret): CachedSecret {
   const data = secret.data ?? {};
   const value = data[DOCKER_CONFIG_JSON_KEY];
+  const meta = secret.metadata ?? {};
   return {
-    namespace: secret.metadata?.namespace ?? "",
-    name: secret.metadata?.name ?? "",
-    uid: secret.metadata?.uid ?? "",
-    resourceVersion: secret.metadata?.resourceVersion ?? "",
+    ...identity(meta),
     type: secret.type ?? "Opaque",
-    labels: secret.metadata?.labels ?? {},
-    annotations: secret.metadata?.annotations ?? {},
     dataHash: value === undefined ? undefined : sha256(Buffer.from(value, "base64")),
     dataKeys: Object.keys(data).sort(),
-    deleting: !!secret.metadata?.deletionTimestamp,
-    finalizers: secret.metadata?.finalizers?.length ? secret.metadata.finalizers : undefined,
-    ownerReferences: secret.metadata?.ownerReferences?.length ? secret.metadata.ownerReferences : undefined,
+    deleting: !!meta.deletionTimestamp,
+    finalizers: nonEmpty(meta.finalizers),
+    ownerReferences: nonEmpty(meta.ownerReferences),
   };
 }
 
 export function serviceAccountView(sa: V1ServiceAccount): CachedServiceAccount {
-  return {
-    namespace: sa.metadata?.namespace ?? "",
-    name: sa.metadata?.name ?? "",
-    uid: sa.metadata?.uid ?? "",
-    resourceVersion: sa.metadata?.resourceVersion ?? "",
-    labels: sa.metadata?.labels ?? {},
-    annotations: sa.metadata?.annotations ?? {},
-    imagePullSecrets: (sa.imagePullSecrets ?? []).map((ref) => ref.name ?? ""),
-  };
+  return { ...identity(sa.metadata), imagePullSecrets: (sa.imagePullSecrets ?? []).map((ref) => ref.name ?? "") };
 }
 
 export function namespacedKey(obj: { namespace: string; name: string }): string {

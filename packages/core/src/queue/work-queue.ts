@@ -4,6 +4,8 @@
  * come back with per-key exponential backoff under an overall token bucket.
  */
 
+import { clampTimerMs } from "../util/clock.js";
+
 /**
  * What a handler says about the key it processed.
  *
@@ -57,9 +59,6 @@ export interface RunOptions {
 
 /** Handler called by {@link WorkQueue.run} for one key. Throwing counts as `retry`. */
 export type QueueHandler = (key: string) => Promise<HandlerResult>;
-
-// setTimeout silently turns delays above this into 1 ms; never let a long backoff become a hot loop.
-const MAX_TIMER_MS = 2_147_483_647;
 
 interface Delayed {
   readonly readyAt: number;
@@ -141,7 +140,8 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const delay = Math.min(ms, MAX_TIMER_MS);
+    // setTimeout turns longer delays into 1 ms; never let a long backoff become a hot loop.
+    const delay = clampTimerMs(ms);
     const readyAt = this.#now() + delay;
     const existing = this.#delayed.get(key);
     if (existing) {
