@@ -116,41 +116,49 @@ export class AuditLog {
     }
     if (e.stage !== "ResponseComplete" && e.stage !== "ResponseStarted") return;
     const user = e.user?.username ?? "";
-    if (user === this.patcherUser) {
-      const open = this.#open.get(e.auditID);
-      if (open) {
-        // The end of a request already counted at ResponseStarted (a watch): record when it ended.
-        if (e.stage === "ResponseComplete") {
-          open.completed = parseMicroTime(e.stageTimestamp);
-          open.code = e.responseStatus?.code ?? open.code;
-          this.#open.delete(e.auditID);
-        }
-        return;
+    if (user === this.patcherUser) this.#patcherEvent(e, user);
+    else if (e.stage === "ResponseComplete") this.#otherEvent(e, user);
+  }
+
+  #patcherEvent(e: RawEvent, user: string): void {
+    const open = this.#open.get(e.auditID);
+    if (open) {
+      // The end of a request already counted at ResponseStarted (a watch): record when it ended.
+      if (e.stage === "ResponseComplete") {
+        open.completed = parseMicroTime(e.stageTimestamp);
+        open.code = e.responseStatus?.code ?? open.code;
+        this.#open.delete(e.auditID);
       }
-      const rec = this.#record(e, user);
-      this.patcher.push(rec);
-      if (e.stage === "ResponseStarted") this.#open.set(e.auditID, rec);
       return;
     }
-    if (e.stage !== "ResponseComplete") return;
+    const rec = this.#record(e, user);
+    this.patcher.push(rec);
+    if (e.stage === "ResponseStarted") this.#open.set(e.auditID, rec);
+  }
+
+  #otherEvent(e: RawEvent, user: string): void {
     const second = Math.floor(parseMicroTime(e.requestReceivedTimestamp) / 1000);
     let byUser = this.othersBySecond.get(second);
     if (!byUser) this.othersBySecond.set(second, (byUser = new Map<string, number>()));
     const client = clientName(user, e.userAgent ?? "");
     byUser.set(client, (byUser.get(client) ?? 0) + 1);
+    if (e.verb === "create" && (e.responseStatus?.code ?? 0) < 300) this.#creation(e, user);
+  }
+
+  /** Namespace creations, and kube-controller-manager's creation of each `default` ServiceAccount. */
+  #creation(e: RawEvent, user: string): void {
     const ref = e.objectRef;
-    if (e.verb === "create" && (e.responseStatus?.code ?? 0) < 300) {
-      if (ref?.resource === "serviceaccounts" && !ref.subresource && ref.namespace) {
-        // kube-controller-manager's serviceaccount controller (it runs with the admin kubeconfig of
-        // the local control plane, so it is told apart by its user agent).
-        const isDefault = !ref.name || ref.name === "default";
-        if (isDefault && (e.userAgent ?? "").includes("service-account-controller") && !this.defaultSaCreated.has(ref.namespace)) {
-          this.defaultSaCreated.set(ref.namespace, this.#record(e, user));
-        }
-      } else if (ref?.resource === "namespaces" && !ref.subresource) {
-        const rec = this.#record(e, user);
-        if (rec.name) this.namespaceCreated.set(rec.name, rec);
+    if (!ref || ref.subresource) return;
+    if (ref.resource === "serviceaccounts" && ref.namespace) {
+      // kube-controller-manager's serviceaccount controller (it runs with the admin kubeconfig of
+      // the local control plane, so it is told apart by its user agent).
+      const isDefault = !ref.name || ref.name === "default";
+      if (isDefault && (e.userAgent ?? "").includes("service-account-controller") && !this.defaultSaCreated.has(ref.namespace)) {
+        this.defaultSaCreated.set(ref.namespace, this.#record(e, user));
       }
+    } else if (ref.resource === "namespaces") {
+      const rec = this.#record(e, user);
+      if (rec.name) this.namespaceCreated.set(rec.name, rec);
     }
   }
 
@@ -186,147 +194,4 @@ export class AuditLog {
     }
     return out;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Classification
-// ---------------------------------------------------------------------------------------------
-
-export interface Context {
-  /** Namespace and name of the source Secret (its list/watch is expected). */
-  sourceNamespace: string;
-  sourceName: string;
-  /** Namespace of the leader-election Lease. */
-  leaseNamespace: string;
-}
-
-const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
-const READ_VERBS = new Set(["get", "list", "watch"]);
-
-export function isWrite(r: AuditRecord): boolean {
-  return WRITE_VERBS.has(r.verb);
-}
-
-/**
- * A stable label for a request: verb, resource and scope, e.g. `list secrets [all namespaces]`,
- * `patch serviceaccounts [per-namespace]`, `update leases [ipsp-bench]`.
- */
-export function classify(r: AuditRecord, ctx: Context): string {
-  const resource = `${r.group ? `${r.resource}.${r.group}` : r.resource}${r.subresource ? `/${r.subresource}` : ""}`;
-  let scope: string;
-  if (!r.namespace) scope = r.resource === "namespaces" && r.name ? "[one namespace]" : "[all namespaces]";
-  else if (r.resource === "leases") scope = `[${r.namespace}]`;
-  else if (r.resource === "secrets" && r.namespace === ctx.sourceNamespace && (r.name === ctx.sourceName || decodeURIComponent(r.uri).includes(`metadata.name=${ctx.sourceName}`))) {
-    scope = `[source ${ctx.sourceNamespace}/${ctx.sourceName}]`;
-  } else scope = "[per-namespace]";
-  return `${r.verb} ${resource} ${scope}`;
-}
-
-export interface WindowSummary {
-  requests: number;
-  /** classify() label → count. */
-  byKind: Record<string, number>;
-  /** HTTP status → count. */
-  byCode: Record<string, number>;
-  /** Write requests on Secrets, ServiceAccounts and Namespaces (not the Lease, not Events). */
-  writes: number;
-  /** Requests on the leader-election Lease. */
-  leaseRequests: number;
-  /** Events the patcher wrote (conflicts, failures). */
-  eventWrites: number;
-  /** Write requests answered with a non-2xx status (409 conflicts, 422, 429...). */
-  failedWrites: number;
-  /** get/list/watch of one namespace's objects (not the source, not the Lease). */
-  perNamespaceReads: number;
-  perNamespaceReadExamples: string[];
-  /** Write requests per target namespace: "1 create secrets + 1 patch serviceaccounts" → count. */
-  writeShapes: Record<string, number>;
-  /** Namespaces whose writes differ from the expected shape, with their requests (at most 20). */
-  deviations: { namespace: string; requests: string[] }[];
-  deviationCount: number;
-  /** Target namespaces that got no write at all although one was expected. */
-  missing: number;
-}
-
-function shapeOf(records: AuditRecord[]): string {
-  const counts = new Map<string, number>();
-  for (const r of records) {
-    const k = `${r.verb} ${r.resource}${r.subresource ? `/${r.subresource}` : ""}`;
-    counts.set(k, (counts.get(k) ?? 0) + 1);
-  }
-  return [...counts.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, n]) => `${n} ${k}`)
-    .join(" + ");
-}
-
-/**
- * Summarises the patcher's requests in a window. `expectedShape` is the exact per-namespace write
- * pattern the target demands (e.g. "1 create secrets + 1 patch serviceaccounts"); `targets` are the
- * namespaces expected to get it.
- */
-export function summarise(records: AuditRecord[], ctx: Context, targets: ReadonlySet<string>, expectedShape: string | undefined): WindowSummary {
-  const byKind: Record<string, number> = {};
-  const byCode: Record<string, number> = {};
-  const perNs = new Map<string, AuditRecord[]>();
-  let writes = 0;
-  let failedWrites = 0;
-  let leaseRequests = 0;
-  let eventWrites = 0;
-  let perNamespaceReads = 0;
-  const perNamespaceReadExamples: string[] = [];
-  for (const r of records) {
-    const kind = classify(r, ctx);
-    byKind[kind] = (byKind[kind] ?? 0) + 1;
-    byCode[String(r.code)] = (byCode[String(r.code)] ?? 0) + 1;
-    if (r.resource === "leases") leaseRequests++;
-    else if (r.resource === "events") eventWrites += isWrite(r) ? 1 : 0;
-    else if (isWrite(r)) {
-      writes++;
-      if (r.code >= 300 || r.code === 0) failedWrites++;
-      if (r.namespace && (r.resource === "secrets" || r.resource === "serviceaccounts")) {
-        let list = perNs.get(r.namespace);
-        if (!list) perNs.set(r.namespace, (list = []));
-        list.push(r);
-      }
-    } else if (READ_VERBS.has(r.verb) && kind.endsWith("[per-namespace]")) {
-      perNamespaceReads++;
-      if (perNamespaceReadExamples.length < 10) perNamespaceReadExamples.push(`${r.verb} ${r.uri} → ${r.code}`);
-    }
-  }
-  const writeShapes: Record<string, number> = {};
-  const deviations: { namespace: string; requests: string[] }[] = [];
-  let deviationCount = 0;
-  let missing = 0;
-  const namespaces = new Set<string>([...perNs.keys(), ...(expectedShape ? targets : [])]);
-  for (const ns of [...namespaces].sort()) {
-    const list = perNs.get(ns) ?? [];
-    const shape = list.length ? shapeOf(list) : "no writes";
-    writeShapes[shape] = (writeShapes[shape] ?? 0) + 1;
-    const expected = targets.has(ns) ? (expectedShape ?? "no writes") : "no writes";
-    if (shape !== expected) {
-      deviationCount++;
-      if (shape === "no writes") missing++;
-      if (deviations.length < 20) {
-        deviations.push({
-          namespace: ns,
-          requests: list.map((r) => `${new Date(r.received).toISOString()} ${r.verb} ${r.uri} → ${r.code}`),
-        });
-      }
-    }
-  }
-  return { requests: records.length, byKind, byCode, writes, failedWrites, leaseRequests, eventWrites, perNamespaceReads, perNamespaceReadExamples, writeShapes, deviations, deviationCount, missing };
-}
-
-/** Requests per minute of a window, by classify() label (for the idle scenario). */
-export function perMinute(records: AuditRecord[], ctx: Context, from: number, minutes: number): Record<string, number>[] {
-  const out: Record<string, number>[] = Array.from({ length: Math.ceil(minutes) }, () => ({}));
-  for (const r of records) {
-    const i = Math.floor((r.received - from) / 60_000);
-    const bucket = out[i];
-    if (!bucket) continue;
-    const kind = classify(r, ctx);
-    bucket[kind] = (bucket[kind] ?? 0) + 1;
-  }
-  return out;
 }

@@ -5,6 +5,7 @@
 import { Agent, request } from "node:https";
 import { writeFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
+import { withRetry } from "../src/support/retry.ts";
 
 export interface Connection {
   server: URL;
@@ -219,30 +220,13 @@ export class Api {
   }
 }
 
-/** Runs `fn` over `items` with at most `concurrency` in flight. */
-export async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+/** 429, 5xx and connection failures: worth another try. */
+function isTransient(err: unknown): boolean {
+  const status = err instanceof ApiError ? err.status : 0;
+  return status === 0 || status === 429 || status >= 500;
 }
 
-/** Retries transient failures (429, 5xx, connection resets) a few times. */
-export async function withRetry<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
-  let delay = 200;
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const status = err instanceof ApiError ? err.status : 0;
-      const transient = status === 0 || status === 429 || status >= 500;
-      if (!transient || i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
+/** Retries transient failures (429, 5xx, connection resets) a few times, backing off to 5 s. */
+export function retryTransient<T>(work: () => Promise<T>): Promise<T> {
+  return withRetry(work, { attempts: 8, retryable: isTransient, delayMs: (attempt) => Math.min(200 * 2 ** (attempt - 1), 5000) });
 }

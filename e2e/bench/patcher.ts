@@ -1,84 +1,20 @@
-// The patcher under test: its own identity (ServiceAccount + ClusterRole + token kubeconfig), its
-// config, the process itself, and its /metrics.
+// The patcher under test: its config, the process itself, and its /metrics.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Api, nowMs, writeTokenKubeconfig } from "./kube.ts";
+import { nowMs } from "./kube.ts";
 
 export const PATCHER_MAIN = fileURLToPath(new URL("../../apps/patcher/dist/main.js", import.meta.url));
 
 export const BENCH_NAMESPACE = "ipsp-bench";
-export const BENCH_SA = "patcher-bench";
-export const PATCHER_USER = `system:serviceaccount:${BENCH_NAMESPACE}:${BENCH_SA}`;
 export const SOURCE = { namespace: "kube-system", name: "regcred" };
 export const COPY_NAME = "image-pull-secret";
 export const MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=imagepullsecret-patcher";
 export const ADDED_ANNOTATION = "imagepullsecret-patcher.io/added";
 export const LEASE_NAME = "imagepullsecret-patcher";
-
-/**
- * Creates the patcher's identity: a ServiceAccount bound to a ClusterRole with what the patcher
- * needs, and a kubeconfig carrying a TokenRequest token for it (same server and CA as admin).
- * Returns the username the API server sees, confirmed with a SelfSubjectReview.
- */
-export async function createPatcherIdentity(admin: Api, kubeconfigPath: string): Promise<string> {
-  await admin.ensure("/api/v1/namespaces", { metadata: { name: BENCH_NAMESPACE } });
-  await admin.ensure(`/api/v1/namespaces/${BENCH_NAMESPACE}/serviceaccounts`, { metadata: { name: BENCH_SA } });
-  await admin.ensure("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
-    metadata: { name: BENCH_SA },
-    rules: [
-      { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
-      { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "list", "watch", "patch"] },
-      { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "list", "watch", "update", "delete"] },
-      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch"] },
-    ],
-  });
-  await admin.ensure("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-    metadata: { name: BENCH_SA },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: BENCH_SA },
-    subjects: [{ kind: "ServiceAccount", name: BENCH_SA, namespace: BENCH_NAMESPACE }],
-  });
-  const tr = await admin.post<{ status?: { token?: string } }>(`/api/v1/namespaces/${BENCH_NAMESPACE}/serviceaccounts/${BENCH_SA}/token`, {
-    apiVersion: "authentication.k8s.io/v1",
-    kind: "TokenRequest",
-    spec: { expirationSeconds: 48 * 3600 },
-  });
-  const token = tr.status?.token;
-  if (!token) throw new Error("TokenRequest returned no token");
-  writeTokenKubeconfig(kubeconfigPath, admin.conn, token, BENCH_SA);
-  const asPatcher = new Api({ server: admin.conn.server, caPem: admin.conn.caPem, token });
-  try {
-    const review = await asPatcher.post<{ status?: { userInfo?: { username?: string } } }>("/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "SelfSubjectReview",
-    });
-    const username = review.status?.userInfo?.username;
-    if (username !== PATCHER_USER) throw new Error(`the token authenticates as ${username}, expected ${PATCHER_USER}`);
-    return username;
-  } finally {
-    asPatcher.close();
-  }
-}
-
-/** A `.dockerconfigjson` value for the source Secret; `tag` makes each version distinct. */
-export function dockerConfig(tag: string): string {
-  const auth = Buffer.from(`bench:${tag}`).toString("base64");
-  return Buffer.from(JSON.stringify({ auths: { "registry.bench.example": { username: "bench", password: tag, auth } } })).toString("base64");
-}
-
-export async function createSource(admin: Api, tag: string): Promise<string> {
-  const value = dockerConfig(tag);
-  await admin.ensure(`/api/v1/namespaces/${SOURCE.namespace}/secrets`, {
-    metadata: { name: SOURCE.name, namespace: SOURCE.namespace },
-    type: "kubernetes.io/dockerconfigjson",
-    data: { ".dockerconfigjson": value },
-  });
-  return value;
-}
 
 export interface ControllerSettings {
   workers: number;
@@ -270,6 +206,34 @@ export function diffCounters(a: Record<string, number>, b: Record<string, number
   for (const [k, v] of Object.entries(b)) {
     const d = v - (a[k] ?? 0);
     if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+/** The patcher's own counters of work done: writes, relists, watch restarts, reconciles. */
+export function pickCounters(m: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (/^imagepullsecret_patcher_(writes|relists|watch_restarts|reconciles)_total/.test(k)) out[k] = v;
+  }
+  return out;
+}
+
+const REPORTED_GAUGES = new Set([
+  "imagepullsecret_patcher_queue_depth",
+  "imagepullsecret_patcher_process_resident_memory_bytes",
+  "imagepullsecret_patcher_nodejs_heap_size_used_bytes",
+  "imagepullsecret_patcher_nodejs_heap_size_total_bytes",
+  "imagepullsecret_patcher_nodejs_eventloop_lag_p99_seconds",
+  "imagepullsecret_patcher_nodejs_eventloop_lag_max_seconds",
+  "imagepullsecret_patcher_process_cpu_seconds_total",
+]);
+
+/** The counters above, and the gauges of queue, memory, event loop and CPU, for the report. */
+export function pickMetrics(m: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (REPORTED_GAUGES.has(k) || /^imagepullsecret_patcher_(writes|relists|watch_restarts|reconciles)_total/.test(k)) out[k] = v;
   }
   return out;
 }

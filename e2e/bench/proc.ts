@@ -39,6 +39,16 @@ function statusField(pid: number, field: string): number | undefined {
   }
 }
 
+/** Memory and sockets of the patcher over a window. */
+export interface RssWindow {
+  peakRssMB: number;
+  hwmMB: number;
+  steadyRssMB: number;
+  samples: number;
+  peakOpenSockets: number;
+  socketsOpened: number;
+}
+
 /**
  * Samples VmRSS and VmHWM of one process every `intervalMs`, and its sockets: how many are open,
  * and when each socket inode was first seen (new connections; a connection that lives less than
@@ -78,7 +88,7 @@ export class RssSampler {
    * Over [from, to]: the highest sampled VmRSS, VmHWM at the end (the kernel's peak since start),
    * and "steady": the median VmRSS of the last `steadyMs` of the window.
    */
-  window(from: number, to: number, steadyMs = 10_000): { peakRssMB: number; hwmMB: number; steadyRssMB: number; samples: number; peakOpenSockets: number; socketsOpened: number } {
+  window(from: number, to: number, steadyMs = 10_000): RssWindow {
     const inWindow = this.samples.filter((s) => s.t >= from && s.t <= to);
     const last = inWindow.filter((s) => s.t >= to - steadyMs).map((s) => s.rss).sort((a, b) => a - b);
     const mb = (b: number): number => Math.round((b / 1048576) * 10) / 10;
@@ -183,16 +193,32 @@ export function loadInfo(): LoadInfo {
   return { at: new Date().toISOString(), uptime, loadavg: loadavg().map(round2), goBuilds: goBuildRunning(), busiest };
 }
 
-export function machineInfo(binDir: string | undefined): Record<string, unknown> {
+export interface MachineInfo {
+  nproc: string;
+  cpuModel: string;
+  memTotalGiB: number;
+  memFreeGiB: number;
+  /** `free -g` as printed. */
+  free: string;
+  kernel: string;
+  node: string;
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  etcd: string;
+}
+
+/** The first line a command prints, or "unknown". */
+function firstLine(bin: string, args: string[]): string {
+  try {
+    return execFileSync(bin, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "";
+  } catch {
+    return "unknown";
+  }
+}
+
+export function machineInfo(binDir: string | undefined): MachineInfo {
   const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? "unknown";
-  const version = (bin: string, args: string[]): string => {
-    try {
-      return execFileSync(bin, args, { encoding: "utf8" }).trim().split("\n")[0] ?? "";
-    } catch {
-      return "unknown";
-    }
-  };
   let free = "";
   try {
     free = execFileSync("free", ["-g"], { encoding: "utf8" }).trim();
@@ -200,16 +226,16 @@ export function machineInfo(binDir: string | undefined): Record<string, unknown>
     /* no free */
   }
   return {
-    nproc: version("nproc", []),
+    nproc: firstLine("nproc", []),
     cpuModel: model,
     memTotalGiB: round2(totalmem() / 2 ** 30),
     memFreeGiB: round2(freemem() / 2 ** 30),
     free,
-    kernel: version("uname", ["-r"]),
+    kernel: firstLine("uname", ["-r"]),
     node: process.version,
-    kubeApiserver: binDir ? version(`${binDir}/kube-apiserver`, ["--version"]) : "unknown",
-    kubeControllerManager: binDir ? version(`${binDir}/kube-controller-manager`, ["--version"]) : "unknown",
-    etcd: binDir ? version(`${binDir}/etcd`, ["--version"]) : "unknown",
+    kubeApiserver: binDir ? firstLine(`${binDir}/kube-apiserver`, ["--version"]) : "unknown",
+    kubeControllerManager: binDir ? firstLine(`${binDir}/kube-controller-manager`, ["--version"]) : "unknown",
+    etcd: binDir ? firstLine(`${binDir}/etcd`, ["--version"]) : "unknown",
   };
 }
 

@@ -1,0 +1,90 @@
+// Starts and stops the patcher under test, one process at a time, and samples its memory.
+import type { BenchCluster } from "./cluster.ts";
+import { Patcher, type ControllerSettings } from "./patcher.ts";
+import { RssSampler, round2, type RssWindow } from "./proc.ts";
+
+export interface PatcherRunOptions {
+  leaderElection: boolean;
+  /** Extra node arguments for the patcher process (experiments only). */
+  nodeArgs: string[];
+}
+
+export class PatcherRunner {
+  readonly #cluster: BenchCluster;
+  readonly #options: PatcherRunOptions;
+  readonly #log: (line: string) => void;
+  #patcher: Patcher | undefined;
+  /** The last patcher's sampler; kept after it stops, so its figures can still be read. */
+  #sampler: RssSampler | undefined;
+
+  constructor(cluster: BenchCluster, options: PatcherRunOptions, log: (line: string) => void) {
+    this.#cluster = cluster;
+    this.#options = options;
+    this.#log = log;
+  }
+
+  /** The running patcher's process id, for CPU accounting. */
+  get pid(): number | undefined {
+    return this.#patcher?.pid;
+  }
+
+  get current(): Patcher | undefined {
+    return this.#patcher;
+  }
+
+  /** The running patcher; `scenario` needs one. */
+  running(scenario: string): Patcher {
+    if (!this.#patcher) throw new Error(`${scenario} needs a running patcher`);
+    return this.#patcher;
+  }
+
+  async start(settings: ControllerSettings, label: string): Promise<Patcher> {
+    const patcher = await Patcher.start({
+      dir: this.#cluster.workDir,
+      kubeconfigPath: this.#cluster.patcherKubeconfig,
+      settings,
+      leaderElection: this.#options.leaderElection,
+      label,
+      nodeArgs: this.#options.nodeArgs,
+    });
+    this.#patcher = patcher;
+    this.#sampler = new RssSampler(patcher.pid, 250);
+    void patcher.exited.then((code) => {
+      if (this.#patcher === patcher) this.#log(`!! the patcher exited (code ${code}); last problems:\n${patcher.errors.slice(-5).join("\n")}`);
+    });
+    return patcher;
+  }
+
+  async stop(graceMs?: number): Promise<void> {
+    const p = this.#patcher;
+    if (!p) return;
+    this.#patcher = undefined;
+    this.#sampler?.stop();
+    await p.stop(graceMs);
+  }
+
+  /** Throws with the patcher's last problems when it has exited. */
+  static assertRunning(p: Patcher): void {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) {
+      throw new Error(`the patcher exited (${p.child.exitCode ?? p.child.signalCode}); log ${p.logPath}:\n${p.errors.slice(-10).join("\n")}`);
+    }
+  }
+
+  /** The patcher's VmRSS (MB) sampled closest to `t`. */
+  rssAt(t: number | undefined): number | undefined {
+    if (t === undefined || !this.#sampler) return undefined;
+    let best: { t: number; rss: number } | undefined;
+    for (const s of this.#sampler.samples) if (!best || Math.abs(s.t - t) < Math.abs(best.t - t)) best = s;
+    return best ? round2(best.rss / 1048576) : undefined;
+  }
+
+  rssWindow(from: number, to: number, steadyMs: number): RssWindow | undefined {
+    return this.#sampler?.window(from, to, steadyMs);
+  }
+
+  /** VmHWM of the last patcher at its last sample: its peak RSS over the run. */
+  peakRssMB(): number | undefined {
+    const hwm = this.#sampler?.samples.at(-1)?.hwm;
+    return hwm === undefined ? undefined : round2(hwm / 1048576);
+  }
+}
