@@ -9,13 +9,3 @@ export { configFromTitansoftEnv, TITANSOFT_VARIABLES } from "./titansoft/env-con
 export { createPatcherContainer, Tokens } from "./container.js";
 export { PluginLoadError } from "./plugins/load.js";
 export { VERSION } from "./version.js";
-export {
-  LeaseElector,
-  LeadershipEnded,
-  MicroTime,
-  parseMicroTime,
-  formatMicroTime,
-  type LeaseElectorOptions,
-  type LeaderCallbacks,
-  type ElectorState,
-} from "./leader/lease-elector.js";

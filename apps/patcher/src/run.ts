@@ -3,7 +3,7 @@ import { basename, dirname } from "node:path";
 import { hostname } from "node:os";
 import type { Server } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
-import type { KeyStatus, Logger, Mapping } from "@imagepullsecret-patcher/core";
+import { LeaderElector, LeaseLock, type KeyStatus, type Logger, type Mapping } from "@imagepullsecret-patcher/core";
 import { createPatcherContainer, Tokens } from "./container.js";
 import { ConfigFileError, loadConfigFile, type LoadedConfig } from "./config/load.js";
 import { durationMs } from "./config/schema.js";
@@ -11,7 +11,6 @@ import type { ResolvedConfig } from "./config/source.js";
 import { EngineHost, ReloadRefused, type HostedEngine } from "./host/engine-host.js";
 import { startHttpServer, type Probe } from "./http/server.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
-import { LeaseElector } from "./leader/lease-elector.js";
 
 export interface RunOptions {
   resolved: ResolvedConfig;
@@ -32,17 +31,30 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What keeps a leader's engine from being ready: sources not ready, and watches refused. */
+function engineProblems(engine: HostedEngine): { degraded: string[]; watchProblems: string[] } {
+  // The engine's view of each source: it also reports a source that could not start.
+  const degraded = engine
+    .status()
+    .filter((m) => m.sourceState !== "ready")
+    .map((m) => `${m.name}: ${m.sourceError ?? m.sourceState}`);
+  // A watch refused for lack of RBAC leaves the cache to relists: say which verb is missing.
+  const watchProblems = (engine.problems?.() ?? []).filter((p) => !p.startsWith("mapping "));
+  return { degraded, watchProblems };
+}
+
 /** Readiness of a replica: a follower when it knows it follows; a leader when its engine synced and every source is ready. */
-export function readiness(args: { elector: Pick<LeaseElector, "state" | "isLeader"> | undefined; engine: HostedEngine | undefined; configError: string | undefined }): Probe {
+export function readiness(args: {
+  elector: Pick<LeaderElector, "state" | "isLeader"> | undefined;
+  engine: HostedEngine | undefined;
+  configError: string | undefined;
+}): Probe {
   const { elector, engine, configError } = args;
   const leaderKnown = !elector || elector.state !== "unknown";
   // A follower runs no engine and no sources: it is ready when it knows it follows.
   const follower = !!elector && !elector.isLeader;
   const synced = follower || !!engine?.synced;
-  // The engine's view of each source: it also reports a source that could not start.
-  const degraded = follower || !engine ? [] : engine.status().filter((m) => m.sourceState !== "ready").map((m) => `${m.name}: ${m.sourceError ?? m.sourceState}`);
-  // A watch refused for lack of RBAC leaves the cache to relists: say which verb is missing.
-  const watchProblems = follower || !engine ? [] : (engine.problems?.() ?? []).filter((p) => !p.startsWith("mapping "));
+  const { degraded, watchProblems } = follower || !engine ? { degraded: [], watchProblems: [] } : engineProblems(engine);
   return {
     ok: leaderKnown && synced && degraded.length === 0 && watchProblems.length === 0,
     detail: {
@@ -72,10 +84,12 @@ export async function runController(options: RunOptions): Promise<void> {
   // Bound at start: a reload that changes them is refused (host/classify.ts).
   const { leaderElection, server } = resolved.loaded.config;
   const elector = leaderElection.enabled
-    ? new LeaseElector({
-        kubeConfig,
-        namespace: leaderElection.namespace ?? process.env.POD_NAMESPACE ?? "default",
-        name: leaderElection.name,
+    ? new LeaderElector({
+        lock: new LeaseLock({
+          kubeConfig,
+          namespace: leaderElection.namespace ?? process.env.POD_NAMESPACE ?? "default",
+          name: leaderElection.name,
+        }),
         identity: options.identity ?? process.env.POD_NAME ?? hostname(),
         leaseDurationMs: durationMs(leaderElection.leaseDuration),
         renewDeadlineMs: durationMs(leaderElection.renewDeadline),
