@@ -2,7 +2,8 @@
 // process with short timings. Every version of the Lease is recorded through a watch, and every leading
 // term (onStartedLeading .. leaderSignal abort) is recorded per elector; terms must never overlap.
 //
-// Imports the built patcher (run `cd apps/patcher && pnpm exec tsc -p tsconfig.build.json` first).
+// Imports the built core (run `cd packages/core && pnpm exec tsc -p tsconfig.build.json` first) and runs
+// the built patcher binary for the last test.
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { LeaseElector, MicroTime, parseMicroTime } from "@imagepullsecret-patcher/patcher";
+import { LeaderElector, LeaseLock, MicroTime, parseMicroTime } from "@imagepullsecret-patcher/core";
 import { NamespaceScope, adminKubeConfig, eventually, statusCode, tokenKubeConfig } from "../src/support/kube.ts";
 import { CapturingLogger } from "../src/support/logs.ts";
 import { freePort } from "../src/cluster/local/processes.ts";
@@ -38,7 +39,7 @@ interface Term {
 
 interface Candidate {
   identity: string;
-  elector: LeaseElector;
+  elector: LeaderElector;
   logger: CapturingLogger;
   controller: AbortController;
   done: Promise<void>;
@@ -235,10 +236,8 @@ describe("Lease leader election", () => {
     options: { kubeConfig?: k8s.KubeConfig; releaseOnCancel?: boolean } = {},
   ): Candidate {
     const logger = new CapturingLogger([], { candidate: identity });
-    const elector = new LeaseElector({
-      kubeConfig: options.kubeConfig ?? kc,
-      namespace,
-      name: LEASE,
+    const elector = new LeaderElector({
+      lock: new LeaseLock({ kubeConfig: options.kubeConfig ?? kc, namespace, name: LEASE }),
       identity,
       ...TIMINGS,
       logger,
