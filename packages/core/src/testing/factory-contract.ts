@@ -2,7 +2,7 @@ import { silentLogger } from "../logging/logger.js";
 import { PluginConfigError, type PluginContext } from "../plugins/contracts.js";
 import { check, clone, deepFreeze, show, violation } from "./assert.js";
 import { resolveTestApi, type TestApi } from "./runner.js";
-import type { ContractCheck } from "./source-contract.js";
+import type { ContractCheck } from "./runner.js";
 
 /** A config the factory must refuse, and optionally the error path it must name. */
 export interface InvalidConfig {

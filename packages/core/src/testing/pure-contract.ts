@@ -2,7 +2,7 @@ import type { NamespaceView, PatchStrategy, ServiceAccountView, TargetSelector }
 import { check, clone, deepFreeze, sameData, show, violation, withFrozenClockAndRandom } from "./assert.js";
 import { resolveTestApi, type TestApi } from "./runner.js";
 import { sampleNamespaces, sampleServiceAccounts } from "./samples.js";
-import type { ContractCheck } from "./source-contract.js";
+import type { ContractCheck } from "./runner.js";
 
 /** Options of the selector and strategy contract suites. */
 export interface PureContractOptions {

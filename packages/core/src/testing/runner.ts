@@ -49,3 +49,9 @@ export function resolveTestApi(explicit: TestApi | undefined, timeoutMs: number 
       "or pass { testApi: { describe, it } } from your runner (node:test works), or call the check* functions yourself.",
   );
 }
+
+/** One rule of a contract, runnable on its own (that is how the kit's own tests run them). */
+export interface ContractCheck {
+  readonly name: string;
+  run(): Promise<void>;
+}
