@@ -42,6 +42,22 @@ export function parseDockerConfigJson(raw: Uint8Array | string | undefined, orig
   if (bytes.length > MAX_SECRET_BYTES) {
     throw new InvalidCredentialError(origin, `${bytes.length} bytes is larger than the 1 MiB Secret limit`);
   }
+  const auths = readAuths(bytes, origin);
+  const registries = Object.keys(auths);
+  if (registries.length === 0) throw new InvalidCredentialError(origin, '"auths" has no registry');
+  for (const registry of registries) {
+    const problem = entryProblem(auths[registry]);
+    if (problem) throw new InvalidCredentialError(origin, `auths["${registry}"]${problem}`);
+  }
+  return { bytes, hash: sha256(bytes), registries };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The `auths` map of a JSON document. */
+function readAuths(bytes: Buffer, origin: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(bytes.toString("utf8"));
@@ -49,29 +65,17 @@ export function parseDockerConfigJson(raw: Uint8Array | string | undefined, orig
     // The JSON parser's message can quote the input; keep it out.
     throw new InvalidCredentialError(origin, "not valid JSON");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new InvalidCredentialError(origin, "expected a JSON object");
-  }
-  const auths = (parsed as { auths?: unknown }).auths;
-  if (typeof auths !== "object" || auths === null || Array.isArray(auths)) {
-    throw new InvalidCredentialError(origin, 'missing the "auths" object');
-  }
-  const registries = Object.keys(auths);
-  if (registries.length === 0) throw new InvalidCredentialError(origin, '"auths" has no registry');
-  for (const registry of registries) {
-    const entry = (auths as Record<string, unknown>)[registry];
-    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
-      throw new InvalidCredentialError(origin, `auths["${registry}"] is not an object`);
-    }
-    const auth = (entry as { auth?: unknown }).auth;
-    if (auth !== undefined) {
-      if (typeof auth !== "string" || !BASE64.test(auth) || auth.length % 4 !== 0) {
-        throw new InvalidCredentialError(origin, `auths["${registry}"].auth is not base64`);
-      }
-      if (!Buffer.from(auth, "base64").toString("utf8").includes(":")) {
-        throw new InvalidCredentialError(origin, `auths["${registry}"].auth does not decode to user:password`);
-      }
-    }
-  }
-  return { bytes, hash: sha256(bytes), registries };
+  if (!isObject(parsed)) throw new InvalidCredentialError(origin, "expected a JSON object");
+  if (!isObject(parsed.auths)) throw new InvalidCredentialError(origin, 'missing the "auths" object');
+  return parsed.auths;
+}
+
+/** What is wrong with one `auths` entry, as a suffix to its name; undefined when nothing is. */
+function entryProblem(entry: unknown): string | undefined {
+  if (!isObject(entry)) return " is not an object";
+  const auth = entry.auth;
+  if (auth === undefined) return undefined;
+  if (typeof auth !== "string" || !BASE64.test(auth) || auth.length % 4 !== 0) return ".auth is not base64";
+  if (!Buffer.from(auth, "base64").toString("utf8").includes(":")) return ".auth does not decode to user:password";
+  return undefined;
 }
