@@ -26,13 +26,49 @@ export function auditOffset(path: string): number {
   return path && existsSync(path) ? statSync(path).size : 0;
 }
 
-/**
- * Completed requests (stage ResponseComplete) logged after byte `from`, received in
- * [fromMs, toMs). Watches complete when they end and are not writes, so they never count here.
- */
-export function readAudit(path: string, from: number, fromMs: number, toMs: number): AuditRequest[] {
-  const out: AuditRequest[] = [];
-  if (!path || !existsSync(path)) return out;
+interface RawEvent {
+  stage?: string;
+  verb?: string;
+  userAgent?: string;
+  user?: { username?: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp?: string;
+}
+
+/** A completed request received in [fromMs, toMs), or undefined for any other line. */
+function completedRequest(line: string, fromMs: number, toMs: number): AuditRequest | undefined {
+  // Cheap filter before JSON.parse: most lines are from other stages or are reads.
+  if (!line.includes('"ResponseComplete"')) return undefined;
+  let e: RawEvent;
+  try {
+    e = JSON.parse(line) as RawEvent;
+  } catch {
+    return undefined;
+  }
+  if (e.stage !== "ResponseComplete") return undefined;
+  const received = Date.parse(e.requestReceivedTimestamp ?? "");
+  if (!(received >= fromMs && received < toMs)) return undefined;
+  return toRequest(e, received);
+}
+
+function toRequest(e: RawEvent, received: number): AuditRequest {
+  const ref = e.objectRef ?? {};
+  return {
+    user: e.user?.username ?? "",
+    userAgent: e.userAgent ?? "",
+    verb: e.verb ?? "",
+    resource: ref.resource ?? "",
+    subresource: ref.subresource ?? "",
+    namespace: ref.namespace ?? "",
+    name: ref.name ?? "",
+    code: e.responseStatus?.code ?? 0,
+    received,
+  };
+}
+
+/** Every complete line of the file after byte `from`, in order. */
+function* linesAfter(path: string, from: number): Generator<string> {
   const size = statSync(path).size;
   const fd = openSync(path, "r");
   try {
@@ -45,41 +81,23 @@ export function readAudit(path: string, from: number, fromMs: number, toMs: numb
       offset += n;
       const lines = (partial + buf.toString("utf8", 0, n)).split("\n");
       partial = lines.pop() ?? "";
-      for (const line of lines) {
-        // Cheap filter before JSON.parse: most lines are from other stages or are reads.
-        if (!line.includes('"ResponseComplete"')) continue;
-        let e: {
-          stage?: string;
-          verb?: string;
-          userAgent?: string;
-          user?: { username?: string };
-          objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
-          responseStatus?: { code?: number };
-          requestReceivedTimestamp?: string;
-        };
-        try {
-          e = JSON.parse(line) as typeof e;
-        } catch {
-          continue;
-        }
-        if (e.stage !== "ResponseComplete") continue;
-        const received = Date.parse(e.requestReceivedTimestamp ?? "");
-        if (!(received >= fromMs && received < toMs)) continue;
-        out.push({
-          user: e.user?.username ?? "",
-          userAgent: e.userAgent ?? "",
-          verb: e.verb ?? "",
-          resource: e.objectRef?.resource ?? "",
-          subresource: e.objectRef?.subresource ?? "",
-          namespace: e.objectRef?.namespace ?? "",
-          name: e.objectRef?.name ?? "",
-          code: e.responseStatus?.code ?? 0,
-          received,
-        });
-      }
+      yield* lines;
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Completed requests (stage ResponseComplete) logged after byte `from`, received in
+ * [fromMs, toMs). Watches complete when they end and are not writes, so they never count here.
+ */
+export function readAudit(path: string, from: number, fromMs: number, toMs: number): AuditRequest[] {
+  const out: AuditRequest[] = [];
+  if (!path || !existsSync(path)) return out;
+  for (const line of linesAfter(path, from)) {
+    const request = completedRequest(line, fromMs, toMs);
+    if (request) out.push(request);
   }
   return out;
 }

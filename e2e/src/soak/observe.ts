@@ -54,38 +54,37 @@ function refKey(r: ForeignRef): string {
   return `${r.kind} ${r.namespace}/${r.name}`;
 }
 
+/** A Secret's type, a hash of its data and its metadata, as JSON. */
+async function secretState(core: k8s.CoreV1Api, r: ForeignRef): Promise<string> {
+  const s = await core.readNamespacedSecret({ name: r.name, namespace: r.namespace });
+  return JSON.stringify({
+    type: s.type,
+    // A hash, so a report never prints credential bytes.
+    dataSha256: createHash("sha256").update(JSON.stringify(s.data ?? {})).digest("hex").slice(0, 16),
+    labels: s.metadata?.labels ?? {},
+    annotations: s.metadata?.annotations ?? {},
+    resourceVersion: s.metadata?.resourceVersion,
+    uid: s.metadata?.uid,
+  });
+}
+
+/** One foreign object's state as JSON: a Secret's type and data hash, a ServiceAccount's entries, and both's metadata. */
+async function objectState(core: k8s.CoreV1Api, r: ForeignRef): Promise<string> {
+  if (r.kind === "Secret") return secretState(core, r);
+  const sa = await core.readNamespacedServiceAccount({ name: r.name, namespace: r.namespace });
+  return JSON.stringify({
+    imagePullSecrets: sa.imagePullSecrets ?? [],
+    labels: sa.metadata?.labels ?? {},
+    annotations: sa.metadata?.annotations ?? {},
+    resourceVersion: sa.metadata?.resourceVersion,
+    uid: sa.metadata?.uid,
+  });
+}
+
 /** data, type, labels, annotations, imagePullSecrets and resourceVersion of each object, as JSON. */
 export async function snapshot(core: k8s.CoreV1Api, refs: readonly ForeignRef[]): Promise<Snapshot> {
   const out: Snapshot = new Map();
-  for (const r of refs) {
-    if (r.kind === "Secret") {
-      const s = await core.readNamespacedSecret({ name: r.name, namespace: r.namespace });
-      out.set(
-        refKey(r),
-        JSON.stringify({
-          type: s.type,
-          // A hash, so a report never prints credential bytes.
-          dataSha256: createHash("sha256").update(JSON.stringify(s.data ?? {})).digest("hex").slice(0, 16),
-          labels: s.metadata?.labels ?? {},
-          annotations: s.metadata?.annotations ?? {},
-          resourceVersion: s.metadata?.resourceVersion,
-          uid: s.metadata?.uid,
-        }),
-      );
-    } else {
-      const sa = await core.readNamespacedServiceAccount({ name: r.name, namespace: r.namespace });
-      out.set(
-        refKey(r),
-        JSON.stringify({
-          imagePullSecrets: sa.imagePullSecrets ?? [],
-          labels: sa.metadata?.labels ?? {},
-          annotations: sa.metadata?.annotations ?? {},
-          resourceVersion: sa.metadata?.resourceVersion,
-          uid: sa.metadata?.uid,
-        }),
-      );
-    }
-  }
+  for (const r of refs) out.set(refKey(r), await objectState(core, r));
   return out;
 }
 

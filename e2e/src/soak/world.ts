@@ -184,102 +184,127 @@ export function claimsFor(instances: readonly InstanceSpec[], ns: ObservedNamesp
   return out;
 }
 
+/** What judging collects, namespace by namespace. */
+type Findings = Pick<Verdict, "violations" | "staleRecords" | "conflicts" | "owners">;
+
+/** Per copy name of one namespace: which ServiceAccounts must reference it, and which may. */
+interface EntryRules {
+  required: Map<string, (sa: string) => boolean>;
+  allowed: Map<string, (sa: string) => boolean>;
+}
+
+const claimList = (claims: readonly Claim[]): string => claims.map((c) => `${c.instance}/${c.mapping.name}`).join(", ");
+
+/** The owned copy's label, type and bytes against its owner's mapping. */
+function checkCopyContent(f: Findings, observed: Observed, secret: ObservedSecret, where: string, owner: { instance: string; mapping: MappingSpec }): void {
+  const { instance, mapping } = owner;
+  if (secret.labels[MAPPING_LABEL] !== mapping.name) {
+    f.violations.push(`copy ${where} is labelled mapping=${secret.labels[MAPPING_LABEL]}, expected ${mapping.name} (first mapping of ${instance} that selects it)`);
+  }
+  if (secret.deleting) f.violations.push(`copy ${where} is being deleted although ${instance}/${mapping.name} wants it`);
+  if (secret.type !== DOCKER_TYPE) f.violations.push(`copy ${where} has type ${secret.type}`);
+  const keys = Object.keys(secret.data);
+  if (keys.length !== 1 || keys[0] !== DOCKER_KEY) f.violations.push(`copy ${where} has data keys [${keys.join(",")}]`);
+  else if (secret.data[DOCKER_KEY] !== observed.sources[mapping.source]) {
+    f.violations.push(`copy ${where} (owner ${instance}/${mapping.name}) does not hold the current bytes of source ${mapping.source}`);
+  }
+}
+
+/** The copy `secretName` in `ns` against its claims; records the owner's entry rules when it has one. */
+function judgeCopy(f: Findings, instances: readonly InstanceSpec[], observed: Observed, ns: ObservedNamespace, secretName: string, rules: EntryRules): void {
+  const claims = claimsFor(instances, ns, secretName);
+  const secret = ns.secrets.find((s) => s.name === secretName);
+  const where = `${ns.name}/${secretName}`;
+  if (secret && !isManaged(secret)) {
+    // Someone else's Secret: every claim is a conflict, and no mapping may reference it.
+    for (const c of claims) f.conflicts.push({ instance: c.instance, mapping: c.mapping.name, namespace: ns.name, secretName, heldBy: "a foreign Secret" });
+    return;
+  }
+  if (claims.length === 0) {
+    if (secret) {
+      f.violations.push(
+        `orphan copy ${where}: no mapping of any instance selects it, but it exists (mapping=${secret.labels[MAPPING_LABEL]}, instance=${secret.labels[INSTANCE_LABEL]}${secret.deleting ? ", being deleted" : ""})`,
+      );
+    }
+    return;
+  }
+  if (!secret) {
+    f.violations.push(`missing copy ${where}: wanted by ${claimList(claims)}`);
+    return;
+  }
+  const instance = secret.labels[INSTANCE_LABEL] ?? "";
+  const winner = claims.find((c) => c.instance === instance);
+  if (!winner) {
+    f.violations.push(`copy ${where} is owned by instance "${instance}" (mapping ${secret.labels[MAPPING_LABEL]}), which does not select it; wanted by ${claimList(claims)}`);
+    return;
+  }
+  f.owners.set(where, `${instance}/${winner.mapping.name}`);
+  checkCopyContent(f, observed, secret, where, { instance, mapping: winner.mapping });
+  for (const c of claims) {
+    if (c.instance === instance && c.mapping.name === winner.mapping.name) continue;
+    f.conflicts.push({ instance: c.instance, mapping: c.mapping.name, namespace: ns.name, secretName, heldBy: `${instance}/${winner.mapping.name}` });
+  }
+  rules.required.set(secretName, (sa) => strategySelects(winner.mapping.serviceAccounts, sa));
+  rules.allowed.set(secretName, (sa) => claims.some((c) => strategySelects(c.mapping.serviceAccounts, sa)));
+}
+
+/** No duplicates, and the user's own entries all there in their order. */
+function checkHandEntries(f: Findings, where: string, entries: readonly string[], hand: readonly string[]): void {
+  const dupes = entries.filter((n, i) => entries.indexOf(n) !== i);
+  if (dupes.length) f.violations.push(`duplicate imagePullSecrets in ServiceAccount ${where}: [${entries.join(",")}]`);
+  const handPositions = hand.map((n) => entries.indexOf(n));
+  if (handPositions.some((p) => p < 0)) {
+    f.violations.push(`ServiceAccount ${where} lost hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`);
+  } else if (handPositions.some((p, i) => i > 0 && p < (handPositions[i - 1] ?? 0))) {
+    f.violations.push(`ServiceAccount ${where} reordered hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`);
+  }
+}
+
+/** The added-annotation names only entries present, under an owner that still selects the namespace. */
+function checkAddedRecords(f: Findings, instances: readonly InstanceSpec[], ns: ObservedNamespace, sa: ObservedServiceAccount): void {
+  const where = `${ns.name}/${sa.name}`;
+  const entries = sa.imagePullSecrets;
+  for (const record of addedRecords(sa.annotations[ADDED])) {
+    const text = `${record.secretName}${record.instance ? `@${record.instance}/${record.mapping}` : ""}`;
+    if (!entries.includes(record.secretName)) {
+      f.violations.push(`ServiceAccount ${where}: annotation ${ADDED} records ${text}, which is not in imagePullSecrets [${entries.join(",")}]`);
+    } else if (record.instance && !claimsFor(instances, ns, record.secretName).some((c) => c.instance === record.instance && c.mapping.name === record.mapping)) {
+      f.staleRecords.push(
+        `ServiceAccount ${where}: annotation ${ADDED} records ${text}, but ${record.instance}/${record.mapping} does not select this namespace for ${record.secretName} (owner ${f.owners.get(`${ns.name}/${record.secretName}`) ?? "none"})`,
+      );
+    }
+  }
+}
+
+function judgeServiceAccount(f: Findings, instances: readonly InstanceSpec[], ns: ObservedNamespace, sa: ObservedServiceAccount, hand: readonly string[], rules: EntryRules): void {
+  const where = `${ns.name}/${sa.name}`;
+  const entries = sa.imagePullSecrets;
+  checkHandEntries(f, where, entries, hand);
+  for (const [secretName, must] of rules.required) {
+    if (must(sa.name) && !entries.includes(secretName)) f.violations.push(`ServiceAccount ${where} lacks entry ${secretName} (owner ${f.owners.get(`${ns.name}/${secretName}`)})`);
+  }
+  for (const entry of entries) {
+    if (hand.includes(entry)) continue;
+    const may = rules.allowed.get(entry);
+    if (!may?.(sa.name)) f.violations.push(`ServiceAccount ${where} has stray entry ${entry}: no mapping that owns a copy of it selects this ServiceAccount (entries [${entries.join(",")}])`);
+  }
+  checkAddedRecords(f, instances, ns, sa);
+}
+
 /**
  * Compares the observed cluster with what the final configs demand.
  * `handEntries` maps "namespace/serviceaccount" to the imagePullSecrets users added by hand, in order.
  */
 export function judge(instances: readonly InstanceSpec[], observed: Observed, handEntries: ReadonlyMap<string, readonly string[]>): Verdict {
-  const violations: string[] = [];
-  const staleRecords: string[] = [];
-  const conflicts: ExpectedConflict[] = [];
-  const owners = new Map<string, string>();
+  const f: Findings = { violations: [], staleRecords: [], conflicts: [], owners: new Map() };
   let checked = 0;
   for (const ns of observed.namespaces) {
     if (ns.phase !== "Active") continue;
     checked++;
     const names = new Set<string>([...COPY_NAMES, ...ns.secrets.filter(isManaged).map((s) => s.name)]);
-    /** secretName → SAs that must have it, and SAs that may have it. */
-    const required = new Map<string, (sa: string) => boolean>();
-    const allowed = new Map<string, (sa: string) => boolean>();
-    for (const secretName of names) {
-      const claims = claimsFor(instances, ns, secretName);
-      const secret = ns.secrets.find((s) => s.name === secretName);
-      const where = `${ns.name}/${secretName}`;
-      if (secret && !isManaged(secret)) {
-        // Someone else's Secret: every claim is a conflict, and no mapping may reference it.
-        for (const c of claims) conflicts.push({ instance: c.instance, mapping: c.mapping.name, namespace: ns.name, secretName, heldBy: "a foreign Secret" });
-        continue;
-      }
-      if (claims.length === 0) {
-        if (secret) {
-          violations.push(
-            `orphan copy ${where}: no mapping of any instance selects it, but it exists (mapping=${secret.labels[MAPPING_LABEL]}, instance=${secret.labels[INSTANCE_LABEL]}${secret.deleting ? ", being deleted" : ""})`,
-          );
-        }
-        continue;
-      }
-      if (!secret) {
-        violations.push(`missing copy ${where}: wanted by ${claims.map((c) => `${c.instance}/${c.mapping.name}`).join(", ")}`);
-        continue;
-      }
-      const instance = secret.labels[INSTANCE_LABEL] ?? "";
-      const mine = claims.filter((c) => c.instance === instance);
-      const winner = mine[0];
-      if (!winner) {
-        violations.push(
-          `copy ${where} is owned by instance "${instance}" (mapping ${secret.labels[MAPPING_LABEL]}), which does not select it; wanted by ${claims.map((c) => `${c.instance}/${c.mapping.name}`).join(", ")}`,
-        );
-        continue;
-      }
-      owners.set(where, `${instance}/${winner.mapping.name}`);
-      if (secret.labels[MAPPING_LABEL] !== winner.mapping.name) {
-        violations.push(`copy ${where} is labelled mapping=${secret.labels[MAPPING_LABEL]}, expected ${winner.mapping.name} (first mapping of ${instance} that selects it)`);
-      }
-      if (secret.deleting) violations.push(`copy ${where} is being deleted although ${instance}/${winner.mapping.name} wants it`);
-      if (secret.type !== DOCKER_TYPE) violations.push(`copy ${where} has type ${secret.type}`);
-      const keys = Object.keys(secret.data);
-      const want = observed.sources[winner.mapping.source];
-      if (keys.length !== 1 || keys[0] !== DOCKER_KEY) violations.push(`copy ${where} has data keys [${keys.join(",")}]`);
-      else if (secret.data[DOCKER_KEY] !== want) {
-        violations.push(`copy ${where} (owner ${instance}/${winner.mapping.name}) does not hold the current bytes of source ${winner.mapping.source}`);
-      }
-      for (const c of claims) {
-        if (c.instance === instance && c.mapping.name === winner.mapping.name) continue;
-        conflicts.push({ instance: c.instance, mapping: c.mapping.name, namespace: ns.name, secretName, heldBy: `${instance}/${winner.mapping.name}` });
-      }
-      required.set(secretName, (sa) => strategySelects(winner.mapping.serviceAccounts, sa));
-      allowed.set(secretName, (sa) => claims.some((c) => strategySelects(c.mapping.serviceAccounts, sa)));
-    }
-
-    for (const sa of ns.serviceAccounts) {
-      const where = `${ns.name}/${sa.name}`;
-      const entries = sa.imagePullSecrets;
-      const dupes = entries.filter((n, i) => entries.indexOf(n) !== i);
-      if (dupes.length) violations.push(`duplicate imagePullSecrets in ServiceAccount ${where}: [${entries.join(",")}]`);
-      const hand = handEntries.get(where) ?? [];
-      const handPositions = hand.map((n) => entries.indexOf(n));
-      if (handPositions.some((p) => p < 0)) {
-        violations.push(`ServiceAccount ${where} lost hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`);
-      } else if (handPositions.some((p, i) => i > 0 && p < (handPositions[i - 1] ?? 0))) {
-        violations.push(`ServiceAccount ${where} reordered hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`);
-      }
-      for (const [secretName, must] of required) {
-        if (must(sa.name) && !entries.includes(secretName)) violations.push(`ServiceAccount ${where} lacks entry ${secretName} (owner ${owners.get(`${ns.name}/${secretName}`)})`);
-      }
-      for (const entry of entries) {
-        if (hand.includes(entry)) continue;
-        const may = allowed.get(entry);
-        if (!may?.(sa.name)) violations.push(`ServiceAccount ${where} has stray entry ${entry}: no mapping that owns a copy of it selects this ServiceAccount (entries [${entries.join(",")}])`);
-      }
-      for (const record of addedRecords(sa.annotations[ADDED])) {
-        const text = `${record.secretName}${record.instance ? `@${record.instance}/${record.mapping}` : ""}`;
-        if (!entries.includes(record.secretName)) {
-          violations.push(`ServiceAccount ${where}: annotation ${ADDED} records ${text}, which is not in imagePullSecrets [${entries.join(",")}]`);
-        } else if (record.instance && !claimsFor(instances, ns, record.secretName).some((c) => c.instance === record.instance && c.mapping.name === record.mapping)) {
-          staleRecords.push(`ServiceAccount ${where}: annotation ${ADDED} records ${text}, but ${record.instance}/${record.mapping} does not select this namespace for ${record.secretName} (owner ${owners.get(`${ns.name}/${record.secretName}`) ?? "none"})`);
-        }
-      }
-    }
+    const rules: EntryRules = { required: new Map(), allowed: new Map() };
+    for (const secretName of names) judgeCopy(f, instances, observed, ns, secretName, rules);
+    for (const sa of ns.serviceAccounts) judgeServiceAccount(f, instances, ns, sa, handEntries.get(`${ns.name}/${sa.name}`) ?? [], rules);
   }
-  return { violations, staleRecords, conflicts, owners, namespaces: checked };
+  return { ...f, namespaces: checked };
 }
