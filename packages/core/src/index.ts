@@ -47,6 +47,7 @@ export {
   createPollingSource,
   SourceStateMachine,
   SourceFetchError,
+  describeSourceError,
   type SourceTransition,
   type PolledValue,
   type PollFetch,
