@@ -1,16 +1,22 @@
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
+import { resolveTimings } from "@imagepullsecret-patcher/core";
 import { startController, DEFAULT_SECRET_NAME, type CredentialSource } from "./controller.js";
+import { startElectedController, DEFAULT_LEASE_NAME, type LeaderElectionOptions } from "./elected.js";
 import { createJsonLogger, type LogLevel } from "./logger.js";
 import { PULL_SECRETS_ANNOTATION } from "./annotated-selector.js";
 
 export const USAGE = `usage: example-embedded-controller [--kubeconfig FILE] [--context NAME]
          (--source-secret NAMESPACE/NAME | --source-file PATH)
          [--secret-name NAME] [--annotation KEY] [--service-accounts default|all|a,b] [--log-level debug|info|warn|error]
+         [--leader-elect --lease-namespace NAMESPACE [--lease-name NAME] [--identity ID]
+          [--lease-duration SECONDS] [--renew-deadline SECONDS] [--retry-period SECONDS]]
 
 Copies a registry credential into every namespace annotated ${PULL_SECRETS_ANNOTATION}: "true"
 and adds it to the ServiceAccounts' imagePullSecrets, until SIGINT or SIGTERM.
 Without --kubeconfig it uses in-cluster credentials, else KUBECONFIG or ~/.kube/config.
+With --leader-elect, replicas sharing the Lease NAMESPACE/NAME (default ${DEFAULT_LEASE_NAME}) elect
+one leader, and only the leader runs the engine (defaults: 15 s lease, 10 s renew deadline, 2 s retry).
 `;
 
 export interface CliIo {
@@ -30,6 +36,8 @@ export interface ParsedArgs {
   annotation: string;
   serviceAccounts: "default" | "all" | string[];
   logLevel: LogLevel;
+  /** Set with --leader-elect. */
+  leaderElection?: LeaderElectionOptions | undefined;
 }
 
 export class UsageError extends Error {
@@ -54,6 +62,13 @@ export function parseCli(argv: readonly string[]): ParsedArgs | "help" {
         annotation: { type: "string", default: PULL_SECRETS_ANNOTATION },
         "service-accounts": { type: "string", default: "default" },
         "log-level": { type: "string", default: "info" },
+        "leader-elect": { type: "boolean", default: false },
+        "lease-namespace": { type: "string" },
+        "lease-name": { type: "string", default: DEFAULT_LEASE_NAME },
+        identity: { type: "string" },
+        "lease-duration": { type: "string" },
+        "renew-deadline": { type: "string" },
+        "retry-period": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -85,7 +100,47 @@ export function parseCli(argv: readonly string[]): ParsedArgs | "help" {
     annotation: values.annotation,
     serviceAccounts,
     logLevel: level,
+    leaderElection: parseLeaderElection(values),
   };
+}
+
+interface ElectionFlags {
+  "leader-elect": boolean;
+  "lease-namespace"?: string | undefined;
+  "lease-name": string;
+  identity?: string | undefined;
+  "lease-duration"?: string | undefined;
+  "renew-deadline"?: string | undefined;
+  "retry-period"?: string | undefined;
+}
+
+/** Seconds (decimals allowed) as milliseconds. */
+function seconds(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a positive number of seconds, got "${value}"`);
+  return Math.round(n * 1000);
+}
+
+function parseLeaderElection(values: ElectionFlags): LeaderElectionOptions | undefined {
+  const namespace = values["lease-namespace"];
+  if (!values["leader-elect"]) {
+    const stray = (["lease-namespace", "identity", "lease-duration", "renew-deadline", "retry-period"] as const).find((f) => values[f] !== undefined);
+    if (stray) throw new UsageError(`--${stray} needs --leader-elect`);
+    return undefined;
+  }
+  if (!namespace) throw new UsageError("--leader-elect needs --lease-namespace NAMESPACE (in a Pod: its own namespace)");
+  const timings = {
+    leaseDurationMs: seconds("lease-duration", values["lease-duration"]),
+    renewDeadlineMs: seconds("renew-deadline", values["renew-deadline"]),
+    retryPeriodMs: seconds("retry-period", values["retry-period"]),
+  };
+  try {
+    resolveTimings(timings); // the elector's own checks, reported as a usage error
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return { namespace, name: values["lease-name"], identity: values.identity, ...timings };
 }
 
 function defaultKubeConfig(file: string | undefined, context: string | undefined): KubeConfig {
@@ -112,7 +167,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const logger = createJsonLogger({ stream: io.stdout, level: args.logLevel, fields: { app: "example-embedded-controller" } });
   try {
     const kubeConfig = (io.loadKubeConfig ?? defaultKubeConfig)(args.kubeconfig, args.context);
-    const controller = await startController({
+    const options = {
       kubeConfig,
       signal: io.signal,
       source: args.source,
@@ -120,8 +175,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       annotation: args.annotation,
       serviceAccounts: args.serviceAccounts,
       logger,
-    });
-    await controller.done;
+    };
+    if (args.leaderElection) await startElectedController({ ...options, leaderElection: args.leaderElection }).done;
+    else await (await startController(options)).done;
     return 0;
   } catch (err) {
     logger.error({ error: err instanceof Error ? err.message : String(err) }, "controller failed");

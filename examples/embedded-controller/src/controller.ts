@@ -40,6 +40,8 @@ export interface ControllerOptions {
   readonly resyncIntervalMs?: number | undefined;
   /** Write Kubernetes Events on conflicts and failures. Default true. */
   readonly recordEvents?: boolean | undefined;
+  /** Asked before every write; false means the write is not sent (HA mode: `() => elector.isLeader`). */
+  readonly canWrite?: (() => boolean) | undefined;
 }
 
 export interface RunningController {
@@ -100,6 +102,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     instance: options.instance ?? "example-embedded",
     resyncIntervalMs: options.resyncIntervalMs,
     recordEvents: options.recordEvents,
+    canWrite: options.canWrite,
   });
   logger.info({ selector: mapping.selector.description, source: mapping.source.description, secretName: mapping.secretName }, "controller starting");
   const done = engine.run(options.signal).then(() => logger.info({}, "controller stopped"));

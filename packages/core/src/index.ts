@@ -134,6 +134,7 @@ export {
   formatMicroTime,
   parseMicroTime,
   defaultIdentity,
+  resolveTimings,
   DEFAULT_ELECTION_TIMINGS,
   type LeaderElectorOptions,
   type LeaderCallbacks,
