@@ -300,6 +300,8 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
           (c) => {
             controller = c;
             if (outcome) c.abort();
+            // Connected: a watch refused before (say for RBAC) works again, events or not.
+            else this.#setProblem(undefined);
           },
           (err: unknown) => finish({ reason: "error", error: err }),
         );
