@@ -2,7 +2,13 @@
 // maps, a ClusterWriter that enforces the API server's preconditions, and resourceVersions that are
 // opaque strings (not numbers), so nothing can order them. Each scenario mirrors one of the e2e
 // suites (engine-trust, engine-semantics, engine-lifecycle) where it needs no real API server.
-import { ApiException, KubeConfig, type V1Namespace, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
+import {
+  ApiException,
+  KubeConfig,
+  type V1Namespace,
+  type V1Secret,
+  type V1ServiceAccount,
+} from "@kubernetes/client-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseDockerConfigJson } from "../credentials/docker-config.js";
 import type { CoreInformers } from "../kube/core-informers.js";
@@ -29,7 +35,12 @@ type WatchType = "ADDED" | "MODIFIED" | "DELETED";
 type Delivery = "sync" | "deferred" | "held";
 
 function apiError(code: number, reason: string, details: object = { name: "x" }): ApiException<string> {
-  return new ApiException(code, reason, JSON.stringify({ kind: "Status", reason, message: `${reason} (test)`, details }), {});
+  return new ApiException(
+    code,
+    reason,
+    JSON.stringify({ kind: "Status", reason, message: `${reason} (test)`, details }),
+    {},
+  );
 }
 
 const clone = <T>(obj: T): T => structuredClone(obj);
@@ -51,12 +62,26 @@ class MemoryCluster {
     return {
       namespaces: () => this.#informer("namespaces", "namespace", namespaceView, (n) => n.name),
       serviceAccounts: () => this.#informer("serviceaccounts", "serviceaccount", serviceAccountView, namespacedKey),
-      secretsNamed: (name) => this.#informer(`secrets/${name}`, "secret", secretView, namespacedKey, (raw) => raw.metadata?.name === name),
+      secretsNamed: (name) =>
+        this.#informer(`secrets/${name}`, "secret", secretView, namespacedKey, (raw) => raw.metadata?.name === name),
     };
   }
 
-  #informer<T>(name: string, kind: Kind, view: (raw: never) => T, key: (obj: T) => string, filter: (raw: Raw) => boolean = () => true): Informer<T> {
-    const informer = new MemoryInformer(this, name, kind, view as (raw: Raw) => unknown, key as (obj: unknown) => string, filter);
+  #informer<T>(
+    name: string,
+    kind: Kind,
+    view: (raw: never) => T,
+    key: (obj: T) => string,
+    filter: (raw: Raw) => boolean = () => true,
+  ): Informer<T> {
+    const informer = new MemoryInformer(
+      this,
+      name,
+      kind,
+      view as (raw: Raw) => unknown,
+      key as (obj: unknown) => string,
+      filter,
+    );
     return informer as unknown as Informer<T>;
   }
 
@@ -80,7 +105,11 @@ class MemoryCluster {
     const id = `${kind}/${meta.namespace ?? ""}/${meta.name ?? ""}`;
     const existing = this.objects.get(id);
     const stored = clone(obj);
-    stored.metadata = { ...meta, uid: existing?.metadata?.uid ?? `uid-${++this.#uid}`, resourceVersion: this.nextVersion() };
+    stored.metadata = {
+      ...meta,
+      uid: existing?.metadata?.uid ?? `uid-${++this.#uid}`,
+      resourceVersion: this.nextVersion(),
+    };
     this.objects.set(id, stored);
     this.#emit(kind, existing ? "MODIFIED" : "ADDED", stored);
     return clone(stored);
@@ -117,7 +146,9 @@ class MemoryCluster {
   }
 
   pullSecrets(namespace: string, sa = "default"): string[] {
-    return (this.get<V1ServiceAccount>("serviceaccount", namespace, sa)?.imagePullSecrets ?? []).map((r) => r.name ?? "");
+    return (this.get<V1ServiceAccount>("serviceaccount", namespace, sa)?.imagePullSecrets ?? []).map(
+      (r) => r.name ?? "",
+    );
   }
 
   records(namespace: string, sa = "default"): string | undefined {
@@ -227,7 +258,8 @@ function applyJsonPatch(doc: Record<string, unknown>, ops: PatchOp[]): void {
     if (typeof parent !== "object" || parent === null) throw unprocessable();
     const target = parent as Record<string, unknown>;
     if (op.op === "test" && JSON.stringify(target[last]) !== JSON.stringify(op.value)) throw unprocessable();
-    if (op.op === "add" && Array.isArray(target)) target.splice(last === "-" ? target.length : Number(last), 0, op.value);
+    if (op.op === "add" && Array.isArray(target))
+      target.splice(last === "-" ? target.length : Number(last), 0, op.value);
     else if (op.op === "add") target[last] = op.value;
     if ((op.op === "replace" || op.op === "remove") && !(last in target)) throw unprocessable();
     if (op.op === "replace") target[last] = op.value;
@@ -262,18 +294,27 @@ class MemoryWriter implements ClusterWriter {
     return this.#write("secret-update", namespace, name, () => {
       const current = this.cluster.secret(namespace, name);
       if (!current) throw apiError(404, "NotFound");
-      if (body.metadata?.resourceVersion !== undefined && body.metadata.resourceVersion !== current.metadata?.resourceVersion) throw apiError(409, "Conflict");
+      if (
+        body.metadata?.resourceVersion !== undefined &&
+        body.metadata.resourceVersion !== current.metadata?.resourceVersion
+      )
+        throw apiError(409, "Conflict");
       if ((body.type ?? "Opaque") !== (current.type ?? "Opaque")) throw apiError(422, "Invalid");
       return this.cluster.put("secret", body);
     });
   }
 
-  deleteSecret(namespace: string, name: string, pre: { uid: string; resourceVersion?: string | undefined }): Promise<void> {
+  deleteSecret(
+    namespace: string,
+    name: string,
+    pre: { uid: string; resourceVersion?: string | undefined },
+  ): Promise<void> {
     return this.#write("secret-delete", namespace, name, () => {
       const current = this.cluster.secret(namespace, name);
       if (!current) throw apiError(404, "NotFound");
       if (pre.uid !== current.metadata?.uid) throw apiError(409, "Conflict");
-      if (pre.resourceVersion !== undefined && pre.resourceVersion !== current.metadata?.resourceVersion) throw apiError(409, "Conflict");
+      if (pre.resourceVersion !== undefined && pre.resourceVersion !== current.metadata?.resourceVersion)
+        throw apiError(409, "Conflict");
       this.cluster.remove("secret", namespace, name);
     });
   }
@@ -308,7 +349,9 @@ class MemoryWriter implements ClusterWriter {
 // ---------------------------------------------------------------------------------------------
 
 function credential(password: string, description = "test"): SourceValue {
-  const json = JSON.stringify({ auths: { "registry.example.test": { auth: Buffer.from(`robot:${password}`).toString("base64") } } });
+  const json = JSON.stringify({
+    auths: { "registry.example.test": { auth: Buffer.from(`robot:${password}`).toString("base64") } },
+  });
   return { credential: parseDockerConfigJson(json, description), fetchedAt: new Date(0) };
 }
 
@@ -346,10 +389,18 @@ class TestSource implements SourceProvider {
   }
 }
 
-const byLabel = (key: string, value: string): TargetSelector => ({ description: `${key}=${value}`, matches: (ns) => ns.labels[key] === value });
+const byLabel = (key: string, value: string): TargetSelector => ({
+  description: `${key}=${value}`,
+  matches: (ns) => ns.labels[key] === value,
+});
 const defaultOnly: PatchStrategy = { description: "default", selects: (sa) => sa.name === "default" };
 
-function mapping(name: string, source: SourceProvider, selector: TargetSelector, extra: Partial<Mapping> = {}): Mapping {
+function mapping(
+  name: string,
+  source: SourceProvider,
+  selector: TargetSelector,
+  extra: Partial<Mapping> = {},
+): Mapping {
   return { name, secretName: "pull", source, selector, strategy: defaultOnly, conflictPolicy: "skip", ...extra };
 }
 
@@ -383,7 +434,11 @@ afterEach(async () => {
   for (const r of running.splice(0)) await r.stop();
 });
 
-function build(cluster: MemoryCluster, mappings: Mapping[], options: Partial<EngineOptions> = {}): Omit<Running, "stop"> {
+function build(
+  cluster: MemoryCluster,
+  mappings: Mapping[],
+  options: Partial<EngineOptions> = {},
+): Omit<Running, "stop"> {
   const writer = new MemoryWriter(cluster);
   const events: RecordedEvent[] = [];
   const eventSink: EventSink = {
@@ -392,11 +447,25 @@ function build(cluster: MemoryCluster, mappings: Mapping[], options: Partial<Eng
       if (!eventSink.gate || eventSink.gate()) events.push({ target, reason, note });
     },
   };
-  const engine = new Engine({ kubeConfig: kubeConfig(), mappings, informers: cluster.informers(), writer, eventSink, resyncIntervalMs: 0, clientQps: 10_000, clientBurst: 10_000, ...options });
+  const engine = new Engine({
+    kubeConfig: kubeConfig(),
+    mappings,
+    informers: cluster.informers(),
+    writer,
+    eventSink,
+    resyncIntervalMs: 0,
+    clientQps: 10_000,
+    clientBurst: 10_000,
+    ...options,
+  });
   return { engine, writer, events };
 }
 
-async function start(cluster: MemoryCluster, mappings: Mapping[], options: Partial<EngineOptions> = {}): Promise<Running> {
+async function start(
+  cluster: MemoryCluster,
+  mappings: Mapping[],
+  options: Partial<EngineOptions> = {},
+): Promise<Running> {
   const built = build(cluster, mappings, options);
   const controller = new AbortController();
   const loop = built.engine.run(controller.signal);
@@ -447,7 +516,12 @@ describe("engine over an in-memory cluster", () => {
     expect(cluster.pullSecrets("a2")).toEqual(["pull"]);
     expect(cluster.records("a1")).toBe("pull@default/team-a");
     expect(cluster.secret("other", "pull")).toBeUndefined();
-    expect(r.writer.writes.sort()).toEqual(["secret-create", "secret-create", "serviceaccount-patch", "serviceaccount-patch"]);
+    expect(r.writer.writes.sort()).toEqual([
+      "secret-create",
+      "secret-create",
+      "serviceaccount-patch",
+      "serviceaccount-patch",
+    ]);
 
     const before = r.writer.count();
     await new Promise((resolve) => setTimeout(resolve, 150)); // about 15 resyncs
@@ -459,8 +533,14 @@ describe("engine over an in-memory cluster", () => {
   it("leaves a same-name Secret it does not own alone: a conflict, one Event, no entry on the ServiceAccount", async () => {
     const cluster = new MemoryCluster();
     cluster.namespace("foreign", { team: "a" });
-    const theirs = cluster.put("secret", { metadata: { name: "pull", namespace: "foreign" }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": "e30=" } });
-    const r = await start(cluster, [mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"))], { resyncIntervalMs: 10 });
+    const theirs = cluster.put("secret", {
+      metadata: { name: "pull", namespace: "foreign" },
+      type: "kubernetes.io/dockerconfigjson",
+      data: { ".dockerconfigjson": "e30=" },
+    });
+    const r = await start(cluster, [mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"))], {
+      resyncIntervalMs: 10,
+    });
     await settle([r]);
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(cluster.secret("foreign", "pull")?.metadata?.resourceVersion).toBe(theirs.metadata?.resourceVersion);
@@ -483,7 +563,10 @@ describe("engine over an in-memory cluster", () => {
     expect(recreated?.metadata?.uid).not.toBe(first?.metadata?.uid);
     expect(copyHash(recreated)).toBe(hashOf("pw"));
 
-    cluster.put("secret", { ...recreated, data: { ".dockerconfigjson": Buffer.from('{"auths":{"x":{}}}').toString("base64") } });
+    cluster.put("secret", {
+      ...recreated,
+      data: { ".dockerconfigjson": Buffer.from('{"auths":{"x":{}}}').toString("base64") },
+    });
     await settle([r]);
     expect(cluster.secret("ns", "pull")?.metadata?.uid).toBe(recreated?.metadata?.uid);
     expect(copyHash(cluster.secret("ns", "pull"))).toBe(hashOf("pw"));
@@ -541,9 +624,15 @@ describe("engine over an in-memory cluster", () => {
     cluster.namespace("a1", { alpha: "yes" });
     cluster.namespace("b1", { beta: "yes" });
     cluster.namespace("both", { alpha: "yes", beta: "yes" });
-    const alpha = await start(cluster, [mapping("team-a", new TestSource("a", "pw-a"), byLabel("alpha", "yes"))], { instance: "alpha", resyncIntervalMs: 10 });
+    const alpha = await start(cluster, [mapping("team-a", new TestSource("a", "pw-a"), byLabel("alpha", "yes"))], {
+      instance: "alpha",
+      resyncIntervalMs: 10,
+    });
     await settle([alpha]);
-    const beta = await start(cluster, [mapping("team-b", new TestSource("b", "pw-b"), byLabel("beta", "yes"))], { instance: "beta", resyncIntervalMs: 10 });
+    const beta = await start(cluster, [mapping("team-b", new TestSource("b", "pw-b"), byLabel("beta", "yes"))], {
+      instance: "beta",
+      resyncIntervalMs: 10,
+    });
     await settle([alpha, beta]);
     expect(cluster.secret("both", "pull")?.metadata?.labels?.[INSTANCE_LABEL]).toBe("alpha");
     expect(copyHash(cluster.secret("b1", "pull"))).toBe(hashOf("pw-b"));
@@ -565,8 +654,12 @@ describe("engine over an in-memory cluster", () => {
   it("goes on with other mappings when one source cannot be read, in run and in runOnce", async () => {
     const cluster = new MemoryCluster();
     cluster.namespace("ns", { team: "a" });
-    const broken = (): Mapping => mapping("broken", new TestSource("broken", undefined, new Error("HTTP 403 Forbidden")), byLabel("team", "a"), { secretName: "x-pull" });
-    const works = (): Mapping => mapping("works", new TestSource("works", "pw"), byLabel("team", "a"), { secretName: "ok-pull" });
+    const broken = (): Mapping =>
+      mapping("broken", new TestSource("broken", undefined, new Error("HTTP 403 Forbidden")), byLabel("team", "a"), {
+        secretName: "x-pull",
+      });
+    const works = (): Mapping =>
+      mapping("works", new TestSource("works", "pw"), byLabel("team", "a"), { secretName: "ok-pull" });
     const once = build(cluster, [broken(), works()], { onceSourceWaitMs: 1_000 });
     const left = await once.engine.runOnce(new AbortController().signal);
     expect(left.map((k) => `${k.mapping}:${k.outcome}`)).toEqual(["broken:waiting"]);
@@ -617,7 +710,11 @@ describe("engine over an in-memory cluster", () => {
   it("re-creates a copy whose type is wrong, and waits through the delete before creating", async () => {
     const cluster = new MemoryCluster();
     cluster.namespace("ns", { team: "a" });
-    const labels = { [MANAGED_BY_LABEL]: "imagepullsecret-patcher", [MAPPING_LABEL]: "team-a", [INSTANCE_LABEL]: "default" };
+    const labels = {
+      [MANAGED_BY_LABEL]: "imagepullsecret-patcher",
+      [MAPPING_LABEL]: "team-a",
+      [INSTANCE_LABEL]: "default",
+    };
     cluster.put("secret", { metadata: { name: "pull", namespace: "ns", labels }, type: "Opaque", data: { x: "eA==" } });
     const r = await start(cluster, [mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"))]);
     await settle([r]);
@@ -630,7 +727,10 @@ describe("engine over an in-memory cluster", () => {
     cluster.namespace("ns", { team: "a" });
     cluster.namespace("kept", { team: "k" });
     const source = new TestSource("s", "pw");
-    const r = await start(cluster, [mapping("team-a", source, byLabel("team", "a")), mapping("keep", source, byLabel("team", "k"), { secretName: "kept" })]);
+    const r = await start(cluster, [
+      mapping("team-a", source, byLabel("team", "a")),
+      mapping("keep", source, byLabel("team", "k"), { secretName: "kept" }),
+    ]);
     await settle([r]);
     r.engine.setMappings([mapping("keep", source, byLabel("team", "k"), { secretName: "kept" })]);
     await settle([r]);
@@ -646,10 +746,14 @@ describe("engine over an in-memory cluster", () => {
   it("finishes cleanup after a restart from the records on ServiceAccounts", async () => {
     const cluster = new MemoryCluster();
     cluster.namespace("ns", { team: "a" });
-    const first = await start(cluster, [mapping("old-name", new TestSource("s", "pw"), byLabel("team", "a"), { secretName: "first-pull" })]);
+    const first = await start(cluster, [
+      mapping("old-name", new TestSource("s", "pw"), byLabel("team", "a"), { secretName: "first-pull" }),
+    ]);
     await settle([first]);
     await first.stop();
-    const second = await start(cluster, [mapping("renamed", new TestSource("s", "pw"), byLabel("team", "a"), { secretName: "second-pull" })]);
+    const second = await start(cluster, [
+      mapping("renamed", new TestSource("s", "pw"), byLabel("team", "a"), { secretName: "second-pull" }),
+    ]);
     await settle([second]);
     expect(cluster.secret("ns", "first-pull")).toBeUndefined();
     expect(cluster.pullSecrets("ns")).toEqual(["second-pull"]);
@@ -673,7 +777,9 @@ describe("engine over an in-memory cluster", () => {
   it("ends runOnce within its retry budget while writes keep failing retryably", async () => {
     const cluster = new MemoryCluster();
     cluster.namespace("hooked", { team: "a" });
-    const { engine, writer } = build(cluster, [mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"))], { onceRetryBudgetMs: 300 });
+    const { engine, writer } = build(cluster, [mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"))], {
+      onceRetryBudgetMs: 300,
+    });
     writer.fail = (op) => (op === "secret-create" ? apiError(500, "InternalError") : undefined);
     const started = Date.now();
     const left = await engine.runOnce(new AbortController().signal);
@@ -687,7 +793,9 @@ describe("engine over an in-memory cluster", () => {
     cluster.namespace("ns", { team: "a" });
     const source = new TestSource("s", "good");
     const verifyCredential = (value: SourceValue): Promise<{ ok: boolean; problem?: string }> =>
-      Promise.resolve(value.credential.hash === hashOf("bad") ? { ok: false, problem: "registry refused the login" } : { ok: true });
+      Promise.resolve(
+        value.credential.hash === hashOf("bad") ? { ok: false, problem: "registry refused the login" } : { ok: true },
+      );
     const r = await start(cluster, [mapping("team-a", source, byLabel("team", "a"))], { verifyCredential });
     await settle([r]);
     expect(copyHash(cluster.secret("ns", "pull"))).toBe(hashOf("good"));
@@ -706,7 +814,9 @@ describe("engine over an in-memory cluster", () => {
     cluster.namespace("ns", { team: "a" });
     cluster.namespace("foreign", { team: "a" });
     cluster.put("secret", { metadata: { name: "pull", namespace: "foreign" }, type: "Opaque" });
-    const r = await start(cluster, [mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"))], { canWrite: () => false });
+    const r = await start(cluster, [mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"))], {
+      canWrite: () => false,
+    });
     await settle([r]);
     expect(r.writer.count()).toBe(0);
     expect(r.events).toEqual([]);
@@ -718,10 +828,9 @@ describe("engine over an in-memory cluster", () => {
     cluster.namespace("other");
     const { engine, writer } = build(cluster, [mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"))]);
     const planned = await engine.planAll(new AbortController().signal);
-    expect(planned.map((p) => `${p.namespace}:${p.outcome}:${p.plan.actions.map((a) => a.type).join("+")}`).sort()).toEqual([
-      "ns:changes:create-secret+add-reference",
-      "other:out-of-scope:",
-    ]);
+    expect(
+      planned.map((p) => `${p.namespace}:${p.outcome}:${p.plan.actions.map((a) => a.type).join("+")}`).sort(),
+    ).toEqual(["ns:changes:create-secret+add-reference", "other:out-of-scope:"]);
     expect(writer.count()).toBe(0);
   });
 });
