@@ -103,10 +103,14 @@ describe("embedded controller with --leader-elect", () => {
     leader.child.kill("SIGKILL");
     const killedAt = Date.now();
     await leader.exited;
-    const next = await eventually("the follower to take the Lease", async () => {
-      const h = await holder();
-      return h && h !== first ? h : undefined;
-    }, 30_000);
+    const next = await eventually(
+      "the follower to take the Lease",
+      async () => {
+        const h = await holder();
+        return h && h !== first ? h : undefined;
+      },
+      30_000,
+    );
     const takeoverMs = Date.now() - killedAt;
     expect(next).toBe(follower.identity);
     // Lease duration 4 s, plus a retry period and scheduling slack on a busy machine.

@@ -54,7 +54,8 @@ export function readiness(args: {
   // A follower runs no engine and no sources: it is ready when it knows it follows.
   const follower = !!elector && !elector.isLeader;
   const synced = follower || !!engine?.synced;
-  const { degraded, watchProblems } = follower || !engine ? { degraded: [], watchProblems: [] } : engineProblems(engine);
+  const { degraded, watchProblems } =
+    follower || !engine ? { degraded: [], watchProblems: [] } : engineProblems(engine);
   return {
     ok: leaderKnown && synced && degraded.length === 0 && watchProblems.length === 0,
     detail: {
@@ -102,7 +103,8 @@ export async function runController(options: RunOptions): Promise<void> {
   const canWrite = elector ? (): boolean => elector.isLeader : undefined;
   const host = new EngineHost({
     config: resolved.loaded,
-    buildMappings: async (config: LoadedConfig) => (await createPatcherContainer({ config, kubeConfig, logger, metrics })).resolve(Tokens.Mappings),
+    buildMappings: async (config: LoadedConfig) =>
+      (await createPatcherContainer({ config, kubeConfig, logger, metrics })).resolve(Tokens.Mappings),
     buildEngine: async (config: LoadedConfig, mappings: readonly Mapping[]) => {
       const di = await createPatcherContainer({ config, kubeConfig, logger, metrics, canWrite });
       di.register(Tokens.Mappings, { useValue: [...mappings] });
@@ -210,7 +212,11 @@ export interface OnceResult {
 
 /** `run --once`: one full pass; the keys that failed, conflicted or waited, and what a stop signal left undone. */
 export async function runOnce(options: Omit<RunOptions, "serverAddress" | "onServerListening">): Promise<OnceResult> {
-  const di = await createPatcherContainer({ config: options.resolved.loaded, kubeConfig: options.kubeConfig, logger: options.logger });
+  const di = await createPatcherContainer({
+    config: options.resolved.loaded,
+    kubeConfig: options.kubeConfig,
+    logger: options.logger,
+  });
   const engine = di.resolve(Tokens.Engine);
   const problems = await engine.runOnce(options.signal);
   if (!options.signal.aborted) return { problems };
@@ -218,10 +224,17 @@ export async function runOnce(options: Omit<RunOptions, "serverAddress" | "onSer
   const unfinished = engine
     .status()
     // `skipped` (namespaces left alone on purpose) is final too, where the engine reports it.
-    .map((s) => ({ mapping: s.name, inScope: s.inScope, finished: s.inSync + s.conflicting + ((s as { skipped?: number }).skipped ?? 0) }))
+    .map((s) => ({
+      mapping: s.name,
+      inScope: s.inScope,
+      finished: s.inSync + s.conflicting + ((s as { skipped?: number }).skipped ?? 0),
+    }))
     .filter((u) => u.finished < u.inScope);
   // Stopped after the pass had finished: nothing was cut short.
   if (cachesSynced && unfinished.length === 0) return { problems };
   const reason: unknown = options.signal.reason;
-  return { problems, interrupted: { reason: typeof reason === "string" ? reason : "stop signal", cachesSynced, unfinished } };
+  return {
+    problems,
+    interrupted: { reason: typeof reason === "string" ? reason : "stop signal", cachesSynced, unfinished },
+  };
 }

@@ -4,7 +4,10 @@ import { AnnotatedNamespaceSelector, PULL_SECRETS_ANNOTATION } from "./annotated
 
 describeTargetSelectorContract("AnnotatedNamespaceSelector", {
   create: () => new AnnotatedNamespaceSelector(),
-  matching: [ns("team-a", {}, { [PULL_SECRETS_ANNOTATION]: "true" }), ns("labelled", { team: "a" }, { [PULL_SECRETS_ANNOTATION]: "true", other: "x" })],
+  matching: [
+    ns("team-a", {}, { [PULL_SECRETS_ANNOTATION]: "true" }),
+    ns("labelled", { team: "a" }, { [PULL_SECRETS_ANNOTATION]: "true", other: "x" }),
+  ],
   notMatching: [
     ns("plain"),
     ns("false", {}, { [PULL_SECRETS_ANNOTATION]: "false" }),

@@ -26,18 +26,58 @@ describe("parseCli", () => {
 
   it("reads a file source, names, annotation and level", () => {
     expect(
-      parseCli(["--source-file", "/etc/cfg.json", "--secret-name", "pull", "--annotation", "a.io/x", "--service-accounts", "default, builder", "--log-level", "debug"]),
-    ).toMatchObject({ source: { file: { path: "/etc/cfg.json" } }, secretName: "pull", annotation: "a.io/x", serviceAccounts: ["default", "builder"], logLevel: "debug" });
+      parseCli([
+        "--source-file",
+        "/etc/cfg.json",
+        "--secret-name",
+        "pull",
+        "--annotation",
+        "a.io/x",
+        "--service-accounts",
+        "default, builder",
+        "--log-level",
+        "debug",
+      ]),
+    ).toMatchObject({
+      source: { file: { path: "/etc/cfg.json" } },
+      secretName: "pull",
+      annotation: "a.io/x",
+      serviceAccounts: ["default", "builder"],
+      logLevel: "debug",
+    });
     expect(parseCli(["--help"])).toBe("help");
   });
 
   it("reads leader election: the Lease, identity and timings in seconds", () => {
     expect(parseCli(["--source-secret", "a/b"])).toMatchObject({ leaderElection: undefined });
-    const argv = ["--source-secret", "a/b", "--leader-elect", "--lease-namespace", "ops", "--identity", "pod-0", "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "0.5"];
+    const argv = [
+      "--source-secret",
+      "a/b",
+      "--leader-elect",
+      "--lease-namespace",
+      "ops",
+      "--identity",
+      "pod-0",
+      "--lease-duration",
+      "4",
+      "--renew-deadline",
+      "3",
+      "--retry-period",
+      "0.5",
+    ];
     expect(parseCli(argv)).toMatchObject({
-      leaderElection: { namespace: "ops", name: "example-embedded-controller", identity: "pod-0", leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 },
+      leaderElection: {
+        namespace: "ops",
+        name: "example-embedded-controller",
+        identity: "pod-0",
+        leaseDurationMs: 4000,
+        renewDeadlineMs: 3000,
+        retryPeriodMs: 500,
+      },
     });
-    expect(parseCli(["--source-secret", "a/b", "--leader-elect", "--lease-namespace", "ops", "--lease-name", "mine"])).toMatchObject({
+    expect(
+      parseCli(["--source-secret", "a/b", "--leader-elect", "--lease-namespace", "ops", "--lease-name", "mine"]),
+    ).toMatchObject({
       leaderElection: { namespace: "ops", name: "mine", identity: undefined, leaseDurationMs: undefined },
     });
   });
@@ -46,8 +86,14 @@ describe("parseCli", () => {
     [[], "exactly one of --source-secret"],
     [["--source-secret", "a/b", "--leader-elect"], "--leader-elect needs --lease-namespace"],
     [["--source-secret", "a/b", "--lease-namespace", "ops"], "--lease-namespace needs --leader-elect"],
-    [["--source-secret", "a/b", "--leader-elect", "--lease-namespace", "ops", "--retry-period", "0"], "--retry-period must be a positive number"],
-    [["--source-secret", "a/b", "--leader-elect", "--lease-namespace", "ops", "--lease-duration", "2"], "must be greater than renewDeadlineMs"],
+    [
+      ["--source-secret", "a/b", "--leader-elect", "--lease-namespace", "ops", "--retry-period", "0"],
+      "--retry-period must be a positive number",
+    ],
+    [
+      ["--source-secret", "a/b", "--leader-elect", "--lease-namespace", "ops", "--lease-duration", "2"],
+      "must be greater than renewDeadlineMs",
+    ],
     [["--source-secret", "a/b", "--source-file", "f"], "exactly one of"],
     [["--source-secret", "regcred"], "must be NAMESPACE/NAME"],
     [["--source-secret", "a/b", "--log-level", "loud"], "--log-level must be one of"],

@@ -78,11 +78,13 @@ export function parseCli(argv: readonly string[]): ParsedArgs | "help" {
   if (values.help) return "help";
   const secret = values["source-secret"];
   const file = values["source-file"];
-  if ((secret === undefined) === (file === undefined)) throw new UsageError("give exactly one of --source-secret NAMESPACE/NAME or --source-file PATH");
+  if ((secret === undefined) === (file === undefined))
+    throw new UsageError("give exactly one of --source-secret NAMESPACE/NAME or --source-file PATH");
   let source: CredentialSource;
   if (secret !== undefined) {
     const [namespace, name, ...rest] = secret.split("/");
-    if (!namespace || !name || rest.length) throw new UsageError(`--source-secret must be NAMESPACE/NAME, got "${secret}"`);
+    if (!namespace || !name || rest.length)
+      throw new UsageError(`--source-secret must be NAMESPACE/NAME, got "${secret}"`);
     source = { secret: { namespace, name } };
   } else {
     source = { file: { path: file ?? "" } };
@@ -90,8 +92,15 @@ export function parseCli(argv: readonly string[]): ParsedArgs | "help" {
   const level = values["log-level"] as LogLevel;
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")}`);
   const sa = values["service-accounts"];
-  const serviceAccounts = sa === "default" || sa === "all" ? sa : sa.split(",").map((s) => s.trim()).filter(Boolean);
-  if (Array.isArray(serviceAccounts) && serviceAccounts.length === 0) throw new UsageError("--service-accounts needs default, all or a list of names");
+  const serviceAccounts =
+    sa === "default" || sa === "all"
+      ? sa
+      : sa
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
+  if (Array.isArray(serviceAccounts) && serviceAccounts.length === 0)
+    throw new UsageError("--service-accounts needs default, all or a list of names");
   return {
     kubeconfig: values.kubeconfig,
     context: values.context,
@@ -118,18 +127,22 @@ interface ElectionFlags {
 function seconds(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a positive number of seconds, got "${value}"`);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new UsageError(`--${flag} must be a positive number of seconds, got "${value}"`);
   return Math.round(n * 1000);
 }
 
 function parseLeaderElection(values: ElectionFlags): LeaderElectionOptions | undefined {
   const namespace = values["lease-namespace"];
   if (!values["leader-elect"]) {
-    const stray = (["lease-namespace", "identity", "lease-duration", "renew-deadline", "retry-period"] as const).find((f) => values[f] !== undefined);
+    const stray = (["lease-namespace", "identity", "lease-duration", "renew-deadline", "retry-period"] as const).find(
+      (f) => values[f] !== undefined,
+    );
     if (stray) throw new UsageError(`--${stray} needs --leader-elect`);
     return undefined;
   }
-  if (!namespace) throw new UsageError("--leader-elect needs --lease-namespace NAMESPACE (in a Pod: its own namespace)");
+  if (!namespace)
+    throw new UsageError("--leader-elect needs --lease-namespace NAMESPACE (in a Pod: its own namespace)");
   const timings = {
     leaseDurationMs: seconds("lease-duration", values["lease-duration"]),
     renewDeadlineMs: seconds("renew-deadline", values["renew-deadline"]),
@@ -164,7 +177,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write(USAGE);
     return 0;
   }
-  const logger = createJsonLogger({ stream: io.stdout, level: args.logLevel, fields: { app: "example-embedded-controller" } });
+  const logger = createJsonLogger({
+    stream: io.stdout,
+    level: args.logLevel,
+    fields: { app: "example-embedded-controller" },
+  });
   try {
     const kubeConfig = (io.loadKubeConfig ?? defaultKubeConfig)(args.kubeconfig, args.context);
     const options = {

@@ -39,7 +39,13 @@ describe("startController lifecycle (no cluster)", () => {
     };
     const logger = createJsonLogger({ stream: { write }, level: "debug" });
     const signals = ["SIGINT", "SIGTERM"].map((s) => process.listenerCount(s));
-    const controller = await startController({ kubeConfig: unreachableCluster(), signal: stop.signal, source: { file: { path } }, logger, recordEvents: false });
+    const controller = await startController({
+      kubeConfig: unreachableCluster(),
+      signal: stop.signal,
+      source: { file: { path } },
+      logger,
+      recordEvents: false,
+    });
     await controller.done;
     expect(controller.mapping).toMatchObject({ name: "annotated", secretName: "example-pull-secret" });
     expect(controller.mapping.selector.description).toBe('namespaces annotated example.com/pull-secrets: "true"');
@@ -55,7 +61,12 @@ describe("startController lifecycle (no cluster)", () => {
   it("returns at once, stopped, for an already aborted signal", async () => {
     const stop = new AbortController();
     stop.abort();
-    const controller = await startController({ kubeConfig: unreachableCluster(), signal: stop.signal, source: { file: { path } }, recordEvents: false });
+    const controller = await startController({
+      kubeConfig: unreachableCluster(),
+      signal: stop.signal,
+      source: { file: { path } },
+      recordEvents: false,
+    });
     await controller.done;
     expect(controller.status()).toEqual([expect.objectContaining({ name: "annotated", inScope: 0 })]);
   });
@@ -63,7 +74,14 @@ describe("startController lifecycle (no cluster)", () => {
   it("takes a SourceProvider, named ServiceAccounts and its own secret name and annotation", async () => {
     const stop = new AbortController();
     stop.abort();
-    const source = { description: "mine", secretsRead: [], start: () => Promise.resolve(), current: () => undefined, status: () => ({ state: "pending" as const }), onChange: () => () => {} };
+    const source = {
+      description: "mine",
+      secretsRead: [],
+      start: () => Promise.resolve(),
+      current: () => undefined,
+      status: () => ({ state: "pending" as const }),
+      onChange: () => () => {},
+    };
     const controller = await startController({
       kubeConfig: unreachableCluster(),
       signal: stop.signal,
@@ -82,7 +100,11 @@ describe("startController lifecycle (no cluster)", () => {
 
   it("refuses a bad source config before touching the cluster", async () => {
     await expect(
-      startController({ kubeConfig: unreachableCluster(), signal: new AbortController().signal, source: { secret: { namespace: "Bad_NS", name: "x" } } }),
+      startController({
+        kubeConfig: unreachableCluster(),
+        signal: new AbortController().signal,
+        source: { secret: { namespace: "Bad_NS", name: "x" } },
+      }),
     ).rejects.toThrow(/namespace/);
   });
 });

@@ -104,7 +104,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
     recordEvents: options.recordEvents,
     canWrite: options.canWrite,
   });
-  logger.info({ selector: mapping.selector.description, source: mapping.source.description, secretName: mapping.secretName }, "controller starting");
+  logger.info(
+    { selector: mapping.selector.description, source: mapping.source.description, secretName: mapping.secretName },
+    "controller starting",
+  );
   const done = engine.run(options.signal).then(() => logger.info({}, "controller stopped"));
   // Either the caches sync (waitForSync also resolves when the signal aborts) or the engine stops first.
   await Promise.race([engine.waitForSync(options.signal), done]);

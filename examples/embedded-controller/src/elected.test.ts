@@ -44,14 +44,25 @@ describe("startElectedController (in-memory lock, no cluster)", () => {
     const replicas = ["a", "b"].map((identity) => {
       const lines: string[] = [];
       const stop = new AbortController();
-      const logger = createJsonLogger({ stream: { write: (l: string) => lines.push(l) }, level: "info", fields: { replica: identity } });
+      const logger = createJsonLogger({
+        stream: { write: (l: string) => lines.push(l) },
+        level: "info",
+        fields: { replica: identity },
+      });
       const controller: ElectedController = startElectedController({
         kubeConfig: unreachableCluster(),
         signal: stop.signal,
         source: { file: { path } },
         logger,
         recordEvents: false,
-        leaderElection: { namespace: "ns", identity, leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 100, lock },
+        leaderElection: {
+          namespace: "ns",
+          identity,
+          leaseDurationMs: 1000,
+          renewDeadlineMs: 600,
+          retryPeriodMs: 100,
+          lock,
+        },
       });
       const messages = (): string[] => lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
       return { identity, stop, controller, messages };

@@ -49,7 +49,11 @@ export function startElectedController(options: ElectedControllerOptions): Elect
   const election = options.leaderElection;
   const lock =
     election.lock ??
-    new LeaseLock({ kubeConfig: options.kubeConfig, namespace: election.namespace, name: election.name ?? DEFAULT_LEASE_NAME });
+    new LeaseLock({
+      kubeConfig: options.kubeConfig,
+      namespace: election.namespace,
+      name: election.name ?? DEFAULT_LEASE_NAME,
+    });
   const elector = new LeaderElector({
     lock,
     identity: election.identity,

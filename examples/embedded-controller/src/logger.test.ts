@@ -3,7 +3,11 @@ import { createJsonLogger } from "./logger.js";
 
 function capture() {
   const lines: string[] = [];
-  return { lines, stream: { write: (line: string) => lines.push(line) }, parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    lines,
+    stream: { write: (line: string) => lines.push(line) },
+    parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe("createJsonLogger", () => {
@@ -11,7 +15,9 @@ describe("createJsonLogger", () => {
     const out = capture();
     const logger = createJsonLogger({ stream: out.stream, fields: { app: "x" }, now: () => new Date(0) });
     logger.child({ mapping: "annotated" }).info({ namespace: "team-a" }, "copied");
-    expect(out.lines).toEqual([`${JSON.stringify({ time: "1970-01-01T00:00:00.000Z", level: "info", msg: "copied", app: "x", mapping: "annotated", namespace: "team-a" })}\n`]);
+    expect(out.lines).toEqual([
+      `${JSON.stringify({ time: "1970-01-01T00:00:00.000Z", level: "info", msg: "copied", app: "x", mapping: "annotated", namespace: "team-a" })}\n`,
+    ]);
   });
 
   it("drops lines below its level and serialises errors and bigints", () => {
@@ -21,7 +27,10 @@ describe("createJsonLogger", () => {
     logger.info({}, "i");
     logger.warn({ error: new TypeError("bad"), n: 10n }, "w");
     logger.error({}, "e");
-    expect(out.parsed().map((l) => [l.level, l.msg])).toEqual([["warn", "w"], ["error", "e"]]);
+    expect(out.parsed().map((l) => [l.level, l.msg])).toEqual([
+      ["warn", "w"],
+      ["error", "e"],
+    ]);
     expect(out.parsed()[0]).toMatchObject({ error: "TypeError: bad", n: "10" });
     const silent = capture();
     createJsonLogger({ stream: silent.stream, level: "silent" }).error({}, "nothing");

@@ -24,11 +24,13 @@ export function createJsonLogger(options: JsonLoggerOptions): Logger {
   const threshold = RANK[options.level ?? "info"];
   const now = options.now ?? (() => new Date());
   const make = (bound: Record<string, unknown>): Logger => {
-    const write = (level: Exclude<LogLevel, "silent">) => (fields: Record<string, unknown>, msg: string): void => {
-      if (RANK[level] < threshold) return;
-      const line = { time: now().toISOString(), level, msg, ...bound, ...fields };
-      options.stream.write(`${JSON.stringify(line, replacer)}\n`);
-    };
+    const write =
+      (level: Exclude<LogLevel, "silent">) =>
+      (fields: Record<string, unknown>, msg: string): void => {
+        if (RANK[level] < threshold) return;
+        const line = { time: now().toISOString(), level, msg, ...bound, ...fields };
+        options.stream.write(`${JSON.stringify(line, replacer)}\n`);
+      };
     return {
       debug: write("debug"),
       info: write("info"),

@@ -25,7 +25,12 @@ function observed(record: Partial<LeaderElectionRecord>, changedAtMs = T0): Obse
 
 describe("resolveTimings", () => {
   it("defaults to client-go's 15 s / 10 s / 2 s", () => {
-    expect(resolveTimings()).toEqual({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, jitterFactor: 1.2 });
+    expect(resolveTimings()).toEqual({
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+      jitterFactor: 1.2,
+    });
     expect(resolveTimings({ leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 })).toMatchObject({
       leaseDurationMs: 3000,
       renewDeadlineMs: 2000,
@@ -67,7 +72,9 @@ describe("lock expiry and the acquire decision", () => {
 
   it("creates an absent lock, renews its own, takes over released or expired ones, and waits otherwise", () => {
     expect(decideAcquire(undefined, "me", T0, L)).toEqual({ action: "create" });
-    expect(decideAcquire(observed({ holderIdentity: "me", renewTimeMs: T0 - 60_000 }), "me", T0, L)).toEqual({ action: "renew" });
+    expect(decideAcquire(observed({ holderIdentity: "me", renewTimeMs: T0 - 60_000 }), "me", T0, L)).toEqual({
+      action: "renew",
+    });
     expect(decideAcquire(observed({ holderIdentity: "", renewTimeMs: T0 }), "me", T0, L)).toEqual({
       action: "takeover",
       reason: "released",
@@ -75,7 +82,11 @@ describe("lock expiry and the acquire decision", () => {
     });
     const held = observed({ holderIdentity: "other", renewTimeMs: T0 - 3000, leaseDurationSeconds: 3 }, T0 - 3000);
     expect(decideAcquire(held, "me", T0 - 1, L)).toEqual({ action: "wait", holder: "other", expiresAtMs: T0 });
-    expect(decideAcquire(held, "me", T0, L)).toEqual({ action: "takeover", reason: "expired", previousHolder: "other" });
+    expect(decideAcquire(held, "me", T0, L)).toEqual({
+      action: "takeover",
+      reason: "expired",
+      previousHolder: "other",
+    });
   });
 
   it("steps a leader down before any follower may take over, for the default and the e2e timings", () => {
@@ -140,14 +151,26 @@ describe("records written", () => {
   });
 
   it("renews: keeps acquireTime and transitions, moves renewTime", () => {
-    const previous = { holderIdentity: "me", leaseDurationSeconds: 15, acquireTimeMs: T0 - 60_000, renewTimeMs: T0 - 2000, leaderTransitions: 3 };
+    const previous = {
+      holderIdentity: "me",
+      leaseDurationSeconds: 15,
+      acquireTimeMs: T0 - 60_000,
+      renewTimeMs: T0 - 2000,
+      leaderTransitions: 3,
+    };
     expect(holderRecord(previous, "me", T0, 15)).toEqual({ ...previous, renewTimeMs: T0 });
   });
 
   it("takes over: counts a transition (also from a released lock) and restarts acquireTime", () => {
     for (const holderIdentity of ["other", ""]) {
       const record = holderRecord({ holderIdentity, leaderTransitions: 3, leaseDurationSeconds: 1 }, "me", T0, 15);
-      expect(record).toEqual({ holderIdentity: "me", leaderTransitions: 4, leaseDurationSeconds: 15, acquireTimeMs: T0, renewTimeMs: T0 });
+      expect(record).toEqual({
+        holderIdentity: "me",
+        leaderTransitions: 4,
+        leaseDurationSeconds: 15,
+        acquireTimeMs: T0,
+        renewTimeMs: T0,
+      });
     }
   });
 

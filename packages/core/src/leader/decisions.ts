@@ -28,7 +28,9 @@ export const DEFAULT_ELECTION_TIMINGS: Readonly<ElectionTimings> = Object.freeze
 export type ElectorState = "leader" | "follower" | "unknown";
 
 /** Fills defaults and checks leaseDuration > renewDeadline > retryPeriod > 0. */
-export function resolveTimings(options: { readonly [K in keyof ElectionTimings]?: number | undefined } = {}): ElectionTimings {
+export function resolveTimings(
+  options: { readonly [K in keyof ElectionTimings]?: number | undefined } = {},
+): ElectionTimings {
   const t: ElectionTimings = {
     leaseDurationMs: options.leaseDurationMs ?? DEFAULT_ELECTION_TIMINGS.leaseDurationMs,
     renewDeadlineMs: options.renewDeadlineMs ?? DEFAULT_ELECTION_TIMINGS.renewDeadlineMs,
@@ -119,7 +121,12 @@ export function jitteredRetryMs(timings: ElectionTimings, random: () => number):
  * How long a follower that saw the lock held until `expiresAtMs` sleeps: a jittered retry period,
  * but it wakes shortly after that expiry rather than up to a whole jittered period later.
  */
-export function acquireDelayMs(timings: ElectionTimings, random: () => number, nowMs: number, expiresAtMs: number): number {
+export function acquireDelayMs(
+  timings: ElectionTimings,
+  random: () => number,
+  nowMs: number,
+  expiresAtMs: number,
+): number {
   const jittered = jitteredRetryMs(timings, random);
   // Spread contenders a little (up to 10% of retryPeriod) past the expiry.
   const untilExpiry = expiresAtMs - nowMs + timings.retryPeriodMs * 0.1 * random();

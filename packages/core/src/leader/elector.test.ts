@@ -37,7 +37,9 @@ class FaultyLock implements ResourceLock {
   async #gate(signal: AbortSignal): Promise<void> {
     await Promise.resolve();
     if (this.mode === "refuse") {
-      throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
+      throw new TypeError("fetch failed", {
+        cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }),
+      });
     }
     if (this.mode === "hang") {
       await new Promise<void>((_, reject) => {
@@ -147,7 +149,15 @@ describe("LeaderElector (in-memory lock, manual clock)", () => {
 
     await a.stop();
     expect(lock.stored?.record).toMatchObject({ holderIdentity: "", leaseDurationSeconds: 1, leaderTransitions: 0 });
-    expect(a.events).toEqual(["leader:a", "transition:leader", "started", "transition:follower", "abort:isLeader=false", "leader:-", "stopped"]);
+    expect(a.events).toEqual([
+      "leader:a",
+      "transition:leader",
+      "started",
+      "transition:follower",
+      "abort:isLeader=false",
+      "leader:-",
+      "stopped",
+    ]);
     expect(a.elector.state).toBe("unknown");
   });
 
@@ -166,7 +176,9 @@ describe("LeaderElector (in-memory lock, manual clock)", () => {
       expect(a.elector.isLeader).toBe(false);
       expect(a.terms).toMatchObject([{ start: T0, end: T0 + 3000 }]);
       expect(a.terms[0]?.reason).toBeInstanceOf(LeadershipEnded);
-      expect((a.terms[0]?.reason as Error).message).toBe("leadership of lease ns/lock ended: could not renew for 2000 ms (renew deadline)");
+      expect((a.terms[0]?.reason as Error).message).toBe(
+        "leadership of lease ns/lock ended: could not renew for 2000 ms (renew deadline)",
+      );
       expect(a.terms[0]?.end).toBeLessThan(T0 + 1000 + 3000); // before followers could take over
       // isLeader is already false when the term's abort handlers run (writes check it).
       expect(a.events.slice(-3)).toEqual(["transition:follower", "abort:isLeader=false", "stopped"]);
@@ -258,7 +270,11 @@ describe("LeaderElector (in-memory lock, manual clock)", () => {
     await advance(clock, 600);
     const current = lock.stored;
     if (!current) throw new Error("no record");
-    await lock.update(holderRecord(current.record, "intruder", clock.now(), 3), current.version, new AbortController().signal);
+    await lock.update(
+      holderRecord(current.record, "intruder", clock.now(), 3),
+      current.version,
+      new AbortController().signal,
+    );
     await advance(clock, 400);
     expect(a.elector.isLeader).toBe(false);
     expect(a.elector.currentLeader).toBe("intruder");
@@ -326,9 +342,9 @@ describe("LeaderElector (in-memory lock, manual clock)", () => {
   it("refuses a second run() while the first is active", async () => {
     const clock = new ManualClock(T0);
     const a = start(clock, new InMemoryLock(), "a");
-    await expect(a.elector.run(new AbortController().signal, { onStartedLeading: () => {}, onStoppedLeading: () => {} })).rejects.toThrow(
-      /run\(\) is already active/,
-    );
+    await expect(
+      a.elector.run(new AbortController().signal, { onStartedLeading: () => {}, onStoppedLeading: () => {} }),
+    ).rejects.toThrow(/run\(\) is already active/);
     await a.stop();
   });
 

@@ -32,7 +32,12 @@ import {
 } from "./decisions.js";
 import { LeaderElectionError } from "./lock-call.js";
 import { ObservedLock } from "./observed-lock.js";
-import { resolveElectorSettings, type ElectorSettings, type LeaderCallbacks, type LeaderElectorOptions } from "./options.js";
+import {
+  resolveElectorSettings,
+  type ElectorSettings,
+  type LeaderCallbacks,
+  type LeaderElectorOptions,
+} from "./options.js";
 import { Term, deadlineReason } from "./term.js";
 
 type AttemptResult =
@@ -208,7 +213,10 @@ export class LeaderElector {
     const workDone = term.startWork((leaderSignal) => callbacks.onStartedLeading(leaderSignal));
     const onCancel = (): void => {
       if (!term.cancel() || term.loopSignal.aborted) return;
-      this.#log.info(this.#fields(), "cancelled while leading; waiting for the leader work to stop before releasing the lease");
+      this.#log.info(
+        this.#fields(),
+        "cancelled while leading; waiting for the leader work to stop before releasing the lease",
+      );
     };
     runSignal.addEventListener("abort", onCancel, { once: true });
     if (runSignal.aborted) onCancel();
@@ -280,7 +288,12 @@ export class LeaderElector {
       const current = this.#lock.current;
       if (current?.record.holderIdentity !== this.identity) return;
       try {
-        await this.#lock.write("release", releasedRecord(current.record, this.#clock.now()), signal, this.#s.requestTimeoutMs);
+        await this.#lock.write(
+          "release",
+          releasedRecord(current.record, this.#clock.now()),
+          signal,
+          this.#s.requestTimeoutMs,
+        );
         this.#log.info(this.#fields(), "released the lease");
         return;
       } catch (err) {
@@ -315,7 +328,8 @@ export class LeaderElector {
   }
 
   #leaderChanged(identity: string | undefined): void {
-    if (identity !== undefined && identity !== this.identity) this.#log.info({ lock: this.#name, leader: identity }, "new leader observed");
+    if (identity !== undefined && identity !== this.identity)
+      this.#log.info({ lock: this.#name, leader: identity }, "new leader observed");
     this.#safe("onLeaderChange", () => this.#s.observer.onLeaderChange?.(identity));
   }
 

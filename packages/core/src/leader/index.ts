@@ -5,7 +5,14 @@ export { defaultIdentity, type LeaderCallbacks, type LeaderElectorOptions, type 
 export { LeadershipEnded } from "./term.js";
 export { LeaderElectionError } from "./lock-call.js";
 export type { LeaderElectionRecord, ResourceLock, VersionedRecord } from "./lock.js";
-export { LeaseLock, MicroTime, formatMicroTime, parseMicroTime, type LeaseApi, type LeaseLockOptions } from "./lease-lock.js";
+export {
+  LeaseLock,
+  MicroTime,
+  formatMicroTime,
+  parseMicroTime,
+  type LeaseApi,
+  type LeaseLockOptions,
+} from "./lease-lock.js";
 export { InMemoryLock } from "./memory-lock.js";
 export {
   DEFAULT_ELECTION_TIMINGS,

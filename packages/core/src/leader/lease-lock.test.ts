@@ -19,7 +19,12 @@ const micro = (text: string): MicroTime => text as unknown as MicroTime;
 const json = (value: unknown): Record<string, unknown> => JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 
 function status(code: number, reason: string): ApiException<string> {
-  return new ApiException(code, "Unknown API Status Code!", JSON.stringify({ kind: "Status", code, reason, message: reason }), {});
+  return new ApiException(
+    code,
+    "Unknown API Status Code!",
+    JSON.stringify({ kind: "Status", code, reason, message: reason }),
+    {},
+  );
 }
 
 /** The API server for one Lease: JSON on the wire, resourceVersion preconditions, MicroTime checks. */
@@ -31,7 +36,8 @@ class FakeLeaseApi implements LeaseApi {
     const wire = json(lease) as { spec?: Record<string, unknown>; metadata?: Record<string, unknown> };
     for (const field of ["renewTime", "acquireTime"]) {
       const value = wire.spec?.[field];
-      if (value !== undefined && (typeof value !== "string" || !SIX_DIGITS.test(value))) throw status(400, `bad MicroTime ${JSON.stringify(value)}`);
+      if (value !== undefined && (typeof value !== "string" || !SIX_DIGITS.test(value)))
+        throw status(400, `bad MicroTime ${JSON.stringify(value)}`);
     }
     wire.metadata = { ...wire.metadata, resourceVersion: String(++this.#rv) };
     this.stored = wire;
@@ -47,13 +53,16 @@ class FakeLeaseApi implements LeaseApi {
   }
   #replace(body: V1Lease): V1Lease {
     if (!this.stored) throw status(404, "NotFound");
-    if (body.metadata?.resourceVersion !== (this.stored.metadata as { resourceVersion: string }).resourceVersion) throw status(409, "Conflict");
+    if (body.metadata?.resourceVersion !== (this.stored.metadata as { resourceVersion: string }).resourceVersion)
+      throw status(409, "Conflict");
     return this.#accept(body);
   }
   // Answers asynchronously, as over the network.
   readNamespacedLease = (): Promise<V1Lease> => Promise.resolve().then(() => this.#read());
-  createNamespacedLease = ({ body }: { body: V1Lease }): Promise<V1Lease> => Promise.resolve().then(() => this.#create(body));
-  replaceNamespacedLease = ({ body }: { body: V1Lease }): Promise<V1Lease> => Promise.resolve().then(() => this.#replace(body));
+  createNamespacedLease = ({ body }: { body: V1Lease }): Promise<V1Lease> =>
+    Promise.resolve().then(() => this.#create(body));
+  replaceNamespacedLease = ({ body }: { body: V1Lease }): Promise<V1Lease> =>
+    Promise.resolve().then(() => this.#replace(body));
 }
 
 describe("MicroTime", () => {
@@ -92,11 +101,22 @@ describe("the Lease body", () => {
   it("reads a Lease as client-node returns it", () => {
     const lease: V1Lease = {
       metadata: { name: "lock", resourceVersion: "7" },
-      spec: { holderIdentity: "", leaseDurationSeconds: 3, leaseTransitions: 4, renewTime: micro("2026-11-29T14:39:09.035000Z") },
+      spec: {
+        holderIdentity: "",
+        leaseDurationSeconds: 3,
+        leaseTransitions: 4,
+        renewTime: micro("2026-11-29T14:39:09.035000Z"),
+      },
     };
     expect(recordOfLease(lease)).toEqual({
       version: "7",
-      record: { holderIdentity: "", leaseDurationSeconds: 3, acquireTimeMs: undefined, renewTimeMs: T0, leaderTransitions: 4 },
+      record: {
+        holderIdentity: "",
+        leaseDurationSeconds: 3,
+        acquireTimeMs: undefined,
+        renewTimeMs: T0,
+        leaderTransitions: 4,
+      },
     });
   });
 
@@ -165,14 +185,22 @@ describe("LeaseLock", () => {
     await expect(lock.create(holderRecord(undefined, "b", T0, 3), signal)).rejects.toMatchObject({ code: 409 });
 
     const renewed = await lock.update(holderRecord(created.record, "a", T0 + 500, 3), created.version, signal);
-    expect(renewed).toMatchObject({ version: "2", record: { holderIdentity: "a", renewTimeMs: T0 + 500, leaderTransitions: 0 } });
-    await expect(lock.update(holderRecord(created.record, "b", T0, 3), created.version, signal)).rejects.toMatchObject({ code: 409 });
+    expect(renewed).toMatchObject({
+      version: "2",
+      record: { holderIdentity: "a", renewTimeMs: T0 + 500, leaderTransitions: 0 },
+    });
+    await expect(lock.update(holderRecord(created.record, "b", T0, 3), created.version, signal)).rejects.toMatchObject({
+      code: 409,
+    });
     expect(api.stored?.spec).toMatchObject({ holderIdentity: "a", renewTime: "2026-11-29T14:39:09.535000Z" });
   });
 
   it("keeps spec fields another writer set, when it updates the version it last read", async () => {
     const api = new FakeLeaseApi();
-    api.stored = { metadata: { name: "lock", namespace: "ns", resourceVersion: "9" }, spec: { holderIdentity: "", strategy: "X" } };
+    api.stored = {
+      metadata: { name: "lock", namespace: "ns", resourceVersion: "9" },
+      spec: { holderIdentity: "", strategy: "X" },
+    };
     const lock = new LeaseLock({ api, ...AT });
     const current = await lock.get(signal);
     await lock.update(holderRecord(current?.record, "a", T0, 3), current?.version ?? "", signal);

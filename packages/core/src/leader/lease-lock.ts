@@ -67,7 +67,8 @@ export function parseMicroTime(value: unknown): number | undefined {
 
 /** The MicroTime to write for `ms`: the stored text verbatim when it already says `ms`, else re-encoded. */
 export function toMicroTime(ms: number, stored?: unknown): MicroTime {
-  if (typeof stored === "string" && SIX_DIGITS.test(stored) && parseMicroTime(stored) === ms) return new MicroTime(ms, stored);
+  if (typeof stored === "string" && SIX_DIGITS.test(stored) && parseMicroTime(stored) === ms)
+    return new MicroTime(ms, stored);
   return new MicroTime(ms);
 }
 
@@ -92,7 +93,11 @@ export function recordOfLease(lease: V1Lease): VersionedRecord {
  * any), so its resourceVersion is the write's precondition and spec fields the elector does not
  * manage (strategy, preferredHolder) survive.
  */
-export function leaseBody(at: { namespace: string; name: string }, record: LeaderElectionRecord, previous?: V1Lease): V1Lease {
+export function leaseBody(
+  at: { namespace: string; name: string },
+  record: LeaderElectionRecord,
+  previous?: V1Lease,
+): V1Lease {
   const spec = previous?.spec;
   return {
     apiVersion: "coordination.k8s.io/v1",
@@ -102,7 +107,8 @@ export function leaseBody(at: { namespace: string; name: string }, record: Leade
       ...spec,
       holderIdentity: record.holderIdentity,
       leaseDurationSeconds: record.leaseDurationSeconds,
-      acquireTime: record.acquireTimeMs === undefined ? undefined : toMicroTime(record.acquireTimeMs, spec?.acquireTime),
+      acquireTime:
+        record.acquireTimeMs === undefined ? undefined : toMicroTime(record.acquireTimeMs, spec?.acquireTime),
       renewTime: record.renewTimeMs === undefined ? undefined : toMicroTime(record.renewTimeMs, spec?.renewTime),
       leaseTransitions: record.leaderTransitions,
     },
@@ -122,11 +128,13 @@ function withSignal(signal: AbortSignal): ConfigurationOptions {
 }
 
 /** The Lease calls the lock makes; tests pass a fake. */
-export type LeaseApi = Pick<CoordinationV1Api, "readNamespacedLease" | "createNamespacedLease" | "replaceNamespacedLease">;
+export type LeaseApi = Pick<
+  CoordinationV1Api,
+  "readNamespacedLease" | "createNamespacedLease" | "replaceNamespacedLease"
+>;
 
 export type LeaseLockOptions = { readonly namespace: string; readonly name: string } & (
-  | { readonly kubeConfig: KubeConfig }
-  | { readonly api: LeaseApi }
+  { readonly kubeConfig: KubeConfig } | { readonly api: LeaseApi }
 );
 
 /** A leader-election lock on the Lease `namespace/name`; needs get, create and update on Leases. */
@@ -151,7 +159,9 @@ export class LeaseLock implements ResourceLock {
 
   async get(signal: AbortSignal): Promise<VersionedRecord | undefined> {
     try {
-      return this.#keep(await this.#api.readNamespacedLease({ namespace: this.namespace, name: this.name }, withSignal(signal)));
+      return this.#keep(
+        await this.#api.readNamespacedLease({ namespace: this.namespace, name: this.name }, withSignal(signal)),
+      );
     } catch (err) {
       if (classifyApiError(err).kind !== "not-found") throw err;
       this.#last = undefined;
@@ -165,7 +175,8 @@ export class LeaseLock implements ResourceLock {
   }
 
   async update(record: LeaderElectionRecord, version: string, signal: AbortSignal): Promise<VersionedRecord> {
-    const base = this.#last?.metadata?.resourceVersion === version ? this.#last : { metadata: { resourceVersion: version } };
+    const base =
+      this.#last?.metadata?.resourceVersion === version ? this.#last : { metadata: { resourceVersion: version } };
     const body = leaseBody(this, record, base);
     const request = { namespace: this.namespace, name: this.name, body };
     return this.#keep(await this.#api.replaceNamespacedLease(request, withSignal(signal)));

@@ -13,7 +13,12 @@ export class LeaderElectionError extends Error {
   /** HTTP status when the API server answered. */
   readonly status: number | undefined;
 
-  constructor(lock: string, operation: string, detail: string, options: { cause?: unknown; status?: number; kind?: ApiErrorKind } = {}) {
+  constructor(
+    lock: string,
+    operation: string,
+    detail: string,
+    options: { cause?: unknown; status?: number; kind?: ApiErrorKind } = {},
+  ) {
     super(`${lock}: ${operation}: ${detail}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.lock = lock;
     this.operation = operation;
@@ -50,7 +55,10 @@ export async function callLock<T>(
   try {
     return await fn(controller.signal);
   } catch (err) {
-    if (timedOut) throw new LeaderElectionError(at.lock, at.operation, `timed out after ${Math.round(timeoutMs)} ms`, { cause: err });
+    if (timedOut)
+      throw new LeaderElectionError(at.lock, at.operation, `timed out after ${Math.round(timeoutMs)} ms`, {
+        cause: err,
+      });
     if (controller.signal.aborted) throw new LeaderElectionError(at.lock, at.operation, "aborted", { cause: err });
     const { kind, status } = classifyApiError(err);
     const answered = status === undefined ? {} : { kind, status };

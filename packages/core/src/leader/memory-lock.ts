@@ -51,7 +51,11 @@ export class InMemoryLock implements ResourceLock {
     await settle(signal);
     if (!this.#stored) throw status(404, "NotFound", `${this.#description} not found`);
     if (this.#stored.version !== version) {
-      throw status(409, "Conflict", `Operation cannot be fulfilled on ${this.#description}: the object has been modified`);
+      throw status(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${this.#description}: the object has been modified`,
+      );
     }
     return this.#store(record);
   }

@@ -68,9 +68,20 @@ export class ObservedLock {
   }
 
   /** Writes "held by `identity`, renewed now"; returns when it was sent (the leader's deadline counts from there). */
-  async claim(identity: string, durationSeconds: number, operation: string, signal: AbortSignal, timeoutMs: number): Promise<number> {
+  async claim(
+    identity: string,
+    durationSeconds: number,
+    operation: string,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<number> {
     const sentAtMs = this.#clock.now();
-    await this.write(operation, holderRecord(this.#current?.record, identity, sentAtMs, durationSeconds), signal, timeoutMs);
+    await this.write(
+      operation,
+      holderRecord(this.#current?.record, identity, sentAtMs, durationSeconds),
+      signal,
+      timeoutMs,
+    );
     return sentAtMs;
   }
 
