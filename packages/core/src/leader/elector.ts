@@ -65,7 +65,10 @@ export class LeaderElector {
 
   constructor(options: LeaderElectorOptions) {
     this.#s = resolveElectorSettings(options);
-    ({ identity: this.identity, timings: this.timings, logger: this.#log, clock: this.#clock } = this.#s);
+    this.identity = this.#s.identity;
+    this.timings = this.#s.timings;
+    this.#log = this.#s.logger;
+    this.#clock = this.#s.clock;
     this.#name = options.lock.describe();
     this.#lock = new ObservedLock(options.lock, this.#clock, (identity) => this.#leaderChanged(identity));
   }
