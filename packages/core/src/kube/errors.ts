@@ -1,4 +1,5 @@
 import { ApiException } from "@kubernetes/client-node";
+import { describeError, httpStatus } from "../util/errors.js";
 
 /**
  * How the engine treats a failed API call:
@@ -19,22 +20,6 @@ export interface ClassifiedError {
   retryAfterMs?: number | undefined;
   /** Short, redacted description: status, reason and the server's message, never request bodies. */
   message: string;
-}
-
-interface StatusBody {
-  reason?: string;
-  message?: string;
-  code?: number;
-}
-
-function parseStatusBody(body: unknown): StatusBody | undefined {
-  if (typeof body === "object" && body !== null) return body;
-  if (typeof body !== "string") return undefined;
-  try {
-    return JSON.parse(body) as StatusBody;
-  } catch {
-    return undefined;
-  }
 }
 
 function retryAfter(headers: Record<string, string> | undefined): number | undefined {
@@ -58,21 +43,10 @@ function kindOf(status: number | undefined): ApiErrorKind {
 
 /** Classifies any error thrown by client-node calls or watches. */
 export function classifyApiError(err: unknown): ClassifiedError {
+  const status = httpStatus(err);
   if (err instanceof ApiException) {
-    const status = parseStatusBody(err.body);
-    const code = err.code;
-    const reason = status?.reason ? ` ${status.reason}` : "";
-    return {
-      kind: kindOf(code),
-      status: code,
-      retryAfterMs: retryAfter(err.headers),
-      message: `HTTP ${code}${reason}${status?.message ? `: ${status.message}` : ""}`,
-    };
+    return { kind: kindOf(status), status, retryAfterMs: retryAfter(err.headers), message: describeError(err) };
   }
-  const statusCode = (err as { statusCode?: unknown } | null)?.statusCode;
-  if (typeof statusCode === "number") {
-    return { kind: kindOf(statusCode), status: statusCode, message: `HTTP ${statusCode}` };
-  }
-  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return { kind: "retryable", message };
+  if (status !== undefined) return { kind: kindOf(status), status, message: `HTTP ${status}` };
+  return { kind: "retryable", message: describeError(err) };
 }

@@ -1,3 +1,5 @@
+import { sleep } from "../util/sleep.js";
+
 /** Client-side write rate limit: `qps` tokens a second, up to `burst` saved. */
 export class TokenBucket {
   #tokens: number;
@@ -30,7 +32,7 @@ export class TokenBucket {
         this.#tokens -= 1;
         return;
       }
-      await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.#tokens) / this.qps) * 1000)));
+      await sleep(Math.ceil(((1 - this.#tokens) / this.qps) * 1000));
     }
   }
 }

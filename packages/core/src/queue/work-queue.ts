@@ -4,6 +4,7 @@
  * come back with per-key exponential backoff under an overall token bucket.
  */
 
+import { backoffDelay } from "../util/backoff.js";
 import { clampTimerMs } from "../util/clock.js";
 
 /**
@@ -266,7 +267,7 @@ export class WorkQueue {
   #when(key: string): number {
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
-    const backoff = Math.min(this.#baseDelayMs * 2 ** failures, this.#maxDelayMs);
+    const backoff = backoffDelay({ initialMs: this.#baseDelayMs, maxMs: this.#maxDelayMs, jitter: 0 }, failures + 1);
     return Math.max(backoff, this.#reserveToken());
   }
 
