@@ -6,7 +6,7 @@ import { coreInformers } from "../kube/core-informers.js";
 import { EventRecorder, type EventSink } from "../kube/events.js";
 import { TokenBucket } from "../kube/token-bucket.js";
 import { coreV1Writer, WriteRefusedError } from "./apply.js";
-import { ClusterCache } from "./cache.js";
+import { ClusterCache, type CacheEvents } from "./cache.js";
 import { Controller } from "./controller.js";
 import { CredentialGate } from "./credential-gate.js";
 import type { EngineOptions, KeyStatus, Mapping, MappingStatus, TrackedCounts } from "./engine-types.js";
@@ -64,22 +64,7 @@ export class Engine {
     this.#gate = new CredentialGate(options.verifyCredential, log, (source) => this.#enqueue.source(source));
     const informers =
       options.informers ?? coreInformers({ kubeConfig: options.kubeConfig, logger: log, observer: options.observer, inactivityTimeoutMs: options.watchInactivityTimeoutMs });
-    this.#cache = new ClusterCache(informers, {
-      namespace: (ns, deleted) => {
-        if (deleted) this.#forgetNamespace(ns.name);
-        this.#enqueue.namespace(ns.name);
-      },
-      serviceAccount: (sa, deleted) => {
-        this.#expectations.observe(serviceAccountCacheKey(sa.namespace, sa.name), deleted ? "" : sa.resourceVersion);
-        this.#enqueue.namespace(sa.namespace);
-      },
-      copy: (secret, deleted) => {
-        this.#expectations.observe(secretCacheKey(secret.namespace, secret.name), deleted ? "" : secret.resourceVersion);
-        this.#enqueue.copy(secret, deleted);
-      },
-      // Keys of this name waited for this list (a new or renamed copy name): plan them now.
-      copiesListed: (secretName) => this.#enqueue.name(secretName),
-    });
+    this.#cache = new ClusterCache(informers, this.#cacheEvents());
     this.#table = new MappingTable(instance, options.retainOnMappingRemoval ?? false, log, (secretName) => this.#cache.watchCopies(secretName));
     this.#cleanup = new RetiredCleanup(this.#table, this.#cache, this.#statuses, log, () => this.#started && this.synced);
     this.#inputs = {
@@ -111,6 +96,26 @@ export class Engine {
     });
     this.#enqueue = new KeyEnqueuer(this.#table, this.#cache, (key) => this.#controller.add(key));
     this.setMappings(options.mappings);
+  }
+
+  /** What each cache event means: expectations it meets, keys it enqueues, statuses it ends. */
+  #cacheEvents(): CacheEvents {
+    return {
+      namespace: (ns, deleted) => {
+        if (deleted) this.#forgetNamespace(ns.name);
+        this.#enqueue.namespace(ns.name);
+      },
+      serviceAccount: (sa, deleted) => {
+        this.#expectations.observe(serviceAccountCacheKey(sa.namespace, sa.name), deleted ? "" : sa.resourceVersion);
+        this.#enqueue.namespace(sa.namespace);
+      },
+      copy: (secret, deleted) => {
+        this.#expectations.observe(secretCacheKey(secret.namespace, secret.name), deleted ? "" : secret.resourceVersion);
+        this.#enqueue.copy(secret, deleted);
+      },
+      // Keys of this name waited for this list (a new or renamed copy name): plan them now.
+      copiesListed: (secretName) => this.#enqueue.name(secretName),
+    };
   }
 
   /** True once namespaces, ServiceAccounts and the copy watches of configured mappings have listed. */
