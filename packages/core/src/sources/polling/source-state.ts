@@ -48,10 +48,6 @@ export class SourceStateMachine {
     return { state: this.#state, error: this.#error, lastSuccessAt: this.#lastSuccessAt, expiresAt: this.#value?.expiresAt };
   }
 
-  get state(): SourceState {
-    return this.#state;
-  }
-
   onChange(listener: () => void): () => void {
     // Wrap so one function registered twice is two registrations, each removable on its own.
     const entry = (): void => listener();
