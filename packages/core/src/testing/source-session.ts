@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { parseDockerConfigJson, sha256 } from "../credentials/docker-config.js";
 import type { SourceProvider, SourceStatus } from "../plugins/contracts.js";
+import { flushAsync } from "../util/clock.js";
 import { check, show, violation } from "./assert.js";
 import { SAMPLE_USER, sampleDockerConfigJson } from "./samples.js";
 import type { SourceHarness, SourceHarnessFactory } from "./source-harness.js";
@@ -22,9 +23,8 @@ function made(label: string): string {
   return `contract-${randomBytes(6).toString("hex")}-${label}`;
 }
 
-export async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-}
+/** Lets pending callbacks and I/O-free async work run. */
+export const settle = (): Promise<void> => flushAsync();
 
 export async function inSession(make: SourceHarnessFactory, body: (s: Session) => Promise<void>): Promise<void> {
   const harness = await make();
