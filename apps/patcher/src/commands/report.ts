@@ -28,6 +28,27 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
 }
 
+type PlanRows = { kind: "in-sync" | "quiet" | "refused" | "changes" | "skip"; rows: string[][] };
+
+/** The lines one key adds to the `plan` table, and what kind of line they are. */
+function planRows(key: PlannedKey, secretName: string): PlanRows {
+  const { plan } = key;
+  // A selected namespace left alone on purpose (it holds a configured source) is worth a line.
+  if (plan.outcome === "skipped" && plan.reason.includes("configured source")) {
+    return { kind: "skip", rows: [[key.mapping, key.namespace, "skip", plan.reason]] };
+  }
+  if (plan.outcome === "in-sync") return { kind: "in-sync", rows: [] };
+  if (plan.outcome === "skipped" || (plan.outcome === "out-of-scope" && plan.actions.length === 0)) {
+    return { kind: "quiet", rows: [] };
+  }
+  if (plan.outcome === "conflict" || plan.outcome === "waiting") {
+    const verb = plan.outcome === "conflict" ? "refuse" : "wait";
+    return { kind: "refused", rows: [[key.mapping, key.namespace, verb, plan.reason]] };
+  }
+  const rows = plan.actions.map((action) => [key.mapping, key.namespace, ...actionText(action, secretName)]);
+  return { kind: "changes", rows };
+}
+
 /**
  * The `plan` table: one row per change the patcher would make, and one per refusal with its
  * reason. Keys already in sync are counted, not listed. No credential bytes are ever printed.
@@ -39,26 +60,11 @@ export function renderPlan(keys: readonly PlannedKey[], secretNames: ReadonlyMap
   let refused = 0;
   const sorted = [...keys].sort((a, b) => a.mapping.localeCompare(b.mapping) || a.namespace.localeCompare(b.namespace));
   for (const key of sorted) {
-    const secretName = key.secretName ?? secretNames.get(key.mapping) ?? "?";
-    // A selected namespace left alone on purpose (it holds a configured source) is worth a line.
-    if (key.plan.outcome === "skipped" && key.plan.reason.includes("configured source")) {
-      rows.push([key.mapping, key.namespace, "skip", key.plan.reason]);
-      continue;
-    }
-    if (key.plan.outcome === "in-sync" || (key.plan.outcome === "out-of-scope" && key.plan.actions.length === 0) || key.plan.outcome === "skipped") {
-      if (key.plan.outcome === "in-sync") inSync++;
-      continue;
-    }
-    if (key.plan.outcome === "conflict" || key.plan.outcome === "waiting") {
-      refused++;
-      rows.push([key.mapping, key.namespace, key.plan.outcome === "conflict" ? "refuse" : "wait", key.plan.reason]);
-      continue;
-    }
-    for (const action of key.plan.actions) {
-      changes++;
-      const [verb, object] = actionText(action, secretName);
-      rows.push([key.mapping, key.namespace, verb, object]);
-    }
+    const row = planRows(key, key.secretName ?? secretNames.get(key.mapping) ?? "?");
+    if (row.kind === "in-sync") inSync++;
+    if (row.kind === "refused") refused++;
+    if (row.kind === "changes") changes += row.rows.length;
+    rows.push(...row.rows);
   }
   const summary = `${changes} change(s), ${refused} refused or waiting, ${inSync} namespace(s) already in sync`;
   return rows.length > 1 ? `${table(rows)}\n\n${summary}` : `Nothing to do. ${summary}`;
