@@ -168,6 +168,40 @@ async function stopDockerd(proc: StartedProcess, log: (line: string) => void): P
   log(`dockerd (pid ${proc.pid}) stopped: ${await proc.exited}`);
 }
 
+/** Starts dockerd and waits until it answers, or throws with the tail of its log. */
+async function startDockerd(dockerd: string, log: (line: string) => void, timeoutMs: number): Promise<DockerEngine> {
+  mkdirSync(DOCKER_STATE_DIR, { recursive: true });
+  const logPath = join(DOCKER_STATE_DIR, `dockerd-${process.pid}.log`);
+  const started = Date.now();
+  const proc = startProcess("dockerd", dockerd, DOCKERD_ARGS, logPath);
+  log(`started ${dockerd} (pid ${proc.pid}, log ${logPath})`);
+  let exitedWith: string | undefined;
+  void proc.exited.then((how) => (exitedWith = how));
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (exitedWith !== undefined) {
+      throw new DockerUnavailable(
+        `dockerd exited (${exitedWith}) while starting; last lines of ${logPath}:\n${tail(logPath, 20)}`,
+      );
+    }
+    if (existsSync(DOCKER_SOCKET)) {
+      const probe = await serverVersion();
+      if (probe.version) {
+        log(`dockerd ${probe.version} ready in ${Date.now() - started} ms`);
+        return { serverVersion: probe.version, startedByUs: true, logPath, stop: () => stopDockerd(proc, log) };
+      }
+      last = probe.problem;
+    }
+    await sleep(200);
+  }
+  await stopDockerd(proc, log);
+  const why = last || `no ${DOCKER_SOCKET}`;
+  throw new DockerUnavailable(
+    `dockerd did not answer within ${timeoutMs} ms (${why}); last lines of ${logPath}:\n${tail(logPath, 20)}`,
+  );
+}
+
 /**
  * Returns a reachable Docker engine, starting one if needed. Throws a DockerUnavailable error with
  * the reason (and dockerd's log) when there is none and none can be started.
@@ -190,27 +224,5 @@ export async function ensureDockerEngine(options: { log?: (line: string) => void
   if (process.getuid?.() !== 0) throw new DockerUnavailable("dockerd is installed but not running, and starting it needs root");
   removeStalePidfile();
 
-  mkdirSync(DOCKER_STATE_DIR, { recursive: true });
-  const logPath = join(DOCKER_STATE_DIR, `dockerd-${process.pid}.log`);
-  const started = Date.now();
-  const proc = startProcess("dockerd", dockerd, DOCKERD_ARGS, logPath);
-  log(`started ${dockerd} (pid ${proc.pid}, log ${logPath})`);
-  let exitedWith: string | undefined;
-  void proc.exited.then((how) => (exitedWith = how));
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  let last = "";
-  while (Date.now() < deadline) {
-    if (exitedWith !== undefined) throw new DockerUnavailable(`dockerd exited (${exitedWith}) while starting; last lines of ${logPath}:\n${tail(logPath, 20)}`);
-    if (existsSync(DOCKER_SOCKET)) {
-      const probe = await serverVersion();
-      if (probe.version) {
-        log(`dockerd ${probe.version} ready in ${Date.now() - started} ms`);
-        return { serverVersion: probe.version, startedByUs: true, logPath, stop: () => stopDockerd(proc, log) };
-      }
-      last = probe.problem;
-    }
-    await sleep(200);
-  }
-  await stopDockerd(proc, log);
-  throw new DockerUnavailable(`dockerd did not answer within ${options.startTimeoutMs ?? 60_000} ms (${last || `no ${DOCKER_SOCKET}`}); last lines of ${logPath}:\n${tail(logPath, 20)}`);
+  return startDockerd(dockerd, log, options.startTimeoutMs ?? 60_000);
 }

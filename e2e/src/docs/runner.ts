@@ -18,6 +18,13 @@ import { startDeploymentStandIn, type StandIn } from "./deployment.ts";
 import { outputMatches, parseConsole, parseSynopsis, splitCommands, type CodeBlock } from "./markdown.ts";
 import { fillPlaceholders } from "./placeholders.ts";
 
+/** What a block printed, and what went wrong, if anything. */
+interface BlockRun {
+  stdout: string;
+  stderr: string;
+  problem?: string;
+}
+
 export interface SessionOptions {
   /** The doc's path relative to the repository, for messages. */
   doc: string;
@@ -247,41 +254,56 @@ export class DocSession {
 
   /** The block itself and its expectations, once; returns what went wrong. */
   private async attempt(block: CodeBlock, id: string): Promise<string | undefined> {
-    const expectedCode = block.markers.exitCode ?? 0;
-    let stdout = "";
-    let stderr = "";
-    if (block.markers.synopsis) {
-      for (const line of parseSynopsis(block.text)) {
-        const r = await this.shell(`${line.program} ${line.command} --help\n`);
-        if (r.code !== 0) return `${id}: ${this.describeFailure(`${line.program} ${line.command} --help`, r)}`;
-        const missing = line.options.filter((o) => !new RegExp(`(^|[\\s,])${o}([\\s,=]|$)`, "m").test(r.stdout));
-        if (missing.length) return `${id}: \`${line.program} ${line.command} --help\` does not know ${missing.join(", ")}:\n${r.stdout}`;
-      }
-      return undefined;
-    }
-    if (block.lang === "console") {
-      for (const step of parseConsole(block.text)) {
-        const r = await this.shell(`${fillPlaceholders(step.command)}\n`);
-        stdout += r.stdout;
-        stderr += r.stderr;
-        if (r.code !== expectedCode) return `${id}: ${this.describeFailure(`$ ${step.command}`, r)}`;
-        if (step.expected.trim() && !outputMatches(step.expected, r.stdout + r.stderr)) {
-          return `${id}: $ ${step.command}\nthe doc shows:\n${step.expected}\nit printed:\n${r.stdout}${r.stderr}`;
-        }
-      }
-    } else {
-      const r = await this.shell(this.transform(block));
-      stdout = r.stdout;
-      stderr = r.stderr;
-      if (r.code !== expectedCode) return `${id}: ${this.describeFailure(`the block (expected exit ${expectedCode})`, r)}`;
-    }
+    if (block.markers.synopsis) return this.checkSynopsis(block, id);
+    const ran = block.lang === "console" ? await this.runConsole(block, id) : await this.runScript(block, id);
+    if (ran.problem) return ran.problem;
+    const { stdout, stderr } = ran;
     for (const e of block.markers.expect) {
       const text = e.stream === "stdout" ? stdout : e.stream === "stderr" ? stderr : stdout + stderr;
       if (text.includes(e.contains) === !!e.negate) {
-        return `${id}: expected ${e.stream} ${e.negate ? "not " : ""}to contain ${JSON.stringify(e.contains)}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
+        const wanted = `${e.stream} ${e.negate ? "not " : ""}to contain ${JSON.stringify(e.contains)}`;
+        return `${id}: expected ${wanted}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
       }
     }
     return undefined;
+  }
+
+  /** Every option a synopsis shows must be known to the command's `--help`. */
+  private async checkSynopsis(block: CodeBlock, id: string): Promise<string | undefined> {
+    for (const line of parseSynopsis(block.text)) {
+      const help = `${line.program} ${line.command} --help`;
+      const r = await this.shell(`${help}\n`);
+      if (r.code !== 0) return `${id}: ${this.describeFailure(help, r)}`;
+      const missing = line.options.filter((o) => !new RegExp(`(^|[\\s,])${o}([\\s,=]|$)`, "m").test(r.stdout));
+      if (missing.length) return `${id}: \`${help}\` does not know ${missing.join(", ")}:\n${r.stdout}`;
+    }
+    return undefined;
+  }
+
+  /** A console block: each `$ command` runs, and its output must match what the doc shows. */
+  private async runConsole(block: CodeBlock, id: string): Promise<BlockRun> {
+    const expectedCode = block.markers.exitCode ?? 0;
+    let stdout = "";
+    let stderr = "";
+    for (const step of parseConsole(block.text)) {
+      const r = await this.shell(`${fillPlaceholders(step.command)}\n`);
+      stdout += r.stdout;
+      stderr += r.stderr;
+      if (r.code !== expectedCode) return { stdout, stderr, problem: `${id}: ${this.describeFailure(`$ ${step.command}`, r)}` };
+      if (step.expected.trim() && !outputMatches(step.expected, r.stdout + r.stderr)) {
+        const problem = `${id}: $ ${step.command}\nthe doc shows:\n${step.expected}\nit printed:\n${r.stdout}${r.stderr}`;
+        return { stdout, stderr, problem };
+      }
+    }
+    return { stdout, stderr };
+  }
+
+  private async runScript(block: CodeBlock, id: string): Promise<BlockRun> {
+    const expectedCode = block.markers.exitCode ?? 0;
+    const r = await this.shell(this.transform(block));
+    if (r.code === expectedCode) return { stdout: r.stdout, stderr: r.stderr };
+    const problem = `${id}: ${this.describeFailure(`the block (expected exit ${expectedCode})`, r)}`;
+    return { stdout: r.stdout, stderr: r.stderr, problem };
   }
 
   /** Stops what the doc left running. */

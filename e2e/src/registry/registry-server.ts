@@ -58,22 +58,8 @@ async function stopPackagedService(onProgress: (line: string) => void): Promise<
   for (const pid of pids) if (isAlive(pid)) await stopProcessGroup(pid, 5_000);
 }
 
-/**
- * Returns the registry binary, installing the packages when it or `htpasswd` is missing
- * (`apt-get install -y docker-registry apache2-utils`, after `apt-get update` if the first try
- * fails). Services are kept from starting during the install (a temporary `policy-rc.d` when the
- * system has none), and a packaged service left listening on :5000 is stopped.
- */
-export async function ensureDockerRegistry(onProgress: (line: string) => void = () => {}): Promise<string> {
-  const binary = process.env.DOCKER_REGISTRY_BIN ?? DEFAULT_REGISTRY_BINARY;
-  if (existsSync(binary) && existsSync(HTPASSWD)) return binary;
-  if (process.env.DOCKER_REGISTRY_BIN && !existsSync(binary)) {
-    throw new Error(`DOCKER_REGISTRY_BIN=${binary} does not exist`);
-  }
-  const help = `install them with: apt-get install -y ${PACKAGES.join(" ")} (Debian/Ubuntu), or set DOCKER_REGISTRY_BIN`;
-  if (process.getuid?.() !== 0) throw new Error(`the registry test needs ${PACKAGES.join(" and ")}, and installing them needs root; ${help}`);
-  if ((await run("apt-get", ["--version"])).code !== 0) throw new Error(`apt-get is not available to install ${PACKAGES.join(" and ")}; ${help}`);
-
+/** `apt-get install`s the packages without starting their services, updating the index if needed. */
+async function aptInstall(onProgress: (line: string) => void, help: string): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const policy = "/usr/sbin/policy-rc.d";
   // Exit code 101 tells invoke-rc.d and deb-systemd-invoke not to start services.
@@ -92,6 +78,25 @@ export async function ensureDockerRegistry(onProgress: (line: string) => void = 
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }
+}
+
+/**
+ * Returns the registry binary, installing the packages when it or `htpasswd` is missing
+ * (`apt-get install -y docker-registry apache2-utils`, after `apt-get update` if the first try
+ * fails). Services are kept from starting during the install (a temporary `policy-rc.d` when the
+ * system has none), and a packaged service left listening on :5000 is stopped.
+ */
+export async function ensureDockerRegistry(onProgress: (line: string) => void = () => {}): Promise<string> {
+  const binary = process.env.DOCKER_REGISTRY_BIN ?? DEFAULT_REGISTRY_BINARY;
+  if (existsSync(binary) && existsSync(HTPASSWD)) return binary;
+  if (process.env.DOCKER_REGISTRY_BIN && !existsSync(binary)) {
+    throw new Error(`DOCKER_REGISTRY_BIN=${binary} does not exist`);
+  }
+  const help = `install them with: apt-get install -y ${PACKAGES.join(" ")} (Debian/Ubuntu), or set DOCKER_REGISTRY_BIN`;
+  if (process.getuid?.() !== 0) throw new Error(`the registry test needs ${PACKAGES.join(" and ")}, and installing them needs root; ${help}`);
+  if ((await run("apt-get", ["--version"])).code !== 0) throw new Error(`apt-get is not available to install ${PACKAGES.join(" and ")}; ${help}`);
+
+  await aptInstall(onProgress, help);
   await stopPackagedService(onProgress);
   if (!existsSync(binary)) throw new Error(`${binary} is still missing after installing ${PACKAGES.join(" ")}`);
   const version = await run(binary, ["--version"]);
