@@ -32,10 +32,14 @@ describe("startController lifecycle (no cluster)", () => {
   it("starts, keeps trying while the API server is unreachable, and stops when the signal aborts", async () => {
     const lines: string[] = [];
     const stop = new AbortController();
-    // Stop a little after the engine has started its source and begun (failing) to list.
+    // Stop once the engine has started and its source has read the file (on a busy machine that
+    // can come well after the engine starts listing).
+    const seen = (msg: string): boolean => lines.some((l) => l.includes(`"msg":"${msg}"`));
     const write = (line: string): void => {
       lines.push(line);
-      if (line.includes('"msg":"engine started"')) setTimeout(() => stop.abort(), 200);
+      if (seen("engine started") && seen("credential file loaded") && !stop.signal.aborted) {
+        setTimeout(() => stop.abort(), 50);
+      }
     };
     const logger = createJsonLogger({ stream: { write }, level: "debug" });
     const signals = ["SIGINT", "SIGTERM"].map((s) => process.listenerCount(s));
