@@ -6,7 +6,20 @@
 // cluster back the way the doc found it.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,6 +30,9 @@ import { ClusterSnapshot } from "./cleanup.ts";
 import { startDeploymentStandIn, type StandIn } from "./deployment.ts";
 import { outputMatches, parseConsole, parseSynopsis, splitCommands, type CodeBlock } from "./markdown.ts";
 import { fillPlaceholders } from "./placeholders.ts";
+import { BLOCK_TIMEOUT_MS, EVENTUALLY_MS, PRELUDE, alive, q, runsForever, signalGroup } from "./shell.ts";
+
+export { EVENTUALLY_MS, runsForever } from "./shell.ts";
 
 /** What a block printed, and what went wrong, if anything. */
 interface BlockRun {
@@ -40,43 +56,6 @@ export interface ShellResult {
   stdout: string;
   stderr: string;
 }
-
-/** How long a `check` or an `eventually` command may keep failing before the doc is wrong. */
-export const EVENTUALLY_MS = 30_000;
-const BLOCK_TIMEOUT_MS = 150_000;
-
-/** A command a reader leaves running (in another terminal) while they go on. */
-export function runsForever(command: string, prefixes: readonly string[]): boolean {
-  const c = command.trim();
-  if (prefixes.some((p) => c.startsWith(p))) return true;
-  return /^imagepullsecret-patcher\s+run\b/.test(c) && !/\s--once\b/.test(c);
-}
-
-const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
-const PRELUDE = `set -eo pipefail
-if [ -f "$DOCTEST_DIR/state.sh" ]; then . "$DOCTEST_DIR/state.sh"; fi
-__doctest_save() { { export -p; printf 'cd %q\\n' "$PWD"; } > "$DOCTEST_DIR/state.sh.new" && mv "$DOCTEST_DIR/state.sh.new" "$DOCTEST_DIR/state.sh"; }
-trap __doctest_save EXIT
-trap 'printf "%s\\n" "$BASH_COMMAND" > "$DOCTEST_DIR/failed-command"' ERR
-__doctest_retry() {
-  local deadline=$((SECONDS + ${EVENTUALLY_MS / 1000})) out="$DOCTEST_DIR/retry.out" err="$DOCTEST_DIR/retry.err" code
-  while :; do
-    code=0
-    eval "$1" > "$out" 2> "$err" || code=$?
-    if (( code == 0 )) && grep -q '[^[:space:]]' "$out" "$err"; then break; fi
-    if (( SECONDS >= deadline )); then cat "$out"; cat "$err" >&2; return $(( code == 0 ? 1 : code )); fi
-    sleep 0.5
-  done
-  cat "$out"; cat "$err" >&2
-}
-__doctest_bg() {
-  local log; log="$DOCTEST_DIR/background-$(date +%s%N).log"
-  printf '$ %s\\n' "$1" > "$log"
-  setsid bash -c "$1" >> "$log" 2>&1 < /dev/null &
-  printf '%s %s\\n' "$!" "$log" >> "$DOCTEST_DIR/background.list"
-}
-`;
 
 export class DocSession {
   readonly dir: string;
@@ -105,7 +84,10 @@ export class DocSession {
       if ([".git", ".e2e", ".turbo", "node_modules"].includes(entry)) continue;
       symlinkSync(join(o.repoRoot, entry), join(this.work, entry));
     }
-    writeFileSync(join(this.bin, "imagepullsecret-patcher"), `#!/bin/sh\nexec ${q(process.execPath)} ${q(PATCHER_MAIN)} "$@"\n`);
+    writeFileSync(
+      join(this.bin, "imagepullsecret-patcher"),
+      `#!/bin/sh\nexec ${q(process.execPath)} ${q(PATCHER_MAIN)} "$@"\n`,
+    );
     chmodSync(join(this.bin, "imagepullsecret-patcher"), 0o755);
     for (const [name, path] of Object.entries(o.tools)) symlinkSync(path, join(this.bin, name));
   }
@@ -138,7 +120,8 @@ export class DocSession {
   writeFile(name: string, text: string): void {
     const path = join(this.work, name);
     mkdirSync(dirname(path), { recursive: true });
-    if (!realpathSync(dirname(path)).startsWith(realpathSync(this.work))) throw new Error(`doctest: file ${name} would be written into the repository`);
+    if (!realpathSync(dirname(path)).startsWith(realpathSync(this.work)))
+      throw new Error(`doctest: file ${name} would be written into the repository`);
     writeFileSync(path, text);
   }
 
@@ -148,7 +131,12 @@ export class DocSession {
     writeFileSync(script, PRELUDE + body);
     rmSync(join(this.dir, "failed-command"), { force: true });
     return new Promise((resolve) => {
-      const child = spawn("bash", ["--noprofile", "--norc", script], { cwd: this.work, env: this.env(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+      const child = spawn("bash", ["--noprofile", "--norc", script], {
+        cwd: this.work,
+        env: this.env(),
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -185,7 +173,10 @@ export class DocSession {
       else lines.push(command);
     }
     const unused = block.markers.omit.filter((o) => !omitted.has(o.prefix));
-    if (unused.length) throw new Error(`doctest: omit ${unused.map((o) => JSON.stringify(o.prefix)).join(", ")} matches no command of the block`);
+    if (unused.length)
+      throw new Error(
+        `doctest: omit ${unused.map((o) => JSON.stringify(o.prefix)).join(", ")} matches no command of the block`,
+      );
     return `${lines.join("\n")}\n`;
   }
 
@@ -205,7 +196,10 @@ export class DocSession {
     return readdirSync(this.dir)
       .filter((f) => f.startsWith("background-") && f.endsWith(".log"))
       .map((f) => join(this.dir, f))
-      .concat(this.standIns.map((s) => s.logFile), this.stoppedLogs);
+      .concat(
+        this.standIns.map((s) => s.logFile),
+        this.stoppedLogs,
+      );
   }
 
   private describeFailure(what: string, r: ShellResult): string {
@@ -236,7 +230,14 @@ export class DocSession {
     }
     if (block.markers.deployment) {
       const { namespace, name } = block.markers.deployment;
-      this.standIns.push(await startDeploymentStandIn(this.o.admin, namespace, name, join(this.dir, `deployment-${namespace}-${name}-${this.standIns.length + this.stoppedLogs.length}`)));
+      this.standIns.push(
+        await startDeploymentStandIn(
+          this.o.admin,
+          namespace,
+          name,
+          join(this.dir, `deployment-${namespace}-${name}-${this.standIns.length + this.stoppedLogs.length}`),
+        ),
+      );
     }
     for (const check of block.markers.check) {
       const deadline = Date.now() + EVENTUALLY_MS;
@@ -247,7 +248,9 @@ export class DocSession {
         await sleep(500);
       }
       if (r.code !== 0) {
-        throw new Error(`${id}: the promised outcome did not happen within ${EVENTUALLY_MS / 1000} s.\ncheck:\n${check}${this.describeFailure("the check", r)}\n${this.backgroundLogs()}`);
+        throw new Error(
+          `${id}: the promised outcome did not happen within ${EVENTUALLY_MS / 1000} s.\ncheck:\n${check}${this.describeFailure("the check", r)}\n${this.backgroundLogs()}`,
+        );
       }
     }
   }
@@ -289,7 +292,8 @@ export class DocSession {
       const r = await this.shell(`${fillPlaceholders(step.command)}\n`);
       stdout += r.stdout;
       stderr += r.stderr;
-      if (r.code !== expectedCode) return { stdout, stderr, problem: `${id}: ${this.describeFailure(`$ ${step.command}`, r)}` };
+      if (r.code !== expectedCode)
+        return { stdout, stderr, problem: `${id}: ${this.describeFailure(`$ ${step.command}`, r)}` };
       if (step.expected.trim() && !outputMatches(step.expected, r.stdout + r.stderr)) {
         const problem = `${id}: $ ${step.command}\nthe doc shows:\n${step.expected}\nit printed:\n${r.stdout}${r.stderr}`;
         return { stdout, stderr, problem };
@@ -351,28 +355,5 @@ export class DocSession {
     if (!process.env.DOCTEST_KEEP) rmSync(this.dir, { recursive: true, force: true });
     if (leak) throw leak;
     return restored;
-  }
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
-function alive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
