@@ -14,7 +14,9 @@ let failed = 0;
 let skipped = 0;
 let missing = false;
 for (const kind of kinds) {
-  let p = 0, f = 0, s = 0;
+  let p = 0,
+    f = 0,
+    s = 0;
   for (const rel of reports[kind] ?? []) {
     const path = join(root, rel);
     if (!existsSync(path)) {

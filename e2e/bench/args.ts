@@ -46,7 +46,19 @@ export const HELP = `usage: pnpm bench -- [options]
                          rotation 1 Secret update per copy and 0 ServiceAccount writes)`;
 
 const BOOLEANS = new Set(["check", "no-leader-election", "wait-quiet", "keep-cluster"]);
-const KNOWN = new Set([...BOOLEANS, "n", "idle-minutes", "latency-count", "latency-rate", "scenarios", "out", "throughput", "concurrency", "work-dir", "patcher-node-args"]);
+const KNOWN = new Set([
+  ...BOOLEANS,
+  "n",
+  "idle-minutes",
+  "latency-count",
+  "latency-rate",
+  "scenarios",
+  "out",
+  "throughput",
+  "concurrency",
+  "work-dir",
+  "patcher-node-args",
+]);
 
 type Flags = Map<string, string | true>;
 
@@ -92,7 +104,8 @@ function scenarioList(value: string): Set<Scenario> {
   const scenarios = new Set<Scenario>();
   for (const s of value.split(",").map((x) => x.trim())) {
     if (!s) continue;
-    if (!(ALL_SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${ALL_SCENARIOS.join(", ")})`);
+    if (!(ALL_SCENARIOS as readonly string[]).includes(s))
+      throw new Error(`unknown scenario ${s} (${ALL_SCENARIOS.join(", ")})`);
     scenarios.add(s as Scenario);
   }
   return scenarios.add("cold");

@@ -105,7 +105,8 @@ class RequestTally {
     else if (isWrite(r)) this.#write(r);
     else if (READ_VERBS.has(r.verb) && kind.endsWith("[per-namespace]")) {
       this.perNamespaceReads++;
-      if (this.perNamespaceReadExamples.length < 10) this.perNamespaceReadExamples.push(`${r.verb} ${r.uri} → ${r.code}`);
+      if (this.perNamespaceReadExamples.length < 10)
+        this.perNamespaceReadExamples.push(`${r.verb} ${r.uri} → ${r.code}`);
     }
   }
 
@@ -139,7 +140,10 @@ function compareShapes(
     deviationCount++;
     if (shape === "no writes") missing++;
     if (deviations.length < 20) {
-      deviations.push({ namespace: ns, requests: list.map((r) => `${new Date(r.received).toISOString()} ${r.verb} ${r.uri} → ${r.code}`) });
+      deviations.push({
+        namespace: ns,
+        requests: list.map((r) => `${new Date(r.received).toISOString()} ${r.verb} ${r.uri} → ${r.code}`),
+      });
     }
   }
   return { writeShapes, deviations, deviationCount, missing };
@@ -150,7 +154,12 @@ function compareShapes(
  * pattern the target demands (e.g. "1 create secrets + 1 patch serviceaccounts"); `targets` are the
  * namespaces expected to get it.
  */
-export function summarise(records: AuditRecord[], ctx: Context, targets: ReadonlySet<string>, expectedShape: string | undefined): WindowSummary {
+export function summarise(
+  records: AuditRecord[],
+  ctx: Context,
+  targets: ReadonlySet<string>,
+  expectedShape: string | undefined,
+): WindowSummary {
   const tally = new RequestTally();
   for (const r of records) tally.add(r, ctx);
   const shapes = compareShapes(tally.perNamespace, targets, expectedShape);
@@ -172,7 +181,12 @@ export function summarise(records: AuditRecord[], ctx: Context, targets: Readonl
 }
 
 /** Requests per minute of a window, by classify() label (for the idle scenario). */
-export function perMinute(records: AuditRecord[], ctx: Context, from: number, minutes: number): Record<string, number>[] {
+export function perMinute(
+  records: AuditRecord[],
+  ctx: Context,
+  from: number,
+  minutes: number,
+): Record<string, number>[] {
   const out: Record<string, number>[] = Array.from({ length: Math.ceil(minutes) }, () => ({}));
   for (const r of records) {
     const bucket = out[Math.floor((r.received - from) / 60_000)];

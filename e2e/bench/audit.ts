@@ -49,7 +49,11 @@ export function parseMicroTime(s: string): number {
 function clientName(user: string, agent: string): string {
   const product = agent.split(" ")[0]?.split("/")[0] ?? "";
   const controller = agent.includes("kubernetes/") ? agent.split("/").at(-1) : undefined;
-  const short = product ? (controller && controller !== product ? `${product}/${controller}` : product) : "no user agent";
+  const short = product
+    ? controller && controller !== product
+      ? `${product}/${controller}`
+      : product
+    : "no user agent";
   return `${user} (${short})`;
 }
 
@@ -153,7 +157,11 @@ export class AuditLog {
       // kube-controller-manager's serviceaccount controller (it runs with the admin kubeconfig of
       // the local control plane, so it is told apart by its user agent).
       const isDefault = !ref.name || ref.name === "default";
-      if (isDefault && (e.userAgent ?? "").includes("service-account-controller") && !this.defaultSaCreated.has(ref.namespace)) {
+      if (
+        isDefault &&
+        (e.userAgent ?? "").includes("service-account-controller") &&
+        !this.defaultSaCreated.has(ref.namespace)
+      ) {
         this.defaultSaCreated.set(ref.namespace, this.#record(e, user));
       }
     } else if (ref.resource === "namespaces") {

@@ -1,6 +1,13 @@
 // The checks a run is judged by. Gating ones are --check's exit status (exact write counts);
 // the others are targets, reported only.
-import type { ColdResult, IdleResult, LatencyResult, Results, RotationResult, ThroughputRun } from "./scenarios/results.ts";
+import type {
+  ColdResult,
+  IdleResult,
+  LatencyResult,
+  Results,
+  RotationResult,
+  ThroughputRun,
+} from "./scenarios/results.ts";
 
 export interface Check {
   name: string;
@@ -19,14 +26,29 @@ function coldChecks(cold: ColdResult): Check[] {
       pass: s.writes === cold.expectedWrites && s.deviationCount === 0,
       detail: `${s.writes} writes for ${cold.targets} namespaces (expected ${cold.expectedWrites}); ${s.deviationCount} namespaces deviate`,
     },
-    { name: "cold start: no per-namespace reads", gating: false, pass: s.perNamespaceReads === 0, detail: `${s.perNamespaceReads} per-namespace reads` },
-    { name: "cold start: every copy carries the source's bytes", gating: true, pass: cold.contentVerified, detail: String(cold.contentVerified) },
+    {
+      name: "cold start: no per-namespace reads",
+      gating: false,
+      pass: s.perNamespaceReads === 0,
+      detail: `${s.perNamespaceReads} per-namespace reads`,
+    },
+    {
+      name: "cold start: every copy carries the source's bytes",
+      gating: true,
+      pass: cold.contentVerified,
+      detail: String(cold.contentVerified),
+    },
   ];
 }
 
 function idleChecks(idle: IdleResult): Check[] {
   return [
-    { name: "idle: no writes besides the Lease", gating: true, pass: idle.nonLeaseWrites === 0, detail: `${idle.nonLeaseWrites} writes` },
+    {
+      name: "idle: no writes besides the Lease",
+      gating: true,
+      pass: idle.nonLeaseWrites === 0,
+      detail: `${idle.nonLeaseWrites} writes`,
+    },
     {
       name: "idle: only Lease renewals and watch re-establishment",
       gating: false,
@@ -58,7 +80,11 @@ function rotationCheck(rot: RotationResult): Check {
   return {
     name: "rotation: 1 Secret update per copy, 0 ServiceAccount writes",
     gating: true,
-    pass: rot.secretUpdates === rot.copies && rot.serviceAccountWrites === 0 && rot.summary.writes === rot.copies && rot.summary.deviationCount === 0,
+    pass:
+      rot.secretUpdates === rot.copies &&
+      rot.serviceAccountWrites === 0 &&
+      rot.summary.writes === rot.copies &&
+      rot.summary.deviationCount === 0,
     detail: `${rot.secretUpdates} Secret updates for ${rot.copies} copies, ${rot.serviceAccountWrites} ServiceAccount writes, ${rot.summary.writes} writes in all`,
   };
 }

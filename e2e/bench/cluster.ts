@@ -16,13 +16,19 @@ const PATCHER_RULES = [
   { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "list", "watch", "patch"] },
   { apiGroups: [""], resources: ["secrets"], verbs: ["create", "get", "list", "watch", "update", "delete"] },
   { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
-  { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "list", "watch", "create", "update", "patch"] },
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    verbs: ["get", "list", "watch", "create", "update", "patch"],
+  },
 ];
 
 /** A `.dockerconfigjson` value for the source Secret; `tag` makes each version distinct. */
 export function dockerConfig(tag: string): string {
   const auth = Buffer.from(`bench:${tag}`).toString("base64");
-  return Buffer.from(JSON.stringify({ auths: { "registry.bench.example": { username: "bench", password: tag, auth } } })).toString("base64");
+  return Buffer.from(
+    JSON.stringify({ auths: { "registry.bench.example": { username: "bench", password: tag, auth } } }),
+  ).toString("base64");
 }
 
 export interface BenchClusterOptions {
@@ -40,7 +46,11 @@ export class BenchCluster {
   /** Directory of the control-plane binaries (for their versions). */
   readonly binDir: string | undefined;
   /** Where the source and the Lease live, to classify the patcher's requests. */
-  readonly requestContext: Context = { sourceNamespace: SOURCE.namespace, sourceName: SOURCE.name, leaseNamespace: BENCH_NAMESPACE };
+  readonly requestContext: Context = {
+    sourceNamespace: SOURCE.namespace,
+    sourceName: SOURCE.name,
+    leaseNamespace: BENCH_NAMESPACE,
+  };
   /** The kubeconfig the patcher runs with: its own ServiceAccount's token. */
   readonly patcherKubeconfig: string;
   /** The current value of the source Secret (base64 of its .dockerconfigjson). */
@@ -126,28 +136,38 @@ export class BenchCluster {
     const admin = this.admin;
     await admin.ensure("/api/v1/namespaces", { metadata: { name: BENCH_NAMESPACE } });
     await admin.ensure(`/api/v1/namespaces/${BENCH_NAMESPACE}/serviceaccounts`, { metadata: { name: BENCH_SA } });
-    await admin.ensure("/apis/rbac.authorization.k8s.io/v1/clusterroles", { metadata: { name: BENCH_SA }, rules: PATCHER_RULES });
+    await admin.ensure("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+      metadata: { name: BENCH_SA },
+      rules: PATCHER_RULES,
+    });
     await admin.ensure("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
       metadata: { name: BENCH_SA },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: BENCH_SA },
       subjects: [{ kind: "ServiceAccount", name: BENCH_SA, namespace: BENCH_NAMESPACE }],
     });
-    const tr = await admin.post<{ status?: { token?: string } }>(`/api/v1/namespaces/${BENCH_NAMESPACE}/serviceaccounts/${BENCH_SA}/token`, {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenRequest",
-      spec: { expirationSeconds: 48 * 3600 },
-    });
+    const tr = await admin.post<{ status?: { token?: string } }>(
+      `/api/v1/namespaces/${BENCH_NAMESPACE}/serviceaccounts/${BENCH_SA}/token`,
+      {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { expirationSeconds: 48 * 3600 },
+      },
+    );
     const token = tr.status?.token;
     if (!token) throw new Error("TokenRequest returned no token");
     writeTokenKubeconfig(this.patcherKubeconfig, admin.conn, token, BENCH_SA);
     const asPatcher = new Api({ server: admin.conn.server, caPem: admin.conn.caPem, token });
     try {
-      const review = await asPatcher.post<{ status?: { userInfo?: { username?: string } } }>("/apis/authentication.k8s.io/v1/selfsubjectreviews", {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "SelfSubjectReview",
-      });
+      const review = await asPatcher.post<{ status?: { userInfo?: { username?: string } } }>(
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        {
+          apiVersion: "authentication.k8s.io/v1",
+          kind: "SelfSubjectReview",
+        },
+      );
       const username = review.status?.userInfo?.username;
-      if (username !== PATCHER_USER) throw new Error(`the token authenticates as ${username}, expected ${PATCHER_USER}`);
+      if (username !== PATCHER_USER)
+        throw new Error(`the token authenticates as ${username}, expected ${PATCHER_USER}`);
       return username;
     } finally {
       asPatcher.close();

@@ -25,7 +25,8 @@ export function connectionFromKubeconfig(path: string): Connection {
   kc.loadFromFile(path);
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
-  if (!cluster?.caData || !user) throw new Error(`${path}: expected a cluster with certificate-authority-data and a user`);
+  if (!cluster?.caData || !user)
+    throw new Error(`${path}: expected a cluster with certificate-authority-data and a user`);
   const b64 = (s: string): string => Buffer.from(s, "base64").toString("utf8");
   return {
     server: new URL(cluster.server),
@@ -130,18 +131,23 @@ export class Api {
     }
     this.requests++;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(new URL(path, this.conn.server), { method, agent: this.agent, headers, timeout: 120_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      });
+      const req = request(
+        new URL(path, this.conn.server),
+        { method, agent: this.agent, headers, timeout: 120_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+          res.on("error", reject);
+        },
+      );
       req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
       req.on("error", reject);
       req.end(payload);
     });
     if (status >= 200 && status < 300) return { status, body: text ? (JSON.parse(text) as unknown) : undefined };
-    if (options.allow?.includes(status)) return { status, body: text.startsWith("{") ? (JSON.parse(text) as unknown) : text };
+    if (options.allow?.includes(status))
+      return { status, body: text.startsWith("{") ? (JSON.parse(text) as unknown) : text };
     throw new ApiError(method, path, status, text);
   }
 
@@ -165,7 +171,10 @@ export class Api {
     let cont = "";
     do {
       const sep = path.includes("?") ? "&" : "?";
-      const page = await this.get<KubeList>(`${path}${sep}limit=2000${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`, { accept });
+      const page = await this.get<KubeList>(
+        `${path}${sep}limit=2000${cont ? `&continue=${encodeURIComponent(cont)}` : ""}`,
+        { accept },
+      );
       items.push(...(page.items ?? []));
       cont = page.metadata?.continue ?? "";
     } while (cont);
@@ -176,33 +185,41 @@ export class Api {
    * Streams a watch; `onEvent` gets each event with the wall-clock time its line arrived. Resolves
    * when the server closes the watch or `signal` aborts.
    */
-  watch(path: string, onEvent: (type: string, object: KubeObject, receivedAt: number) => void, signal: AbortSignal): Promise<void> {
+  watch(
+    path: string,
+    onEvent: (type: string, object: KubeObject, receivedAt: number) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
-      const req = request(new URL(path, this.conn.server), { method: "GET", agent: this.agent, headers: this.#headers({ accept: "application/json" }) }, (res) => {
-        if (res.statusCode !== 200) {
-          let text = "";
-          res.on("data", (c: Buffer) => (text += c.toString()));
-          res.on("end", () => reject(new ApiError("WATCH", path, res.statusCode ?? 0, text)));
-          return;
-        }
-        let buffered = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          const at = nowMs();
-          buffered += chunk;
-          let nl: number;
-          while ((nl = buffered.indexOf("\n")) >= 0) {
-            const line = buffered.slice(0, nl);
-            buffered = buffered.slice(nl + 1);
-            if (!line.trim()) continue;
-            const ev = JSON.parse(line) as { type: string; object: KubeObject };
-            onEvent(ev.type, ev.object, at);
+      const req = request(
+        new URL(path, this.conn.server),
+        { method: "GET", agent: this.agent, headers: this.#headers({ accept: "application/json" }) },
+        (res) => {
+          if (res.statusCode !== 200) {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString()));
+            res.on("end", () => reject(new ApiError("WATCH", path, res.statusCode ?? 0, text)));
+            return;
           }
-        });
-        res.on("end", () => resolve());
-        res.on("error", () => resolve());
-        res.on("close", () => resolve());
-      });
+          let buffered = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            const at = nowMs();
+            buffered += chunk;
+            let nl: number;
+            while ((nl = buffered.indexOf("\n")) >= 0) {
+              const line = buffered.slice(0, nl);
+              buffered = buffered.slice(nl + 1);
+              if (!line.trim()) continue;
+              const ev = JSON.parse(line) as { type: string; object: KubeObject };
+              onEvent(ev.type, ev.object, at);
+            }
+          });
+          res.on("end", () => resolve());
+          res.on("error", () => resolve());
+          res.on("close", () => resolve());
+        },
+      );
       this.requests++;
       const abort = (): void => {
         req.destroy();
@@ -228,5 +245,9 @@ function isTransient(err: unknown): boolean {
 
 /** Retries transient failures (429, 5xx, connection resets) a few times, backing off to 5 s. */
 export function retryTransient<T>(work: () => Promise<T>): Promise<T> {
-  return withRetry(work, { attempts: 8, retryable: isTransient, delayMs: (attempt) => Math.min(200 * 2 ** (attempt - 1), 5000) });
+  return withRetry(work, {
+    attempts: 8,
+    retryable: isTransient,
+    delayMs: (attempt) => Math.min(200 * 2 ** (attempt - 1), 5000),
+  });
 }

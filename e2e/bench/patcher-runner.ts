@@ -50,7 +50,8 @@ export class PatcherRunner {
     this.#patcher = patcher;
     this.#sampler = new RssSampler(patcher.pid, 250);
     void patcher.exited.then((code) => {
-      if (this.#patcher === patcher) this.#log(`!! the patcher exited (code ${code}); last problems:\n${patcher.errors.slice(-5).join("\n")}`);
+      if (this.#patcher === patcher)
+        this.#log(`!! the patcher exited (code ${code}); last problems:\n${patcher.errors.slice(-5).join("\n")}`);
     });
     return patcher;
   }
@@ -66,7 +67,9 @@ export class PatcherRunner {
   /** Throws with the patcher's last problems when it has exited. */
   static assertRunning(p: Patcher): void {
     if (p.child.exitCode !== null || p.child.signalCode !== null) {
-      throw new Error(`the patcher exited (${p.child.exitCode ?? p.child.signalCode}); log ${p.logPath}:\n${p.errors.slice(-10).join("\n")}`);
+      throw new Error(
+        `the patcher exited (${p.child.exitCode ?? p.child.signalCode}); log ${p.logPath}:\n${p.errors.slice(-10).join("\n")}`,
+      );
     }
   }
 

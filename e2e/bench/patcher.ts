@@ -26,9 +26,13 @@ export const DEFAULT_SETTINGS: ControllerSettings = { workers: 4, clientQps: 50,
 
 export function parseSettings(text: string): ControllerSettings {
   const out = { ...DEFAULT_SETTINGS };
-  for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [k, v] = part.split("=");
-    if (k !== "workers" && k !== "clientQps" && k !== "clientBurst") throw new Error(`unknown controller setting ${k} (workers, clientQps, clientBurst)`);
+    if (k !== "workers" && k !== "clientQps" && k !== "clientBurst")
+      throw new Error(`unknown controller setting ${k} (workers, clientQps, clientBurst)`);
     out[k] = Number(v);
     if (!(out[k] > 0)) throw new Error(`${k} must be a positive number`);
   }
@@ -93,7 +97,8 @@ export class Patcher {
           const j = JSON.parse(line) as Record<string, unknown>;
           const msg = typeof j.msg === "string" ? j.msg : "";
           if (!this.marks.has(msg)) this.marks.set(msg, { msg, at, fields: j });
-          if ((j.level === "error" || j.level === "warn") && this.errors.length < 50) this.errors.push(line.slice(0, 400));
+          if ((j.level === "error" || j.level === "warn") && this.errors.length < 50)
+            this.errors.push(line.slice(0, 400));
         } catch {
           /* not JSON */
         }
@@ -110,7 +115,14 @@ export class Patcher {
     return this.child.pid ?? -1;
   }
 
-  static async start(options: { dir: string; kubeconfigPath: string; settings: ControllerSettings; leaderElection: boolean; label: string; nodeArgs?: string[] | undefined }): Promise<Patcher> {
+  static async start(options: {
+    dir: string;
+    kubeconfigPath: string;
+    settings: ControllerSettings;
+    leaderElection: boolean;
+    label: string;
+    nodeArgs?: string[] | undefined;
+  }): Promise<Patcher> {
     mkdirSync(options.dir, { recursive: true });
     // The patcher watches its config file's directory for hot reload: give each run its own.
     const configDir = join(options.dir, `config-${options.label}`);
@@ -132,7 +144,17 @@ export class Patcher {
     const startedAt = nowMs();
     const child = spawn(
       process.execPath,
-      [...(options.nodeArgs ?? []), PATCHER_MAIN, "run", "--config", configPath, "--kubeconfig", options.kubeconfigPath, "--server-address", `127.0.0.1:${port}`],
+      [
+        ...(options.nodeArgs ?? []),
+        PATCHER_MAIN,
+        "run",
+        "--config",
+        configPath,
+        "--kubeconfig",
+        options.kubeconfigPath,
+        "--server-address",
+        `127.0.0.1:${port}`,
+      ],
       {
         env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", POD_NAME: `patcher-bench-${options.label}` },
         stdio: ["ignore", "pipe", "pipe"],
@@ -233,7 +255,8 @@ const REPORTED_GAUGES = new Set([
 export function pickMetrics(m: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(m)) {
-    if (REPORTED_GAUGES.has(k) || /^imagepullsecret_patcher_(writes|relists|watch_restarts|reconciles)_total/.test(k)) out[k] = v;
+    if (REPORTED_GAUGES.has(k) || /^imagepullsecret_patcher_(writes|relists|watch_restarts|reconciles)_total/.test(k))
+      out[k] = v;
   }
   return out;
 }

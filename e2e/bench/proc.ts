@@ -90,7 +90,10 @@ export class RssSampler {
    */
   window(from: number, to: number, steadyMs = 10_000): RssWindow {
     const inWindow = this.samples.filter((s) => s.t >= from && s.t <= to);
-    const last = inWindow.filter((s) => s.t >= to - steadyMs).map((s) => s.rss).sort((a, b) => a - b);
+    const last = inWindow
+      .filter((s) => s.t >= to - steadyMs)
+      .map((s) => s.rss)
+      .sort((a, b) => a - b);
     const mb = (b: number): number => Math.round((b / 1048576) * 10) / 10;
     return {
       peakRssMB: mb(Math.max(0, ...inWindow.map((s) => s.rss))),
@@ -277,7 +280,8 @@ export class Timeline {
     const cores: Record<string, number> = {};
     for (const [name, v] of now.cpu) {
       const before = this.#prev.cpu.get(name);
-      if (before && before.pid === v.pid && Number.isFinite(v.s) && Number.isFinite(before.s)) cores[name] = round2((v.s - before.s) / secs);
+      if (before && before.pid === v.pid && Number.isFinite(v.s) && Number.isFinite(before.s))
+        cores[name] = round2((v.s - before.s) / secs);
     }
     const total = now.machine.total - this.#prev.machine.total;
     const machine = round2(total > 0 ? ((now.machine.busy - this.#prev.machine.busy) / total) * cpus().length : 0);

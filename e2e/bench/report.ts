@@ -2,7 +2,17 @@
 import type { Args, Scenario } from "./args.ts";
 import type { Check } from "./checks.ts";
 import type { LoadInfo, MachineInfo } from "./proc.ts";
-import type { ColdResult, IdleResult, LatencyResult, LatencyStats, Results, RotationResult, Segment, ThroughputRun, WindowFacts } from "./scenarios/results.ts";
+import type {
+  ColdResult,
+  IdleResult,
+  LatencyResult,
+  LatencyStats,
+  Results,
+  RotationResult,
+  Segment,
+  ThroughputRun,
+  WindowFacts,
+} from "./scenarios/results.ts";
 
 /** The run's arguments as recorded: paths relative to the checkout, settings as labels. */
 export type RecordedArgs = Omit<Args, "out" | "workDir" | "scenarios" | "throughput"> & {
@@ -117,9 +127,17 @@ function cold(title: string, r: ColdResult | ThroughputRun): string {
     ...segmentTable(r.segments),
   ];
   if (s.deviations.length) {
-    out.push("Namespaces whose writes differ from the expected shape:", "", "```", ...s.deviations.flatMap((d) => [d.namespace, ...d.requests.map((q) => `  ${q}`)]), "```", "");
+    out.push(
+      "Namespaces whose writes differ from the expected shape:",
+      "",
+      "```",
+      ...s.deviations.flatMap((d) => [d.namespace, ...d.requests.map((q) => `  ${q}`)]),
+      "```",
+      "",
+    );
   }
-  if (s.perNamespaceReadExamples.length) out.push("Per-namespace reads (examples):", "", "```", ...s.perNamespaceReadExamples, "```", "");
+  if (s.perNamespaceReadExamples.length)
+    out.push("Per-namespace reads (examples):", "", "```", ...s.perNamespaceReadExamples, "```", "");
   return out.join("\n") + "\n\n";
 }
 
@@ -141,7 +159,14 @@ function header(meta: Meta): string[] {
 
 function checkTable(checks: Check[]): string[] {
   const verdict = (c: Check): string => (c.pass ? "PASS" : c.gating ? "**FAIL**" : "MISS");
-  return ["### Checks", "", "| | check | detail |", "|---|---|---|", ...checks.map((c) => `| ${verdict(c)} | ${c.name}${c.gating ? "" : " (target)"} | ${c.detail} |`), ""];
+  return [
+    "### Checks",
+    "",
+    "| | check | detail |",
+    "|---|---|---|",
+    ...checks.map((c) => `| ${verdict(c)} | ${c.name}${c.gating ? "" : " (target)"} | ${c.detail} |`),
+    "",
+  ];
 }
 
 function idleSection(r: IdleResult): string[] {
@@ -162,12 +187,15 @@ function idleSection(r: IdleResult): string[] {
     "|---:|---|",
     ...minutes,
     "",
-    ...(r.unexpectedExamples.length ? ["Requests outside leases and watches:", "", "```", ...r.unexpectedExamples, "```", ""] : []),
+    ...(r.unexpectedExamples.length
+      ? ["Requests outside leases and watches:", "", "```", ...r.unexpectedExamples, "```", ""]
+      : []),
   ];
 }
 
 function latencySection(r: LatencyResult): string[] {
-  const row = (label: string, s: LatencyStats): string => `| ${label} | ${s.count} | ${s.p50} | ${s.p95} | ${s.p99} | ${s.max} | ${s.mean} |`;
+  const row = (label: string, s: LatencyStats): string =>
+    `| ${label} | ${s.count} | ${s.p50} | ${s.p95} | ${s.p99} | ${s.max} | ${s.mean} |`;
   return [
     `### 3. New-namespace latency (${r.count} namespaces at ${r.ratePerSecond}/s)`,
     "",
@@ -209,7 +237,14 @@ function rotationSection(r: RotationResult): string[] {
 function throughputSection(runs: ThroughputRun[]): string[] {
   const row = (r: ThroughputRun): string => {
     const c = r.cpuCores;
-    const cells = [`\`${r.settings}\``, r.targets, r.convergedSeconds, r.summary.writes, r.writesPerSecond, r.writeLatencyMs.p99];
+    const cells = [
+      `\`${r.settings}\``,
+      r.targets,
+      r.convergedSeconds,
+      r.summary.writes,
+      r.writesPerSecond,
+      r.writeLatencyMs.p99,
+    ];
     const more = [c.patcher, c["kube-apiserver"], c.etcd, c.machineBusyCores, r.rss?.peakRssMB, r.rss?.socketsOpened];
     return `| ${[...cells, ...more.map(String)].join(" | ")} |`;
   };

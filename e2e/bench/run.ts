@@ -43,7 +43,13 @@ function initialMeta(args: Args, started: number): Meta {
   return {
     command: `node e2e/bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
     // Paths relative to the checkout, so recorded results read the same on every machine.
-    args: { ...args, out: relative(REPO, args.out), workDir: relative(REPO, args.workDir), scenarios: [...args.scenarios], throughput: args.throughput.map(settingsLabel) },
+    args: {
+      ...args,
+      out: relative(REPO, args.out),
+      workDir: relative(REPO, args.workDir),
+      scenarios: [...args.scenarios],
+      throughput: args.throughput.map(settingsLabel),
+    },
     patcher: relative(REPO, PATCHER_MAIN),
     loadAtStart: loadInfo(),
     startedAt: new Date(started).toISOString(),
@@ -61,7 +67,8 @@ async function runScenarios(env: BenchEnv, args: Args, results: Results): Promis
   results.setup = await createNamespaces(env, names("bench", args.n), "cold");
   results.cold = await coldStart(env, DEFAULT_SETTINGS, "cold");
   if (args.scenarios.has("idle") && args.idleMinutes > 0) results.idle = await idle(env, args.idleMinutes);
-  if (args.scenarios.has("latency") && args.latencyCount > 0) results.latency = await latency(env, args.latencyCount, args.latencyRate, "lat");
+  if (args.scenarios.has("latency") && args.latencyCount > 0)
+    results.latency = await latency(env, args.latencyCount, args.latencyRate, "lat");
   if (args.scenarios.has("rotation")) results.rotation = await rotation(env);
   if (args.scenarios.has("throughput")) {
     const runs: ThroughputRun[] = [];
@@ -71,7 +78,14 @@ async function runScenarios(env: BenchEnv, args: Args, results: Results): Promis
 }
 
 /** A run that is stopped (SIGTERM/SIGINT/SIGHUP) still writes what it has and stops its processes. */
-function stopOnSignals(args: Args, report: Report, cluster: BenchCluster, runner: PatcherRunner, started: number, log: Log): void {
+function stopOnSignals(
+  args: Args,
+  report: Report,
+  cluster: BenchCluster,
+  runner: PatcherRunner,
+  started: number,
+  log: Log,
+): void {
   const onSignal = (signal: string): void => {
     log(`received ${signal}: writing partial results and stopping`);
     report.results.error = `interrupted by ${signal}`;
@@ -89,8 +103,15 @@ function stopOnSignals(args: Args, report: Report, cluster: BenchCluster, runner
 /** Runs every scenario against the cluster; returns 2 when one failed (the error is in the results). */
 async function measure(args: Args, cluster: BenchCluster, report: Report, started: number, log: Log): Promise<number> {
   const { meta, results } = report;
-  const runner = new PatcherRunner(cluster, { leaderElection: args.leaderElection, nodeArgs: args.patcherNodeArgs }, log);
-  const pids = (): Record<string, number> => ({ ...cluster.pids, ...(runner.pid === undefined ? {} : { patcher: runner.pid }) });
+  const runner = new PatcherRunner(
+    cluster,
+    { leaderElection: args.leaderElection, nodeArgs: args.patcherNodeArgs },
+    log,
+  );
+  const pids = (): Record<string, number> => ({
+    ...cluster.pids,
+    ...(runner.pid === undefined ? {} : { patcher: runner.pid }),
+  });
   const timeline = new Timeline(pids, 2000);
   const env: BenchEnv = { cluster, patcher: runner, timeline, pids, concurrency: args.concurrency, log };
   stopOnSignals(args, report, cluster, runner, started, log);
@@ -139,7 +160,8 @@ function finish(args: Args, report: Report, exitCode: number, log: Log): number 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), REPO);
   const started = Date.now();
-  const log: Log = (line) => void process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
+  const log: Log = (line) =>
+    void process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
   if (args.waitQuiet) await waitQuiet(log);
   const report: Report = { meta: initialMeta(args, started), results: {}, checks: [] };
   mkdirSync(args.workDir, { recursive: true });

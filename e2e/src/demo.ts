@@ -32,7 +32,9 @@ mappings:
 const COPY_NAMES = ["regcred-team-a", "regcred-team-b"];
 
 function dockerconfig(registry: string, user: string): string {
-  return Buffer.from(JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${user}:demo-password`).toString("base64") } } })).toString("base64");
+  return Buffer.from(
+    JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${user}:demo-password`).toString("base64") } } }),
+  ).toString("base64");
 }
 
 say("Starting a local control plane (etcd, kube-apiserver, kube-controller-manager)…");
@@ -47,20 +49,37 @@ try {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cluster.kubeconfigPath);
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  say(`kube-apiserver ${(await kc.makeApiClient(k8s.VersionApi).getCode()).gitVersion} at ${kc.getCurrentCluster()?.server}`);
+  say(
+    `kube-apiserver ${(await kc.makeApiClient(k8s.VersionApi).getCode()).gitVersion} at ${kc.getCurrentCluster()?.server}`,
+  );
 
   say("\n1. The platform team stores each team's registry credential in kube-system.");
-  for (const [team, registry] of [["a", "registry-a.example.com"], ["b", "registry-b.example.com"]] as const) {
+  for (const [team, registry] of [
+    ["a", "registry-a.example.com"],
+    ["b", "registry-b.example.com"],
+  ] as const) {
     await core.createNamespacedSecret({
       namespace: "kube-system",
-      body: { metadata: { name: `regcred-team-${team}` }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": dockerconfig(registry, `team-${team}-robot`) } },
+      body: {
+        metadata: { name: `regcred-team-${team}` },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": dockerconfig(registry, `team-${team}-robot`) },
+      },
     });
   }
   say("   Namespaces exist for both teams; one of team A's already has its own Secret called regcred-team-a.");
-  for (const [name, labels] of [["team-a-web", { team: "a" }], ["team-a-legacy", { team: "a" }], ["team-b-data", {}], ["sandbox", {}]] as const) {
+  for (const [name, labels] of [
+    ["team-a-web", { team: "a" }],
+    ["team-a-legacy", { team: "a" }],
+    ["team-b-data", {}],
+    ["sandbox", {}],
+  ] as const) {
     await core.createNamespace({ body: { metadata: { name, labels } } });
   }
-  await core.createNamespacedSecret({ namespace: "team-a-legacy", body: { metadata: { name: "regcred-team-a" }, stringData: { note: "made by hand" } } });
+  await core.createNamespacedSecret({
+    namespace: "team-a-legacy",
+    body: { metadata: { name: "regcred-team-a" }, stringData: { note: "made by hand" } },
+  });
   await core.createNamespacedServiceAccount({ namespace: "team-b-data", body: { metadata: { name: "etl" } } });
 
   const configPath = join(dir, "config.yaml");
@@ -72,7 +91,15 @@ try {
   for (const line of plan.stdout.trim().split("\n")) say(`     ${line}`);
 
   const port = await freePort();
-  patcher = new PatcherProcess(["run", "--config", configPath, "--kubeconfig", cluster.kubeconfigPath, "--server-address", `127.0.0.1:${port}`]);
+  patcher = new PatcherProcess([
+    "run",
+    "--config",
+    configPath,
+    "--kubeconfig",
+    cluster.kubeconfigPath,
+    "--server-address",
+    `127.0.0.1:${port}`,
+  ]);
   await patcher.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("initial sync complete"));
 
   say("\n3. A developer creates namespace team-b-ml and, at once, a Pod without imagePullSecrets.");
@@ -80,12 +107,17 @@ try {
   await core.createNamespace({ body: { metadata: { name: "team-b-ml" } } });
   let pod: k8s.V1Pod | undefined;
   while (!pod && Date.now() - t0 < 30_000) {
-    const sa = await core.readNamespacedServiceAccount({ name: "default", namespace: "team-b-ml" }).catch(() => undefined);
+    const sa = await core
+      .readNamespacedServiceAccount({ name: "default", namespace: "team-b-ml" })
+      .catch(() => undefined);
     if (sa?.imagePullSecrets?.length) {
       say(`   its default ServiceAccount referenced the copy ${Date.now() - t0} ms after the namespace was created`);
       pod = await core.createNamespacedPod({
         namespace: "team-b-ml",
-        body: { metadata: { name: "trainer" }, spec: { containers: [{ name: "trainer", image: "registry-b.example.com/ml/trainer:1" }] } },
+        body: {
+          metadata: { name: "trainer" },
+          spec: { containers: [{ name: "trainer", image: "registry-b.example.com/ml/trainer:1" }] },
+        },
       });
     } else await sleep(25);
   }
@@ -100,12 +132,18 @@ try {
       const secret = await core.readNamespacedSecret({ name: copyName, namespace: name }).catch(() => undefined);
       if (!secret) continue;
       const mapping = secret.metadata?.labels?.["imagepullsecret-patcher.io/mapping"];
-      const registry = secret.data?.[".dockerconfigjson"] ? Object.keys((JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()) as { auths: object }).auths)[0] : "";
+      const registry = secret.data?.[".dockerconfigjson"]
+        ? Object.keys(
+            (JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()) as { auths: object }).auths,
+          )[0]
+        : "";
       if (mapping) copies.push(`${copyName}: copy from mapping ${mapping} (${registry})`);
       else if (name === "kube-system") copies.push(`${copyName}: the source`);
       else copies.push(`${copyName}: someone else's, left alone`);
     }
-    const sas = (await core.listNamespacedServiceAccount({ namespace: name })).items.map((sa) => `${sa.metadata?.name}=${JSON.stringify((sa.imagePullSecrets ?? []).map((r) => r.name))}`);
+    const sas = (await core.listNamespacedServiceAccount({ namespace: name })).items.map(
+      (sa) => `${sa.metadata?.name}=${JSON.stringify((sa.imagePullSecrets ?? []).map((r) => r.name))}`,
+    );
     rows.push([name, copies.join("; ") || "-", sas.join(" ")]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -116,11 +154,16 @@ try {
   for (const line of status.stdout.trim().split("\n")) say(`     ${line}`);
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   say("\n6. A few of its metrics (http://127.0.0.1:" + port + "/metrics):");
-  for (const line of metrics.split("\n").filter((l) => /^imagepullsecret_patcher_(writes_total|conflicts_total|namespaces\{.*in_scope)/.test(l))) say(`     ${line}`);
+  for (const line of metrics
+    .split("\n")
+    .filter((l) => /^imagepullsecret_patcher_(writes_total|conflicts_total|namespaces\{.*in_scope)/.test(l)))
+    say(`     ${line}`);
   say("\n7. What the patcher logged (JSON lines, abridged):");
   for (const l of patcher.logs().filter((l) => l.msg !== "caches synced")) {
     const { level, msg, mapping, namespace, actions, reason } = l as Record<string, string | undefined>;
-    say(`     ${level} ${msg}${mapping ? ` mapping=${mapping}` : ""}${namespace ? ` namespace=${namespace}` : ""}${actions ? ` actions="${actions}"` : ""}${reason ? ` reason="${reason}"` : ""}`);
+    say(
+      `     ${level} ${msg}${mapping ? ` mapping=${mapping}` : ""}${namespace ? ` namespace=${namespace}` : ""}${actions ? ` actions="${actions}"` : ""}${reason ? ` reason="${reason}"` : ""}`,
+    );
   }
 } finally {
   await stop();

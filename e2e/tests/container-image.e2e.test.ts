@@ -8,29 +8,65 @@
 // installs docker.io if needed and starts dockerd for the duration of this file, then stops it
 // (e2e/src/container/docker.ts). If no engine can be had, every test here FAILS with the reason.
 // On a machine that cannot run Docker at all, set E2E_SKIP_CONTAINER=1 to skip this file.
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
 import { Wait } from "testcontainers";
 import { NamespaceScope, adminKubeConfig, eventually, uniqueName } from "../src/support/kube.ts";
-import { TEST_PASSWORD_PREFIX, putSourceSecret, waitForCopy, waitForDefaultServiceAccount, waitForPullSecrets } from "../src/support/fixtures.ts";
+import {
+  TEST_PASSWORD_PREFIX,
+  putSourceSecret,
+  waitForCopy,
+  waitForDefaultServiceAccount,
+  waitForPullSecrets,
+} from "../src/support/fixtures.ts";
 import { freePort } from "../src/cluster/local/processes.ts";
 import { docker, ensureDockerEngine, run, type DockerEngine } from "../src/container/docker.ts";
 import { ensureNodeRuntimeBase, type BaseImage } from "../src/container/base-image.ts";
-import { buildPatcherBundle, buildPatcherImage, patcherVersion, removePatcherImage, type BuiltImage } from "../src/container/image.ts";
+import {
+  buildPatcherBundle,
+  buildPatcherImage,
+  patcherVersion,
+  removePatcherImage,
+  type BuiltImage,
+} from "../src/container/image.ts";
 import { HardenedContainer, NONROOT_UID } from "../src/container/hardened-container.ts";
 
 const SKIP = process.env.E2E_SKIP_CONTAINER === "1";
 const log = (line: string): void => void process.stderr.write(`[e2e:container] ${line}\n`);
 const CONFIG_IN_CONTAINER = "/etc/imagepullsecret-patcher/config.yaml";
 const KUBECONFIG_IN_CONTAINER = "/var/run/imagepullsecret-patcher/kubeconfig";
-const HARDENING = ["--read-only", "--user", `${NONROOT_UID}:${NONROOT_UID}`, "--cap-drop", "ALL", "--security-opt", "no-new-privileges"];
+const HARDENING = [
+  "--read-only",
+  "--user",
+  `${NONROOT_UID}:${NONROOT_UID}`,
+  "--cap-drop",
+  "ALL",
+  "--security-opt",
+  "no-new-privileges",
+];
 
 interface ImageInspect {
   Size: number;
-  Config: { User: string; Entrypoint: string[]; Cmd: string[]; Env: string[]; WorkingDir: string; Labels: Record<string, string> };
+  Config: {
+    User: string;
+    Entrypoint: string[];
+    Cmd: string[];
+    Env: string[];
+    WorkingDir: string;
+    Labels: Record<string, string>;
+  };
 }
 interface ContainerInspect {
   Config: { User: string };
@@ -120,7 +156,9 @@ describe.skipIf(SKIP)("container image", () => {
     built();
     const info = await inspect<ImageInspect>("image", imageRef);
     const baseInfo = await inspect<ImageInspect>("image", base.ref);
-    log(`image ${imageRef}: ${(info.Size / 1e6).toFixed(1)} MB; base ${base.ref}: ${(baseInfo.Size / 1e6).toFixed(1)} MB; app layers ${((info.Size - baseInfo.Size) / 1e6).toFixed(2)} MB`);
+    log(
+      `image ${imageRef}: ${(info.Size / 1e6).toFixed(1)} MB; base ${base.ref}: ${(baseInfo.Size / 1e6).toFixed(1)} MB; app layers ${((info.Size - baseInfo.Size) / 1e6).toFixed(2)} MB`,
+    );
     expect(info.Config.User).toBe(`${NONROOT_UID}:${NONROOT_UID}`);
     expect(info.Config.Entrypoint).toEqual(["/nodejs/bin/node", "/app/bundle/main.mjs"]);
     expect(info.Config.Cmd).toEqual(["run"]);
@@ -134,7 +172,9 @@ describe.skipIf(SKIP)("container image", () => {
     expect(info.Size - baseInfo.Size).toBeLessThan(20e6);
 
     const started = Date.now();
-    const version = await run("docker", ["run", "--rm", ...HARDENING, "--network", "none", imageRef, "version"], { timeoutMs: 60_000 });
+    const version = await run("docker", ["run", "--rm", ...HARDENING, "--network", "none", imageRef, "version"], {
+      timeoutMs: 60_000,
+    });
     timings.version = Date.now() - started;
     expect(version.stderr.replace(/^WARNING: .*\n/gm, "")).toBe("");
     expect(version.code).toBe(0);
@@ -167,7 +207,15 @@ describe.skipIf(SKIP)("container image", () => {
         { source: config, target: CONFIG_IN_CONTAINER, mode: "ro" },
         { source: kubeconfig, target: KUBECONFIG_IN_CONTAINER, mode: "ro" },
       ])
-      .withCommand(["run", "--config", CONFIG_IN_CONTAINER, "--kubeconfig", KUBECONFIG_IN_CONTAINER, "--server-address", `127.0.0.1:${port}`])
+      .withCommand([
+        "run",
+        "--config",
+        CONFIG_IN_CONTAINER,
+        "--kubeconfig",
+        KUBECONFIG_IN_CONTAINER,
+        "--server-address",
+        `127.0.0.1:${port}`,
+      ])
       .withLogConsumer((stream) => stream.on("data", (d: Buffer | string) => (logs += d.toString())))
       .withWaitStrategy(Wait.forLogMessage(/"msg":"starting"/))
       .withStartupTimeout(60_000)
@@ -191,13 +239,23 @@ describe.skipIf(SKIP)("container image", () => {
       ]);
       // …and what the process got, seen from the host (when the engine runs on this host).
       const procStatus = `/proc/${info.State.Pid}/status`;
-      if (existsSync(procStatus) && readFileSync(`/proc/${info.State.Pid}/cmdline`, "utf8").includes("/app/bundle/main.mjs")) {
+      if (
+        existsSync(procStatus) &&
+        readFileSync(`/proc/${info.State.Pid}/cmdline`, "utf8").includes("/app/bundle/main.mjs")
+      ) {
         const status = readFileSync(procStatus, "utf8");
-        expect(status).toMatch(new RegExp(`^Uid:\\s+${NONROOT_UID}\\s+${NONROOT_UID}\\s+${NONROOT_UID}\\s+${NONROOT_UID}$`, "m"));
-        expect(status).toMatch(new RegExp(`^Gid:\\s+${NONROOT_UID}\\s+${NONROOT_UID}\\s+${NONROOT_UID}\\s+${NONROOT_UID}$`, "m"));
+        expect(status).toMatch(
+          new RegExp(`^Uid:\\s+${NONROOT_UID}\\s+${NONROOT_UID}\\s+${NONROOT_UID}\\s+${NONROOT_UID}$`, "m"),
+        );
+        expect(status).toMatch(
+          new RegExp(`^Gid:\\s+${NONROOT_UID}\\s+${NONROOT_UID}\\s+${NONROOT_UID}\\s+${NONROOT_UID}$`, "m"),
+        );
         expect(status).toMatch(/^CapEff:\s+0+$/m);
         expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
-      } else log(`container process ${info.State.Pid} is not visible in this host's /proc; checked its uid through docker inspect only`);
+      } else
+        log(
+          `container process ${info.State.Pid} is not visible in this host's /proc; checked its uid through docker inspect only`,
+        );
 
       // The work: the copy and the ServiceAccount reference, also in a namespace created later.
       t = Date.now();

@@ -31,8 +31,12 @@ describe("./scripts/demo (README, Quick start)", () => {
     expect(out).toMatch(/default ServiceAccount referenced the copy \d+ ms after the namespace was created/);
     expect(out).toContain('Pod team-b-ml/trainer was admitted with imagePullSecrets [{"name":"regcred-team-b"}]');
     // The table: each team's namespaces hold that team's copy and entry; the hand-made Secret is left alone.
-    expect(out).toMatch(/team-a-web\s+regcred-team-a: copy from mapping regcred-team-a \(registry-a\.example\.com\)\s+default=\["regcred-team-a"\]/);
-    expect(out).toMatch(/team-b-data\s+regcred-team-b: copy from mapping regcred-team-b \(registry-b\.example\.com\)\s+default=\["regcred-team-b"\] etl=\["regcred-team-b"\]/);
+    expect(out).toMatch(
+      /team-a-web\s+regcred-team-a: copy from mapping regcred-team-a \(registry-a\.example\.com\)\s+default=\["regcred-team-a"\]/,
+    );
+    expect(out).toMatch(
+      /team-b-data\s+regcred-team-b: copy from mapping regcred-team-b \(registry-b\.example\.com\)\s+default=\["regcred-team-b"\] etl=\["regcred-team-b"\]/,
+    );
     expect(out).toMatch(/team-a-legacy\s+regcred-team-a: someone else's, left alone\s+default=\[\]/);
     expect(out).toMatch(/sandbox\s+-\s+default=\[\]/);
     // status, metrics, logs, and a clean stop.

@@ -41,7 +41,13 @@ const docs: Doc[] = docFiles().map((path) => {
 });
 
 const needs = (word: RegExp): boolean =>
-  docs.some((d) => d.blocks.some((b) => classify(b).kind === "run" && (word.test(b.text) || b.markers.setup.some((s) => word.test(s)) || b.markers.check.some((s) => word.test(s)))));
+  docs.some((d) =>
+    d.blocks.some(
+      (b) =>
+        classify(b).kind === "run" &&
+        (word.test(b.text) || b.markers.setup.some((s) => word.test(s)) || b.markers.check.some((s) => word.test(s))),
+    ),
+  );
 
 // The docs install cluster-wide objects under fixed names, and cleaning up deletes every namespace
 // created meanwhile: only on a cluster this run made for itself.
@@ -64,7 +70,9 @@ beforeAll(async () => {
 for (const doc of docs) {
   // Blocks marked skip (the reason stands next to them in the doc) and output blocks run nothing, so
   // they are not tests; an unmarked block is, and fails.
-  const tests = doc.blocks.map((b) => ({ block: b, kind: classify(b) })).filter((t) => !["ignore", "file", "skip", "output"].includes(t.kind.kind));
+  const tests = doc.blocks
+    .map((b) => ({ block: b, kind: classify(b) }))
+    .filter((t) => !["ignore", "file", "skip", "output"].includes(t.kind.kind));
   if (!doc.error && tests.length === 0) continue;
 
   describe.skipIf(!ownCluster)(doc.path, () => {
@@ -81,7 +89,13 @@ for (const doc of docs) {
 
     beforeAll(async () => {
       if (toolError) return;
-      session = await DocSession.open({ doc: doc.path, repoRoot: REPO, admin: adminKubeConfig(), kubeconfigPath: inject("kubeconfigPath"), tools });
+      session = await DocSession.open({
+        doc: doc.path,
+        repoRoot: REPO,
+        admin: adminKubeConfig(),
+        kubeconfigPath: inject("kubeconfigPath"),
+        tools,
+      });
     });
 
     afterAll(async () => {
@@ -93,7 +107,9 @@ for (const doc of docs) {
       const id = `${doc.path}:${block.line}`;
       if (kind.kind === "unmarked") {
         it(id, () => {
-          throw new Error(`${id}: unmarked shell block: tag it (\`\`\`bash runs it) or mark it <!-- doctest: skip — reason --> / <!-- doctest: output -->`);
+          throw new Error(
+            `${id}: unmarked shell block: tag it (\`\`\`bash runs it) or mark it <!-- doctest: skip — reason --> / <!-- doctest: output -->`,
+          );
         });
       } else {
         it(
@@ -102,7 +118,9 @@ for (const doc of docs) {
             if (toolError) throw toolError;
             if (!session) throw new Error(`${doc.path}: no session`);
             // File blocks (`doctest: file NAME`) up to this block, in order.
-            for (const f of doc.blocks.filter((b) => b.line < block.line && b.markers.file !== undefined && b.line > written)) {
+            for (const f of doc.blocks.filter(
+              (b) => b.line < block.line && b.markers.file !== undefined && b.line > written,
+            )) {
               session.writeFile(f.markers.file ?? "", f.text);
               written = f.line;
             }

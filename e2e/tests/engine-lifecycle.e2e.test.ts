@@ -86,7 +86,10 @@ describe("mappings, cleanup and failure handling", () => {
     expect(await readSecret(core, none, "pull")).toBeUndefined();
 
     // Relabel b from team b to team a: b's copy is replaced by a's, entries stay single.
-    await core.patchNamespace({ name: b, body: [{ op: "replace", path: "/metadata/labels/team", value: "a" }] }, JSON_PATCH);
+    await core.patchNamespace(
+      { name: b, body: [{ op: "replace", path: "/metadata/labels/team", value: "a" }] },
+      JSON_PATCH,
+    );
     await waitForCopy(core, b, "pull", passA);
     await waitForPullSecrets(core, b, "default", ["pull"]);
     const status = patcher.engine.status();
@@ -97,8 +100,18 @@ describe("mappings, cleanup and failure handling", () => {
   it("reports two mappings writing one Secret into one namespace, and never flip-flops", async () => {
     const ns = await namespaces.create("life-clash", { suite, team: "b", extra: "yes" });
     const patcher = await start([
-      { name: "first", source: { secret: { name: "regcred-a", namespace: sourceNs } }, targets: { selector: `suite=${suite},extra=yes` }, secretName: "clash" },
-      { name: "second", source: { secret: { name: "regcred-b", namespace: sourceNs } }, targets: { selector: `suite=${suite},team=b` }, secretName: "clash" },
+      {
+        name: "first",
+        source: { secret: { name: "regcred-a", namespace: sourceNs } },
+        targets: { selector: `suite=${suite},extra=yes` },
+        secretName: "clash",
+      },
+      {
+        name: "second",
+        source: { secret: { name: "regcred-b", namespace: sourceNs } },
+        targets: { selector: `suite=${suite},team=b` },
+        secretName: "clash",
+      },
     ]);
     const copy = await waitForCopy(core, ns, "clash", passA);
     await sleep(2000);
@@ -122,7 +135,14 @@ describe("mappings, cleanup and failure handling", () => {
     await patcher.stop();
 
     const retaining = await start(
-      [{ name: "retained", source: { secret: { name: "regcred-b", namespace: sourceNs } }, targets: { selector: `suite=${suite},team=r` }, secretName: "kept" }],
+      [
+        {
+          name: "retained",
+          source: { secret: { name: "regcred-b", namespace: sourceNs } },
+          targets: { selector: `suite=${suite},team=r` },
+          secretName: "kept",
+        },
+      ],
       { retainOnMappingRemoval: true },
     );
     await waitForCopy(core, retainNs, "kept", passB);
@@ -153,14 +173,28 @@ describe("mappings, cleanup and failure handling", () => {
     await putSourceSecret(core, badSourceNs, "flaky", passA);
     const target = await namespaces.create("life-badtgt", { suite, team: "flaky" });
     const patcher = await start([
-      { name: "flaky", source: { secret: { name: "flaky", namespace: badSourceNs } }, targets: { selector: `suite=${suite},team=flaky` }, secretName: "flaky-pull" },
+      {
+        name: "flaky",
+        source: { secret: { name: "flaky", namespace: badSourceNs } },
+        targets: { selector: `suite=${suite},team=flaky` },
+        secretName: "flaky-pull",
+      },
     ]);
     const good = await waitForCopy(core, target, "flaky-pull", passA);
     // The API server itself refuses a dockerconfigjson Secret that is not JSON; these pass it.
     const bad: [string, k8s.V1Secret][] = [
-      ["no auths", { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64('{"credsStore":"x"}') } }],
+      [
+        "no auths",
+        { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64('{"credsStore":"x"}') } },
+      ],
       ["empty auths", { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64('{"auths":{}}') } }],
-      ["auth not base64", { type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64('{"auths":{"r":{"auth":"%%%"}}}') } }],
+      [
+        "auth not base64",
+        {
+          type: "kubernetes.io/dockerconfigjson",
+          data: { ".dockerconfigjson": b64('{"auths":{"r":{"auth":"%%%"}}}') },
+        },
+      ],
     ];
     for (const [what, body] of bad) {
       const current = await core.readNamespacedSecret({ name: "flaky", namespace: badSourceNs });
@@ -172,13 +206,19 @@ describe("mappings, cleanup and failure handling", () => {
       expect(status.sourceError).toContain("flaky");
       expect(status.sourceError).not.toContain(passA);
       await putSourceSecret(core, badSourceNs, "flaky", passA);
-      await eventually("source ready again", () => (patcher.engine.status()[0]?.sourceState === "ready" ? true : undefined));
+      await eventually("source ready again", () =>
+        patcher.engine.status()[0]?.sourceState === "ready" ? true : undefined,
+      );
     }
     // Wrong type: Secret types are immutable, so replace the Secret.
     await core.deleteNamespacedSecret({ name: "flaky", namespace: badSourceNs });
-    await eventually("degraded after delete", () => (patcher.engine.status()[0]?.sourceState === "degraded" ? true : undefined));
+    await eventually("degraded after delete", () =>
+      patcher.engine.status()[0]?.sourceState === "degraded" ? true : undefined,
+    );
     await putSourceSecret(core, badSourceNs, "flaky", passA, "Opaque");
-    await eventually("wrong type reported", () => (patcher.engine.status()[0]?.sourceError?.includes("type Opaque") ? true : undefined));
+    await eventually("wrong type reported", () =>
+      patcher.engine.status()[0]?.sourceError?.includes("type Opaque") ? true : undefined,
+    );
     const kept = await readSecret(core, target, "flaky-pull");
     expect(kept?.metadata?.resourceVersion).toBe(good.metadata?.resourceVersion);
     await core.deleteNamespacedSecret({ name: "flaky", namespace: badSourceNs });
@@ -194,13 +234,23 @@ describe("mappings, cleanup and failure handling", () => {
     await putSourceSecret(core, src, "term", passA);
     const ns = await namespaces.create("life-term", { suite, team: "term" });
     const patcher = await start([
-      { name: "term", source: { secret: { name: "term", namespace: src } }, targets: { selector: `suite=${suite},team=term` }, secretName: "term-pull" },
+      {
+        name: "term",
+        source: { secret: { name: "term", namespace: src } },
+        targets: { selector: `suite=${suite},team=term` },
+        secretName: "term-pull",
+      },
     ]);
     const copy = await waitForCopy(core, ns, "term-pull", passA);
     // A finalizer on a ConfigMap holds the namespace in Terminating.
-    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: "hold", finalizers: ["e2e.example/hold"] } } });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: "hold", finalizers: ["e2e.example/hold"] } },
+    });
     await core.deleteNamespace({ name: ns });
-    await eventually("namespace terminating", async () => ((await core.readNamespace({ name: ns })).status?.phase === "Terminating" ? true : undefined));
+    await eventually("namespace terminating", async () =>
+      (await core.readNamespace({ name: ns })).status?.phase === "Terminating" ? true : undefined,
+    );
     await putSourceSecret(core, src, "term", `${passA}-2`);
     await sleep(1500);
     const after = await readSecret(core, ns, "term-pull");
@@ -208,7 +258,10 @@ describe("mappings, cleanup and failure handling", () => {
     if (after) expect(after.metadata?.resourceVersion).toBe(copy.metadata?.resourceVersion);
     // Nothing was attempted there: a write into a terminating namespace would have failed and been logged.
     expect(patcher.logger.lines.filter((l) => l.includes(ns) && l.includes("failed"))).toEqual([]);
-    await core.patchNamespacedConfigMap({ name: "hold", namespace: ns, body: [{ op: "remove", path: "/metadata/finalizers" }] }, JSON_PATCH);
+    await core.patchNamespacedConfigMap(
+      { name: "hold", namespace: ns, body: [{ op: "remove", path: "/metadata/finalizers" }] },
+      JSON_PATCH,
+    );
     await patcher.stop();
   });
 });

@@ -26,7 +26,12 @@ describe("seed scenario: regcred in kube-system, all namespaces, default Service
   beforeAll(async () => {
     await putSourceSecret(core, "kube-system", sourceName, password);
     patcher = await startEngine(kc, [
-      { name: "seed", source: { secret: { name: sourceName, namespace: "kube-system" } }, targets: { all: {} }, secretName },
+      {
+        name: "seed",
+        source: { secret: { name: sourceName, namespace: "kube-system" } },
+        targets: { all: {} },
+        secretName,
+      },
     ]);
   });
   afterAll(async () => {
@@ -54,7 +59,10 @@ describe("seed scenario: regcred in kube-system, all namespaces, default Service
     await waitForPullSecrets(core, ns, "default", [secretName]);
     const pod = await core.createNamespacedPod({
       namespace: ns,
-      body: { metadata: { name: "web" }, spec: { containers: [{ name: "web", image: "registry.example.test/team/web:1" }] } },
+      body: {
+        metadata: { name: "web" },
+        spec: { containers: [{ name: "web", image: "registry.example.test/team/web:1" }] },
+      },
     });
     expect(pod.spec?.imagePullSecrets).toEqual([{ name: secretName }]);
   });

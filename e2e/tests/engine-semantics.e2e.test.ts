@@ -79,7 +79,9 @@ describe("engine semantics on the real API server", () => {
     );
     await sleep(1500);
     expect((await readSecret(core, ns, secretName))?.metadata?.resourceVersion).toBe(rv);
-    expect((await core.readNamespacedServiceAccount({ name: "default", namespace: ns })).metadata?.resourceVersion).toBe(sa.metadata?.resourceVersion);
+    expect(
+      (await core.readNamespacedServiceAccount({ name: "default", namespace: ns })).metadata?.resourceVersion,
+    ).toBe(sa.metadata?.resourceVersion);
     await putSourceSecret(core, sourceNs, "regcred", password);
     await waitForCopy(core, ns, secretName, password);
   });
@@ -105,7 +107,14 @@ describe("engine semantics on the real API server", () => {
     await core.createNamespacedSecret({
       namespace: ns,
       body: {
-        metadata: { name: secretName, labels: { [MANAGED_BY_LABEL]: "imagepullsecret-patcher", "imagepullsecret-patcher.io/mapping": "sem", "imagepullsecret-patcher.io/instance": "default" } },
+        metadata: {
+          name: secretName,
+          labels: {
+            [MANAGED_BY_LABEL]: "imagepullsecret-patcher",
+            "imagepullsecret-patcher.io/mapping": "sem",
+            "imagepullsecret-patcher.io/instance": "default",
+          },
+        },
         type: "Opaque",
         data: { ".dockerconfigjson": b64("old") },
       },
@@ -122,7 +131,11 @@ describe("engine semantics on the real API server", () => {
     const ns = await namespaces.create("sem-foreign");
     const mine = await core.createNamespacedSecret({
       namespace: ns,
-      body: { metadata: { name: secretName }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64(dockerConfigJson("someone-else")) } },
+      body: {
+        metadata: { name: secretName },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": b64(dockerConfigJson("someone-else")) },
+      },
     });
     await core.patchNamespace(
       { name: ns, body: [{ op: "add", path: "/metadata/labels", value: { "e2e-suite": label } }] },
@@ -139,7 +152,9 @@ describe("engine semantics on the real API server", () => {
     // It does not patch the ServiceAccount to point at a Secret it does not control.
     await waitForDefaultServiceAccount(core, ns);
     await sleep(500);
-    expect((await core.readNamespacedServiceAccount({ name: "default", namespace: ns })).imagePullSecrets ?? []).toEqual([]);
+    expect(
+      (await core.readNamespacedServiceAccount({ name: "default", namespace: ns })).imagePullSecrets ?? [],
+    ).toEqual([]);
     expect(JSON.stringify(events)).not.toContain(password);
   });
 
@@ -147,7 +162,11 @@ describe("engine semantics on the real API server", () => {
     const ns = await namespaces.create("sem-adopt");
     await core.createNamespacedSecret({
       namespace: ns,
-      body: { metadata: { name: secretName, annotations: { [ADOPT_ANNOTATION]: "true" } }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64(dockerConfigJson("old")) } },
+      body: {
+        metadata: { name: secretName, annotations: { [ADOPT_ANNOTATION]: "true" } },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": b64(dockerConfigJson("old")) },
+      },
     });
     await core.patchNamespace(
       { name: ns, body: [{ op: "add", path: "/metadata/labels", value: { "e2e-suite": `${label}-adopt` } }] },
@@ -160,7 +179,10 @@ describe("engine semantics on the real API server", () => {
 
   it("overwrites a same-name Secret only under conflictPolicy overwrite", async () => {
     const ns = await namespaces.create("sem-overwrite");
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: secretName }, type: "Opaque", data: { token: b64("x") } } });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: secretName }, type: "Opaque", data: { token: b64("x") } },
+    });
     await core.patchNamespace(
       { name: ns, body: [{ op: "add", path: "/metadata/labels", value: { "e2e-suite": `${label}-overwrite` } }] },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch),
@@ -173,7 +195,11 @@ describe("engine semantics on the real API server", () => {
     const ns = await namespaces.create("sem-sa");
     await waitForDefaultServiceAccount(core, ns);
     await core.patchNamespacedServiceAccount(
-      { name: "default", namespace: ns, body: [{ op: "add", path: "/imagePullSecrets", value: [{ name: "zz-user" }, { name: "aa-user" }] }] },
+      {
+        name: "default",
+        namespace: ns,
+        body: [{ op: "add", path: "/imagePullSecrets", value: [{ name: "zz-user" }, { name: "aa-user" }] }],
+      },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch),
     );
     await core.patchNamespace(
@@ -198,12 +224,17 @@ describe("engine semantics on the real API server", () => {
   it("keeps its hands off a user's own entry with the same name when cleaning up", async () => {
     const ns = await selected("sem-userentry");
     await waitForPullSecrets(core, ns, "default", [secretName]);
-    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: "ci" }, imagePullSecrets: [{ name: secretName }] } });
+    await core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: "ci" }, imagePullSecrets: [{ name: secretName }] },
+    });
     await core.patchNamespace(
       { name: ns, body: [{ op: "remove", path: "/metadata/labels/e2e-suite" }] },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch),
     );
     await waitForPullSecrets(core, ns, "default", []);
-    expect((await core.readNamespacedServiceAccount({ name: "ci", namespace: ns })).imagePullSecrets).toEqual([{ name: secretName }]);
+    expect((await core.readNamespacedServiceAccount({ name: "ci", namespace: ns })).imagePullSecrets).toEqual([
+      { name: secretName },
+    ]);
   });
 });

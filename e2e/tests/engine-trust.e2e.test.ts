@@ -16,8 +16,24 @@ import {
   type SourceProvider,
   type SourceValue,
 } from "@imagepullsecret-patcher/core";
-import { NamespaceScope, adminKubeConfig, eventually, statusCode, tokenKubeConfig, uniqueName } from "../src/support/kube.ts";
-import { TEST_PASSWORD_PREFIX, putSourceSecret, readSecret, sleep, waitForCopy, waitForDefaultServiceAccount, waitForNoSecret, waitForPullSecrets } from "../src/support/fixtures.ts";
+import {
+  NamespaceScope,
+  adminKubeConfig,
+  eventually,
+  statusCode,
+  tokenKubeConfig,
+  uniqueName,
+} from "../src/support/kube.ts";
+import {
+  TEST_PASSWORD_PREFIX,
+  putSourceSecret,
+  readSecret,
+  sleep,
+  waitForCopy,
+  waitForDefaultServiceAccount,
+  waitForNoSecret,
+  waitForPullSecrets,
+} from "../src/support/fixtures.ts";
 import { CapturingLogger } from "../src/support/logs.ts";
 
 interface Running {
@@ -35,11 +51,24 @@ function build(kc: k8s.KubeConfig, configs: unknown[], logger: CapturingLogger):
 }
 
 /** Runs an engine on mappings built from config; counts every write it sends. */
-async function start(kc: k8s.KubeConfig, configs: unknown[] | Mapping[], options: Partial<EngineOptions> = {}): Promise<Running> {
+async function start(
+  kc: k8s.KubeConfig,
+  configs: unknown[] | Mapping[],
+  options: Partial<EngineOptions> = {},
+): Promise<Running> {
   const logger = new CapturingLogger();
   const writes: string[] = [];
-  const mappings = (configs as unknown[]).every((c) => typeof (c as Mapping).strategy === "object") ? (configs as Mapping[]) : build(kc, configs, logger);
-  const engine = new Engine({ kubeConfig: kc, mappings, logger, resyncIntervalMs: 0, observer: { onWrite: (kind) => writes.push(kind) }, ...options });
+  const mappings = (configs as unknown[]).every((c) => typeof (c as Mapping).strategy === "object")
+    ? (configs as Mapping[])
+    : build(kc, configs, logger);
+  const engine = new Engine({
+    kubeConfig: kc,
+    mappings,
+    logger,
+    resyncIntervalMs: 0,
+    observer: { onWrite: (kind) => writes.push(kind) },
+    ...options,
+  });
   const controller = new AbortController();
   const running = engine.run(controller.signal);
   await engine.waitForSync(controller.signal);
@@ -117,17 +146,38 @@ describe("engine trust on the real API server", () => {
         await start(
           kc,
           [
-            { name: "team-a", source: { secret: { name: "regcred-a", namespace: sourceNs } }, targets: { namespaces: [a1, both] }, secretName: "shared-pull" },
-            { name: "team-a2", source: { secret: { name: "regcred-a", namespace: sourceNs } }, targets: { namespaces: [a2] }, secretName: "shared-pull" },
+            {
+              name: "team-a",
+              source: { secret: { name: "regcred-a", namespace: sourceNs } },
+              targets: { namespaces: [a1, both] },
+              secretName: "shared-pull",
+            },
+            {
+              name: "team-a2",
+              source: { secret: { name: "regcred-a", namespace: sourceNs } },
+              targets: { namespaces: [a2] },
+              secretName: "shared-pull",
+            },
           ],
           { instance: "alpha" },
         ),
       );
       await waitForCopy(core, both, "shared-pull", password);
       engines.push(
-        await start(kc, [{ name: "team-b", source: { secret: { name: "regcred-b", namespace: sourceNs } }, targets: { namespaces: [b1, both] }, secretName: "shared-pull" }], {
-          instance: "beta",
-        }),
+        await start(
+          kc,
+          [
+            {
+              name: "team-b",
+              source: { secret: { name: "regcred-b", namespace: sourceNs } },
+              targets: { namespaces: [b1, both] },
+              secretName: "shared-pull",
+            },
+          ],
+          {
+            instance: "beta",
+          },
+        ),
       );
     });
     afterAll(async () => {
@@ -161,7 +211,14 @@ describe("engine trust on the real API server", () => {
     });
 
     it("never removes the other instance's entry when a namespace leaves one instance", async () => {
-      engines[1]?.reload([{ name: "team-b", source: { secret: { name: "regcred-b", namespace: sourceNs } }, targets: { namespaces: [b1] }, secretName: "shared-pull" }]);
+      engines[1]?.reload([
+        {
+          name: "team-b",
+          source: { secret: { name: "regcred-b", namespace: sourceNs } },
+          targets: { namespaces: [b1] },
+          secretName: "shared-pull",
+        },
+      ]);
       await settle(engines);
       await waitForCopy(core, both, "shared-pull", password);
       await waitForPullSecrets(core, both, "default", ["shared-pull"]);
@@ -174,12 +231,31 @@ describe("engine trust on the real API server", () => {
     const target = await namespaces.create("trust-403");
     const forbiddenNs = await namespaces.create("trust-403-src");
     await putSourceSecret(core, forbiddenNs, "regcred-x", `${password}-x`);
-    const kcLimited = await limitedIdentity({ readSourcesIn: sourceNs, copyNames: ["ok-pull", "x-pull"], watchNamespaces: true });
+    const kcLimited = await limitedIdentity({
+      readSourcesIn: sourceNs,
+      copyNames: ["ok-pull", "x-pull"],
+      watchNamespaces: true,
+    });
     const configs = [
-      { name: "broken", source: { secret: { name: "regcred-x", namespace: forbiddenNs } }, targets: { namespaces: [target] }, secretName: "x-pull" },
-      { name: "works", source: { secret: { name: "regcred-a", namespace: sourceNs } }, targets: { namespaces: [target] }, secretName: "ok-pull" },
+      {
+        name: "broken",
+        source: { secret: { name: "regcred-x", namespace: forbiddenNs } },
+        targets: { namespaces: [target] },
+        secretName: "x-pull",
+      },
+      {
+        name: "works",
+        source: { secret: { name: "regcred-a", namespace: sourceNs } },
+        targets: { namespaces: [target] },
+        secretName: "ok-pull",
+      },
     ];
-    const once = new Engine({ kubeConfig: kcLimited, mappings: build(kcLimited, configs, new CapturingLogger()), resyncIntervalMs: 0, onceSourceWaitMs: 10_000 });
+    const once = new Engine({
+      kubeConfig: kcLimited,
+      mappings: build(kcLimited, configs, new CapturingLogger()),
+      resyncIntervalMs: 0,
+      onceSourceWaitMs: 10_000,
+    });
     const started = Date.now();
     const left = await once.runOnce(new AbortController().signal);
     expect(Date.now() - started).toBeLessThan(60_000);
@@ -190,7 +266,14 @@ describe("engine trust on the real API server", () => {
 
     const running = await start(kcLimited, configs);
     try {
-      await eventually("the broken mapping reports why", () => (running.engine.status().find((s) => s.name === "broken")?.sourceError?.includes("403") ? true : undefined));
+      await eventually("the broken mapping reports why", () =>
+        running.engine
+          .status()
+          .find((s) => s.name === "broken")
+          ?.sourceError?.includes("403")
+          ? true
+          : undefined,
+      );
       expect(await readSecret(core, target, "x-pull")).toBeUndefined();
     } finally {
       await running.stop();
@@ -231,7 +314,18 @@ describe("engine trust on the real API server", () => {
     });
     const engine = new Engine({
       kubeConfig: kc,
-      mappings: build(kc, [{ name: "hooked", source: { secret: { name: "regcred-a", namespace: sourceNs } }, targets: { namespaces: [target] }, secretName: "hook-pull" }], new CapturingLogger()),
+      mappings: build(
+        kc,
+        [
+          {
+            name: "hooked",
+            source: { secret: { name: "regcred-a", namespace: sourceNs } },
+            targets: { namespaces: [target] },
+            secretName: "hook-pull",
+          },
+        ],
+        new CapturingLogger(),
+      ),
       resyncIntervalMs: 0,
       onceRetryBudgetMs: 3000,
     });
@@ -243,11 +337,26 @@ describe("engine trust on the real API server", () => {
   });
 
   it("retries a watch refused with 403 by relisting, sees new namespaces, and names the missing verb", async () => {
-    const kcNoWatch = await limitedIdentity({ readSourcesIn: sourceNs, copyNames: ["nowatch-pull"], watchNamespaces: false });
+    const kcNoWatch = await limitedIdentity({
+      readSourcesIn: sourceNs,
+      copyNames: ["nowatch-pull"],
+      watchNamespaces: false,
+    });
     const label = uniqueName("nowatch");
-    const running = await start(kcNoWatch, [{ name: "nowatch", source: { secret: { name: "regcred-a", namespace: sourceNs } }, targets: { selector: { matchLabels: { trust: label } } }, secretName: "nowatch-pull" }]);
+    const running = await start(kcNoWatch, [
+      {
+        name: "nowatch",
+        source: { secret: { name: "regcred-a", namespace: sourceNs } },
+        targets: { selector: { matchLabels: { trust: label } } },
+        secretName: "nowatch-pull",
+      },
+    ]);
     try {
-      await eventually("the missing verb reported", () => (running.engine.problems().some((p) => p.includes('needs "watch"') && p.includes("/api/v1/namespaces")) ? true : undefined));
+      await eventually("the missing verb reported", () =>
+        running.engine.problems().some((p) => p.includes('needs "watch"') && p.includes("/api/v1/namespaces"))
+          ? true
+          : undefined,
+      );
       const fresh = await namespaces.create("trust-nowatch", { trust: label });
       await waitForCopy(core, fresh, "nowatch-pull", password);
     } finally {
@@ -277,7 +386,11 @@ describe("engine trust on the real API server", () => {
       expect(dropped.signal?.aborted).toBe(true);
       expect(stable.signal?.aborted).toBe(false);
       await waitForNoSecret(core, target, "dropped-pull");
-      await eventually("the removed mapping forgotten once cleaned up", () => (running.engine.trackedCounts().retiredMappings === 0 ? true : undefined), 30_000);
+      await eventually(
+        "the removed mapping forgotten once cleaned up",
+        () => (running.engine.trackedCounts().retiredMappings === 0 ? true : undefined),
+        30_000,
+      );
       expect(running.engine.trackedCounts().copyWatches).toBe(1);
     } finally {
       await running.stop();
@@ -287,7 +400,14 @@ describe("engine trust on the real API server", () => {
   it("cleans up the old copies and entries when a mapping's secretName changes, by reload and across a restart", async () => {
     const target = await namespaces.create("trust-rename");
     await waitForDefaultServiceAccount(core, target);
-    const config = (secretName: string): unknown[] => [{ name: "renamed", source: { secret: { name: "regcred-a", namespace: sourceNs } }, targets: { namespaces: [target] }, secretName }];
+    const config = (secretName: string): unknown[] => [
+      {
+        name: "renamed",
+        source: { secret: { name: "regcred-a", namespace: sourceNs } },
+        targets: { namespaces: [target] },
+        secretName,
+      },
+    ];
     const running = await start(kc, config("first-pull"));
     try {
       await waitForPullSecrets(core, target, "default", ["first-pull"]);
@@ -312,21 +432,44 @@ describe("engine trust on the real API server", () => {
 
   it("keeps its maps bounded: forgets deleted namespaces, caps what tenants' labels can add", async () => {
     const label = uniqueName("bound");
-    const running = await start(kc, [{ name: "bound", source: { secret: { name: "regcred-a", namespace: sourceNs } }, targets: { selector: { matchLabels: { trust: label } } }, secretName: "bound-pull" }]);
+    const running = await start(kc, [
+      {
+        name: "bound",
+        source: { secret: { name: "regcred-a", namespace: sourceNs } },
+        targets: { selector: { matchLabels: { trust: label } } },
+        secretName: "bound-pull",
+      },
+    ]);
     try {
       const created: string[] = [];
       for (let i = 0; i < 5; i++) created.push(await namespaces.create("trust-bound", { trust: label }));
       for (const ns of created) await waitForCopy(core, ns, "bound-pull", password);
       const before = running.engine.trackedCounts().keyStatuses;
       await Promise.all(created.map((name) => core.deleteNamespace({ name })));
-      await eventually("statuses of deleted namespaces forgotten", () => (running.engine.trackedCounts().keyStatuses <= before - 5 ? true : undefined), 90_000);
+      await eventually(
+        "statuses of deleted namespaces forgotten",
+        () => (running.engine.trackedCounts().keyStatuses <= before - 5 ? true : undefined),
+        90_000,
+      );
       // A tenant labels Secrets named like our copy with made-up mappings of this instance.
       const tenant = await namespaces.create("trust-tenant");
       for (let i = 0; i < 80; i++) {
-        await core.createNamespacedSecret({
-          namespace: tenant,
-          body: { metadata: { name: "bound-pull", labels: { [MANAGED_BY_LABEL]: "imagepullsecret-patcher", [MAPPING_LABEL]: `made-up-${i}`, [INSTANCE_LABEL]: "default" } }, type: "Opaque" },
-        }).catch(() => undefined);
+        await core
+          .createNamespacedSecret({
+            namespace: tenant,
+            body: {
+              metadata: {
+                name: "bound-pull",
+                labels: {
+                  [MANAGED_BY_LABEL]: "imagepullsecret-patcher",
+                  [MAPPING_LABEL]: `made-up-${i}`,
+                  [INSTANCE_LABEL]: "default",
+                },
+              },
+              type: "Opaque",
+            },
+          })
+          .catch(() => undefined);
         await core.deleteNamespacedSecret({ name: "bound-pull", namespace: tenant }).catch(() => undefined);
       }
       await sleep(2000);
@@ -337,7 +480,11 @@ describe("engine trust on the real API server", () => {
   });
 
   /** A ServiceAccount token identity with only the grants named, for RBAC-shaped failures. */
-  async function limitedIdentity(o: { readSourcesIn: string; copyNames: string[]; watchNamespaces: boolean }): Promise<k8s.KubeConfig> {
+  async function limitedIdentity(o: {
+    readSourcesIn: string;
+    copyNames: string[];
+    watchNamespaces: boolean;
+  }): Promise<k8s.KubeConfig> {
     const name = uniqueName("trust-id");
     const home = await namespaces.create("trust-id");
     await core.createNamespacedServiceAccount({ namespace: home, body: { metadata: { name } } });
@@ -348,25 +495,52 @@ describe("engine trust on the real API server", () => {
           { apiGroups: [""], resources: ["namespaces"], verbs: o.watchNamespaces ? ["list", "watch"] : ["list"] },
           { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["list", "watch", "patch"] },
           { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
-          { apiGroups: [""], resources: ["secrets"], resourceNames: o.copyNames, verbs: ["list", "watch", "update", "delete"] },
+          {
+            apiGroups: [""],
+            resources: ["secrets"],
+            resourceNames: o.copyNames,
+            verbs: ["list", "watch", "update", "delete"],
+          },
           { apiGroups: [""], resources: ["events"], verbs: ["create"] },
         ],
       },
     });
     cleanups.push(() => rbac.deleteClusterRole({ name }));
     await rbac.createClusterRoleBinding({
-      body: { metadata: { name }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name }, subjects: [{ kind: "ServiceAccount", name, namespace: home }] },
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+        subjects: [{ kind: "ServiceAccount", name, namespace: home }],
+      },
     });
     cleanups.push(() => rbac.deleteClusterRoleBinding({ name }));
     await rbac.createNamespacedRole({
       namespace: o.readSourcesIn,
-      body: { metadata: { name }, rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: ["regcred-a", "regcred-b"], verbs: ["list", "watch"] }] },
+      body: {
+        metadata: { name },
+        rules: [
+          {
+            apiGroups: [""],
+            resources: ["secrets"],
+            resourceNames: ["regcred-a", "regcred-b"],
+            verbs: ["list", "watch"],
+          },
+        ],
+      },
     });
     await rbac.createNamespacedRoleBinding({
       namespace: o.readSourcesIn,
-      body: { metadata: { name }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ kind: "ServiceAccount", name, namespace: home }] },
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+        subjects: [{ kind: "ServiceAccount", name, namespace: home }],
+      },
     });
-    const token = await core.createNamespacedServiceAccountToken({ name, namespace: home, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    const token = await core.createNamespacedServiceAccountToken({
+      name,
+      namespace: home,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    });
     return tokenKubeConfig(kc, token.status?.token ?? "", name);
   }
 });
@@ -380,7 +554,9 @@ class RecordingSource implements SourceProvider {
   constructor(name: string, password: string, startError?: Error) {
     this.description = `recording ${name}`;
     this.#startError = startError;
-    const json = JSON.stringify({ auths: { "registry.example.test": { auth: Buffer.from(`robot:${password}`).toString("base64") } } });
+    const json = JSON.stringify({
+      auths: { "registry.example.test": { auth: Buffer.from(`robot:${password}`).toString("base64") } },
+    });
     this.#value = { credential: parseDockerConfigJson(json, this.description), fetchedAt: new Date() };
   }
   start(signal: AbortSignal): Promise<void> {

@@ -11,7 +11,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
 import { tokenDockerConfigJson } from "@imagepullsecret-patcher/example-token-source";
-import { PULL_SECRETS_ANNOTATION, createJsonLogger, startController } from "@imagepullsecret-patcher/example-embedded-controller";
+import {
+  PULL_SECRETS_ANNOTATION,
+  createJsonLogger,
+  startController,
+} from "@imagepullsecret-patcher/example-embedded-controller";
 import { NamespaceScope, adminKubeConfig, eventually, uniqueName } from "../src/support/kube.ts";
 import { PatcherProcess, runPatcher } from "../src/support/patcher-process.ts";
 import {
@@ -77,7 +81,11 @@ describe("examples", () => {
   const workDir = mkdtempSync(join(E2E_DIR, ".e2e", "examples-"));
 
   /** Creates a namespace with annotations (NamespaceScope only sets labels) and schedules its deletion. */
-  async function namespaceWith(prefix: string, annotations: Record<string, string>, labels: Record<string, string> = {}): Promise<string> {
+  async function namespaceWith(
+    prefix: string,
+    annotations: Record<string, string>,
+    labels: Record<string, string> = {},
+  ): Promise<string> {
     const name = uniqueName(prefix);
     await core.createNamespace({ body: { metadata: { name, labels, annotations } } });
     namespaces.created.push(name);
@@ -157,7 +165,10 @@ server: { address: "" }
         // The endpoint breaks: the source turns degraded and the copy keeps the last good token.
         const lastGood = issued;
         endpoint.answer(() => ({ status: 500, body: { error: "token service down" } }));
-        const line = await patcher.waitForLog((l) => l.msg === "source failed; keeping the last good credential", 30_000);
+        const line = await patcher.waitForLog(
+          (l) => l.msg === "source failed; keeping the last good credential",
+          30_000,
+        );
         expect(String(line.error)).toContain("HTTP 500");
         const kept = await eventually("the last good token in the copy", async () => {
           const copy = await readSecret(core, ns, "token-pull");
@@ -187,7 +198,13 @@ server: { address: "" }
       const lines: string[] = [];
       const logger = createJsonLogger({ stream: { write: (l: string) => lines.push(l) }, level: "debug" });
       const stop = new AbortController();
-      const controller = await startController({ kubeConfig: kc, signal: stop.signal, source: { secret: { namespace: src, name: "regcred" } }, logger, resyncIntervalMs: 0 });
+      const controller = await startController({
+        kubeConfig: kc,
+        signal: stop.signal,
+        source: { secret: { namespace: src, name: "regcred" } },
+        logger,
+        resyncIntervalMs: 0,
+      });
       try {
         await waitForCopy(core, annotated, "example-pull-secret", password);
         await waitForPullSecrets(core, annotated, "default", ["example-pull-secret"]);
@@ -223,17 +240,23 @@ server: { address: "" }
     });
 
     it("runs as its own program (dist/main.js) and exits 0 on SIGTERM", async () => {
-      const child = spawn(process.execPath, [EMBEDDED_MAIN, "--kubeconfig", kubeconfig, "--source-secret", `${src}/regcred`], {
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const child = spawn(
+        process.execPath,
+        [EMBEDDED_MAIN, "--kubeconfig", kubeconfig, "--source-secret", `${src}/regcred`],
+        {
+          env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
       try {
-        await eventually("the program to sync", () => (stdout.includes('"msg":"controller synced"') ? true : undefined));
+        await eventually("the program to sync", () =>
+          stdout.includes('"msg":"controller synced"') ? true : undefined,
+        );
         const ns = await namespaceWith("ex-embed-main", { [PULL_SECRETS_ANNOTATION]: "true" });
         await waitForCopy(core, ns, "example-pull-secret", password);
         await waitForPullSecrets(core, ns, "default", ["example-pull-secret"]);
@@ -255,7 +278,10 @@ server: { address: "" }
     const dir = mkdtempSync(join(tmpdir(), "examples-plugins-"));
     const fixture = (name: string, source: string): void => {
       mkdirSync(join(dir, "node_modules", name), { recursive: true });
-      writeFileSync(join(dir, "node_modules", name, "package.json"), JSON.stringify({ name, version: "0.0.0", type: "module", exports: "./index.js" }));
+      writeFileSync(
+        join(dir, "node_modules", name, "package.json"),
+        JSON.stringify({ name, version: "0.0.0", type: "module", exports: "./index.js" }),
+      );
       writeFileSync(join(dir, "node_modules", name, "index.js"), source);
     };
     fixture("broken-plugin-nothing", 'export const hello = "not a plugin";\n');
@@ -266,13 +292,19 @@ server: { address: "" }
 
     const config = (plugin: string): string => {
       const path = join(dir, `${plugin.replace(/[^a-z0-9-]/gi, "_")}.yaml`);
-      writeFileSync(path, `plugins: ["${plugin}"]\nsource: { secret: { name: regcred, namespace: kube-system } }\ntargets: { namespaces: [nowhere-${suite}] }\n`);
+      writeFileSync(
+        path,
+        `plugins: ["${plugin}"]\nsource: { secret: { name: regcred, namespace: kube-system } }\ntargets: { namespaces: [nowhere-${suite}] }\n`,
+      );
       return path;
     };
 
     it.each([
       ["@imagepullsecret-patcher/example-does-not-exist", "not installed (cannot be resolved)"],
-      ["broken-plugin-nothing", "exports no plugin: expected a default export (or `plugin`) with sources, selectors or strategies"],
+      [
+        "broken-plugin-nothing",
+        "exports no plugin: expected a default export (or `plugin`) with sources, selectors or strategies",
+      ],
       ["broken-plugin-empty", "provides no sources, selectors or strategies"],
       ["broken-plugin-bad-factory", "sources[0] is not a plugin factory (needs type, validate and create)"],
       ["broken-plugin-throws", "failed to load: cannot start: missing native module"],

@@ -28,7 +28,11 @@ const password = `${TEST_PASSWORD_PREFIX}faults`;
 const dir = mkdtempSync(join(tmpdir(), "patcher-faults-"));
 const patchers: PatcherProcess[] = [];
 
-function startPatcher(name: string, extraConfig = "", kubeconfig = cluster.kubeconfigPath): { proc: PatcherProcess; port: number; ready: Promise<void> } {
+function startPatcher(
+  name: string,
+  extraConfig = "",
+  kubeconfig = cluster.kubeconfigPath,
+): { proc: PatcherProcess; port: number; ready: Promise<void> } {
   const config = join(dir, `${name}.yaml`);
   writeFileSync(
     config,
@@ -44,7 +48,15 @@ controller: { resyncInterval: 0, clientQps: 300, clientBurst: 300, workers: 8${e
   const holder: { proc?: PatcherProcess; port: number } = { port: 0 };
   const ready = portPromise.then(async (port) => {
     holder.port = port;
-    holder.proc = new PatcherProcess(["run", "--config", config, "--kubeconfig", kubeconfig, "--server-address", `127.0.0.1:${port}`]);
+    holder.proc = new PatcherProcess([
+      "run",
+      "--config",
+      config,
+      "--kubeconfig",
+      kubeconfig,
+      "--server-address",
+      `127.0.0.1:${port}`,
+    ]);
     patchers.push(holder.proc);
     await holder.proc.waitForLog((l) => l.msg === "engine started");
   });
@@ -66,9 +78,15 @@ async function assertConverged(selected: readonly string[]): Promise<void> {
     `all ${selected.length} namespaces converged`,
     async () => {
       const secrets = await core.listSecretForAllNamespaces({ labelSelector: MANAGED });
-      const withCopy = new Set(secrets.items.filter((s) => s.metadata?.name === SECRET).map((s) => s.metadata?.namespace ?? ""));
+      const withCopy = new Set(
+        secrets.items.filter((s) => s.metadata?.name === SECRET).map((s) => s.metadata?.namespace ?? ""),
+      );
       const sas = await core.listServiceAccountForAllNamespaces({ fieldSelector: "metadata.name=default" });
-      const patched = new Set(sas.items.filter((sa) => (sa.imagePullSecrets ?? []).some((r) => r.name === SECRET)).map((sa) => sa.metadata?.namespace ?? ""));
+      const patched = new Set(
+        sas.items
+          .filter((sa) => (sa.imagePullSecrets ?? []).some((r) => r.name === SECRET))
+          .map((sa) => sa.metadata?.namespace ?? ""),
+      );
       const ok = [...want].every((n) => withCopy.has(n) && patched.has(n)) && [...withCopy].every((n) => want.has(n));
       return ok ? true : undefined;
     },
@@ -77,10 +95,14 @@ async function assertConverged(selected: readonly string[]): Promise<void> {
   const sas = await core.listServiceAccountForAllNamespaces({ fieldSelector: "metadata.name=default" });
   for (const sa of sas.items) {
     const names = (sa.imagePullSecrets ?? []).map((r) => r.name);
-    expect(names.filter((n) => n === SECRET).length, `${sa.metadata?.namespace}/default has our entry once`).toBeLessThanOrEqual(1);
+    expect(
+      names.filter((n) => n === SECRET).length,
+      `${sa.metadata?.namespace}/default has our entry once`,
+    ).toBeLessThanOrEqual(1);
   }
   const secrets = await core.listSecretForAllNamespaces({ labelSelector: MANAGED });
-  for (const s of secrets.items) expect(want.has(s.metadata?.namespace ?? ""), `no orphan copy in ${s.metadata?.namespace}`).toBe(true);
+  for (const s of secrets.items)
+    expect(want.has(s.metadata?.namespace ?? ""), `no orphan copy in ${s.metadata?.namespace}`).toBe(true);
 }
 
 async function metric(port: number, name: string): Promise<number> {
@@ -102,10 +124,22 @@ beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: "fault-src" } } });
   await putSourceSecret(core, "fault-src", "regcred", password);
   await core.createNamespace({ body: { metadata: { name: foreign.namespace, labels: { fault: "yes" } } } });
-  const s = await core.createNamespacedSecret({ namespace: foreign.namespace, body: { metadata: { name: "theirs" }, type: "Opaque", data: { k: "dg==" } } });
+  const s = await core.createNamespacedSecret({
+    namespace: foreign.namespace,
+    body: { metadata: { name: "theirs" }, type: "Opaque", data: { k: "dg==" } },
+  });
   foreign.secretRv = s.metadata?.resourceVersion ?? "";
-  await eventually("default SA", () => core.readNamespacedServiceAccount({ name: "default", namespace: foreign.namespace }).catch(() => undefined));
-  await core.patchNamespacedServiceAccount({ name: "default", namespace: foreign.namespace, body: [{ op: "add", path: "/imagePullSecrets", value: [{ name: "their-pull" }] }] }, JSON_PATCH);
+  await eventually("default SA", () =>
+    core.readNamespacedServiceAccount({ name: "default", namespace: foreign.namespace }).catch(() => undefined),
+  );
+  await core.patchNamespacedServiceAccount(
+    {
+      name: "default",
+      namespace: foreign.namespace,
+      body: [{ op: "add", path: "/imagePullSecrets", value: [{ name: "their-pull" }] }],
+    },
+    JSON_PATCH,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -131,7 +165,11 @@ describe("faults", () => {
     const patcher = startPatcher("crash");
     await patcher.ready;
     // Kill the API server once the sync is under way.
-    await eventually("sync under way", async () => ((await metric(patcher.port, "imagepullsecret_patcher_writes_total")) >= 100 ? true : undefined), 120_000);
+    await eventually(
+      "sync under way",
+      async () => ((await metric(patcher.port, "imagepullsecret_patcher_writes_total")) >= 100 ? true : undefined),
+      120_000,
+    );
     await cluster.killApiserver();
     await sleep(3000);
     await cluster.startApiserver();
@@ -150,11 +188,22 @@ describe("faults", () => {
     // While it is down: changes, then compaction of everything before them.
     await core.createNamespace({ body: { metadata: { name: "fault-after-compaction", labels: { fault: "yes" } } } });
     selected.push("fault-after-compaction");
-    const range = (await (await fetch(`${cluster.etcdUrl}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: Buffer.from("/").toString("base64") }) })).json()) as { header: { revision: string } };
-    const compacted = await fetch(`${cluster.etcdUrl}/v3/kv/compaction`, { method: "POST", body: JSON.stringify({ revision: range.header.revision, physical: true }) });
+    const range = (await (
+      await fetch(`${cluster.etcdUrl}/v3/kv/range`, {
+        method: "POST",
+        body: JSON.stringify({ key: Buffer.from("/").toString("base64") }),
+      })
+    ).json()) as { header: { revision: string } };
+    const compacted = await fetch(`${cluster.etcdUrl}/v3/kv/compaction`, {
+      method: "POST",
+      body: JSON.stringify({ revision: range.header.revision, physical: true }),
+    });
     expect(compacted.status).toBe(200);
     // A watch from any resourceVersion before the compaction now gets 410.
-    const gone = await fetch(`${cluster.server}/api/v1/namespaces?watch=true&resourceVersion=1&timeoutSeconds=1`, {}).catch(() => undefined);
+    const gone = await fetch(
+      `${cluster.server}/api/v1/namespaces?watch=true&resourceVersion=1&timeoutSeconds=1`,
+      {},
+    ).catch(() => undefined);
     void gone;
     const again = startPatcher("compaction-2");
     await again.ready;
@@ -175,7 +224,11 @@ describe("faults", () => {
     await pool(unselect, 20, async (name) => {
       await core.patchNamespace({ name, body: [{ op: "remove", path: "/metadata/labels/fault" }] }, JSON_PATCH);
     });
-    await eventually("some work done", async () => ((await metric(first.port, "imagepullsecret_patcher_writes_total")) >= 50 ? true : undefined), 120_000);
+    await eventually(
+      "some work done",
+      async () => ((await metric(first.port, "imagepullsecret_patcher_writes_total")) >= 50 ? true : undefined),
+      120_000,
+    );
     first.proc.child.kill("SIGKILL");
     await first.proc.exited;
     selected.push(...extra);
@@ -195,7 +248,10 @@ describe("faults", () => {
   it("keeps every entry of a concurrent ServiceAccount writer and its own", async () => {
     const names = Array.from({ length: 10 }, (_, i) => `fault-race-${i}`);
     for (const name of names) await core.createNamespace({ body: { metadata: { name, labels: { fault: "yes" } } } });
-    for (const name of names) await eventually("default SA", () => core.readNamespacedServiceAccount({ name: "default", namespace: name }).catch(() => undefined));
+    for (const name of names)
+      await eventually("default SA", () =>
+        core.readNamespacedServiceAccount({ name: "default", namespace: name }).catch(() => undefined),
+      );
     const patcher = startPatcher("race");
     await patcher.ready;
     // The other writer: read-modify-write with the resourceVersion, retried on conflict, like any
@@ -208,7 +264,11 @@ describe("faults", () => {
           const list = (sa.imagePullSecrets ?? []).filter((r) => r.name !== `other-${round - 1}`);
           list.push({ name: `other-${round}` });
           try {
-            await core.replaceNamespacedServiceAccount({ name: "default", namespace: ns, body: { ...sa, imagePullSecrets: list } });
+            await core.replaceNamespacedServiceAccount({
+              name: "default",
+              namespace: ns,
+              body: { ...sa, imagePullSecrets: list },
+            });
             break;
           } catch (err) {
             if (statusCode(err) !== 409) throw err;
@@ -217,10 +277,19 @@ describe("faults", () => {
         }
         // Meanwhile the patcher adds and removes its entry as the namespace is relabelled.
         if (round % 3 === 0) {
-          await core.patchNamespace({ name: ns, body: [{ op: "replace", path: "/metadata/labels/fault", value: round % 6 === 0 ? "no" : "yes" }] }, JSON_PATCH);
+          await core.patchNamespace(
+            {
+              name: ns,
+              body: [{ op: "replace", path: "/metadata/labels/fault", value: round % 6 === 0 ? "no" : "yes" }],
+            },
+            JSON_PATCH,
+          );
         }
       }
-      await core.patchNamespace({ name: ns, body: [{ op: "replace", path: "/metadata/labels/fault", value: "yes" }] }, JSON_PATCH);
+      await core.patchNamespace(
+        { name: ns, body: [{ op: "replace", path: "/metadata/labels/fault", value: "yes" }] },
+        JSON_PATCH,
+      );
     };
     await Promise.all(names.map(writer));
     selected.push(...names);
@@ -232,7 +301,9 @@ describe("faults", () => {
       expect(list).toContain(SECRET);
       expect(list.filter((n) => n?.startsWith("other-"))).toEqual(["other-14"]);
     }
-    process.stderr.write(`[faults] concurrent writer saw ${conflicts} conflicts; the patcher's patches retried on its own\n`);
+    process.stderr.write(
+      `[faults] concurrent writer saw ${conflicts} conflicts; the patcher's patches retried on its own\n`,
+    );
     await patcher.proc.stop();
   });
 
@@ -240,7 +311,10 @@ describe("faults", () => {
     const apiPort = Number(new URL(cluster.server).port);
     const proxy = await FreezableProxy.start(apiPort);
     const viaProxy = join(dir, "proxy.kubeconfig");
-    writeFileSync(viaProxy, readFileSync(cluster.kubeconfigPath, "utf8").replace(`127.0.0.1:${apiPort}`, `127.0.0.1:${proxy.port}`));
+    writeFileSync(
+      viaProxy,
+      readFileSync(cluster.kubeconfigPath, "utf8").replace(`127.0.0.1:${apiPort}`, `127.0.0.1:${proxy.port}`),
+    );
     // The config refuses windows under 60s (they relist idle watches constantly), so a short
     // watchdog is set on an engine run in-process, with the same code path behind it.
     const proxied = new k8s.KubeConfig();
@@ -250,7 +324,14 @@ describe("faults", () => {
     const engine = new Engine({
       kubeConfig: proxied,
       mappings: buildMappings(
-        [{ name: "faults", source: { secret: { name: "regcred", namespace: "fault-src" } }, targets: { selector: "fault=yes" }, secretName: SECRET }],
+        [
+          {
+            name: "faults",
+            source: { secret: { name: "regcred", namespace: "fault-src" } },
+            targets: { selector: "fault=yes" },
+            secretName: SECRET,
+          },
+        ],
         { registries: builtinRegistries(), kubeConfig: proxied },
       ),
       resyncIntervalMs: 0,

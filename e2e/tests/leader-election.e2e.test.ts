@@ -71,7 +71,10 @@ class Terms {
     for (let i = 1; i < sorted.length; i++) {
       const previous = sorted[i - 1] as Term;
       const current = sorted[i] as Term;
-      expect(previous.end, `term of ${previous.identity} must have ended before ${current.identity} started`).toBeDefined();
+      expect(
+        previous.end,
+        `term of ${previous.identity} must have ended before ${current.identity} started`,
+      ).toBeDefined();
       expect(previous.end ?? Infinity).toBeLessThanOrEqual(current.start);
     }
     expect(this.maxConcurrentLeaders).toBeLessThanOrEqual(1);
@@ -102,7 +105,10 @@ class LeaseHistory {
     this.#controller = await new k8s.Watch(kc).watch(
       `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
       {},
-      (_type: string, obj: { metadata?: { name?: string; resourceVersion?: string }; spec?: Record<string, unknown> }) => {
+      (
+        _type: string,
+        obj: { metadata?: { name?: string; resourceVersion?: string }; spec?: Record<string, unknown> },
+      ) => {
         if (obj.metadata?.name !== LEASE) return;
         const spec = obj.spec ?? {};
         const renewTime = typeof spec.renewTime === "string" ? spec.renewTime : undefined;
@@ -225,7 +231,10 @@ describe("Lease leader election", () => {
     const history = new LeaseHistory();
     await history.start(kc, namespace);
     const terms = new Terms();
-    cleanups.push(() => history.stop(), () => terms.stop());
+    cleanups.push(
+      () => history.stop(),
+      () => terms.stop(),
+    );
     return { namespace, history, terms };
   }
 
@@ -274,7 +283,10 @@ describe("Lease leader election", () => {
     const namespace = await namespaces.create("lease-microtime");
     const at = Date.UTC(2026, 10, 29, 14, 39, 9, 35);
     const rejected = await coordination
-      .createNamespacedLease({ namespace, body: { metadata: { name: "plain-date" }, spec: { holderIdentity: "x", renewTime: new Date(at) } } })
+      .createNamespacedLease({
+        namespace,
+        body: { metadata: { name: "plain-date" }, spec: { holderIdentity: "x", renewTime: new Date(at) } },
+      })
       .then(
         () => undefined,
         (err: unknown) => err,
@@ -284,7 +296,10 @@ describe("Lease leader election", () => {
 
     const created = await coordination.createNamespacedLease({
       namespace,
-      body: { metadata: { name: "micro-time" }, spec: { holderIdentity: "x", renewTime: new MicroTime(at), acquireTime: new MicroTime(at) } },
+      body: {
+        metadata: { name: "micro-time" },
+        spec: { holderIdentity: "x", renewTime: new MicroTime(at), acquireTime: new MicroTime(at) },
+      },
     });
     // client-node hands MicroTime fields back as the server's strings, whatever the type says.
     expect(typeof created.spec?.renewTime).toBe("string");
@@ -365,7 +380,11 @@ describe("Lease leader election", () => {
     await leader.done;
     expect(leader.stopped).toBe(1);
     expect(leader.elector.state).toBe("unknown");
-    await eventually("the release to be stored", () => history.versions.some((v) => v.holder === "" && v.durationSeconds === 1) || undefined, 5_000);
+    await eventually(
+      "the release to be stored",
+      () => history.versions.some((v) => v.holder === "" && v.durationSeconds === 1) || undefined,
+      5_000,
+    );
 
     await eventually("the follower to take over", () => follower.elector.isLeader || undefined, 10_000);
     const takeover = (follower.terms[0]?.start ?? Infinity) - releasedAt;
@@ -390,7 +409,10 @@ describe("Lease leader election", () => {
     const a = candidate(terms, namespace, "candidate-a", { releaseOnCancel: false });
     await eventually("candidate-a to lead", () => a.elector.isLeader || undefined, 15_000);
     const b = candidate(terms, namespace, "candidate-b");
-    await eventually("candidate-b to follow candidate-a", () => (b.elector.state === "follower" && b.elector.currentLeader === a.identity) || undefined);
+    await eventually(
+      "candidate-b to follow candidate-a",
+      () => (b.elector.state === "follower" && b.elector.currentLeader === a.identity) || undefined,
+    );
     await sleep(1000);
 
     const crashedAt = Date.now();
@@ -403,7 +425,10 @@ describe("Lease leader election", () => {
     await eventually("candidate-b to take over", () => b.elector.isLeader || undefined, 15_000);
     const takeoverAt = b.terms[0]?.start ?? Infinity;
     const lastRenew = history.lastRenewBy(a.identity);
-    const measured = report("crash", { takeoverAfterCrash: takeoverAt - crashedAt, takeoverAfterLastRenew: takeoverAt - lastRenew });
+    const measured = report("crash", {
+      takeoverAfterCrash: takeoverAt - crashedAt,
+      takeoverAfterLastRenew: takeoverAt - lastRenew,
+    });
     expect(lastRenew, measured).toBeLessThanOrEqual(crashedAt);
     expect(takeoverAt, measured).toBeGreaterThanOrEqual(lastRenew + TIMINGS.leaseDurationMs);
     expect(takeoverAt - crashedAt, measured).toBeLessThanOrEqual(TIMINGS.leaseDurationMs + 2 * TIMINGS.retryPeriodMs);
@@ -422,7 +447,10 @@ describe("Lease leader election", () => {
     const a = candidate(terms, namespace, "candidate-a", { kubeConfig: kubeConfigVia(kc, proxy.url) });
     await eventually("candidate-a to lead", () => a.elector.isLeader || undefined, 15_000);
     const b = candidate(terms, namespace, "candidate-b");
-    await eventually("candidate-b to follow candidate-a", () => (b.elector.state === "follower" && b.elector.currentLeader === a.identity) || undefined);
+    await eventually(
+      "candidate-b to follow candidate-a",
+      () => (b.elector.state === "follower" && b.elector.currentLeader === a.identity) || undefined,
+    );
     await sleep(1000);
 
     const partitionedAt = Date.now();
@@ -444,20 +472,32 @@ describe("Lease leader election", () => {
     // Steps down renewDeadline after its last renewal (from a timer), before lastRenew + leaseDuration.
     // (Its deadline counts from the last renewal it saw succeed, which can be one renewal older than
     // the last one stored if the partition swallowed the response.)
-    expect(steppedDownAt, measured).toBeGreaterThanOrEqual(lastRenew + TIMINGS.renewDeadlineMs - TIMINGS.retryPeriodMs - 100);
+    expect(steppedDownAt, measured).toBeGreaterThanOrEqual(
+      lastRenew + TIMINGS.renewDeadlineMs - TIMINGS.retryPeriodMs - 100,
+    );
     expect(steppedDownAt, measured).toBeLessThan(lastRenew + TIMINGS.leaseDurationMs);
     expect(steppedDownAt - partitionedAt, measured).toBeLessThanOrEqual(TIMINGS.renewDeadlineMs + 250);
     expect(a.stopped).toBe(1);
     expect(takeoverAt, measured).toBeGreaterThanOrEqual(lastRenew + TIMINGS.leaseDurationMs);
-    expect(takeoverAt - partitionedAt, measured).toBeLessThanOrEqual(TIMINGS.leaseDurationMs + 2 * TIMINGS.retryPeriodMs);
+    expect(takeoverAt - partitionedAt, measured).toBeLessThanOrEqual(
+      TIMINGS.leaseDurationMs + 2 * TIMINGS.retryPeriodMs,
+    );
     terms.assertNoOverlap();
 
     // Not exited: still campaigning, though it cannot read the Lease ...
-    await eventually("candidate-a's state to become unknown", () => (a.elector.state === "unknown" ? true : undefined), 10_000);
+    await eventually(
+      "candidate-a's state to become unknown",
+      () => (a.elector.state === "unknown" ? true : undefined),
+      10_000,
+    );
     expect(a.logger.text()).toContain("lost leadership; stepping down");
     // ... and once the network is back, it follows the new leader.
     proxy.heal();
-    await eventually("candidate-a to follow candidate-b", () => (a.elector.state === "follower" && a.elector.currentLeader === b.identity) || undefined, 10_000);
+    await eventually(
+      "candidate-a to follow candidate-b",
+      () => (a.elector.state === "follower" && a.elector.currentLeader === b.identity) || undefined,
+      10_000,
+    );
     expect(a.elector.isLeader).toBe(false);
     expect(b.elector.isLeader).toBe(true);
     terms.assertNoOverlap();
@@ -494,12 +534,19 @@ controller: { resyncInterval: 0 }
 `,
     );
     const port = await freePort();
-    const patcher = new PatcherProcess(["run", "--config", config, "--kubeconfig", kubeconfig, "--server-address", `127.0.0.1:${port}`], { POD_NAME: "solo" });
+    const patcher = new PatcherProcess(
+      ["run", "--config", config, "--kubeconfig", kubeconfig, "--server-address", `127.0.0.1:${port}`],
+      { POD_NAME: "solo" },
+    );
     cleanups.push(async () => void (await patcher.stop()));
     await waitForCopy(core, target, "lease-pull", first);
-    const ready = async (): Promise<{ status: number; body: { leader?: string; degradedSources?: string[] } } | undefined> => {
+    const ready = async (): Promise<
+      { status: number; body: { leader?: string; degradedSources?: string[] } } | undefined
+    > => {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-      return res ? { status: res.status, body: (await res.json()) as { leader?: string; degradedSources?: string[] } } : undefined;
+      return res
+        ? { status: res.status, body: (await res.json()) as { leader?: string; degradedSources?: string[] } }
+        : undefined;
     };
     await eventually("ready as leader", async () => ((await ready())?.status === 200 ? true : undefined));
 
@@ -509,11 +556,19 @@ controller: { resyncInterval: 0 }
     await sleep(1000);
     proxy.heal();
     // Nobody else campaigns: the same process wins the Lease again and starts a second term.
-    await eventually("a second term", () => (patcher.logs().filter((l) => l.msg === "engine started").length >= 2 ? true : undefined), 30_000);
-    await eventually("ready as leader again", async () => {
-      const r = await ready();
-      return r?.status === 200 && r.body.leader === "leader" ? r : undefined;
-    }, 30_000);
+    await eventually(
+      "a second term",
+      () => (patcher.logs().filter((l) => l.msg === "engine started").length >= 2 ? true : undefined),
+      30_000,
+    );
+    await eventually(
+      "ready as leader again",
+      async () => {
+        const r = await ready();
+        return r?.status === 200 && r.body.leader === "leader" ? r : undefined;
+      },
+      30_000,
+    );
 
     // The second term's file source works: a new credential in the file reaches the copy.
     const second = `${TEST_PASSWORD_PREFIX}${namespace}-2`;

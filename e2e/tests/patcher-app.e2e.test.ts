@@ -73,17 +73,29 @@ controller: { resyncInterval: 0 }
   });
 
   it("validate accepts the seed form and the full form, and refuses a bad config naming field and line", async () => {
-    const seed = await runPatcher(["validate", "--config", config("seed.yaml", "source:\n  secret:\n    name: regcred\n    namespace: kube-system\n")]);
+    const seed = await runPatcher([
+      "validate",
+      "--config",
+      config("seed.yaml", "source:\n  secret:\n    name: regcred\n    namespace: kube-system\n"),
+    ]);
     expect(seed.code).toBe(0);
     expect(seed.stdout).toContain("valid, 1 mapping(s)");
     const full = await runPatcher(["validate", "--config", config("full.yaml", twoTeams())]);
     expect(full.code).toBe(0);
     expect(full.stdout).toContain("team-b");
-    const bad = await runPatcher(["validate", "--config", config("bad.yaml", "mappings:\n  - name: a\n    source: { secret: { name: x } }\n    targets: { all: {} }\n")]);
+    const bad = await runPatcher([
+      "validate",
+      "--config",
+      config("bad.yaml", "mappings:\n  - name: a\n    source: { secret: { name: x } }\n    targets: { all: {} }\n"),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("mappings[0].source.secret.namespace");
     expect(bad.stderr).toMatch(/line \d+/);
-    const unknown = await runPatcher(["validate", "--config", config("plugin.yaml", "plugins: [does-not-exist-plugin]\nsource: {secret: {name: a, namespace: b}}\n")]);
+    const unknown = await runPatcher([
+      "validate",
+      "--config",
+      config("plugin.yaml", "plugins: [does-not-exist-plugin]\nsource: {secret: {name: a, namespace: b}}\n"),
+    ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('plugin package "does-not-exist-plugin"');
   });
@@ -91,8 +103,13 @@ controller: { resyncInterval: 0 }
   it("plan shows what it would create and patch, and what it would refuse and why, without writing", async () => {
     const a = await namespaces.create("app-plan-a", { suite, team: "a" });
     const b = await namespaces.create("app-plan-b", { suite, team: "b" });
-    await core.createNamespacedSecret({ namespace: b, body: { metadata: { name: "app-pull" }, type: "Opaque", data: { x: b64("y") } } });
-    await eventually("default SA", () => core.readNamespacedServiceAccount({ name: "default", namespace: a }).catch(() => undefined));
+    await core.createNamespacedSecret({
+      namespace: b,
+      body: { metadata: { name: "app-pull" }, type: "Opaque", data: { x: b64("y") } },
+    });
+    await eventually("default SA", () =>
+      core.readNamespacedServiceAccount({ name: "default", namespace: a }).catch(() => undefined),
+    );
     const plan = await runPatcher(["plan", "--config", config("plan.yaml", twoTeams()), "--kubeconfig", kubeconfig]);
     outputs.push(plan.stdout, plan.stderr);
     expect(plan.code).toBe(0);
@@ -100,7 +117,15 @@ controller: { resyncInterval: 0 }
     expect(plan.stdout).toMatch(new RegExp(`team-a\\s+${a}\\s+patch\\s+ServiceAccount default: add app-pull`));
     expect(plan.stdout).toMatch(new RegExp(`team-b\\s+${b}\\s+refuse\\s+Secret app-pull exists and is not managed`));
     expect(await readSecret(core, a, "app-pull")).toBeUndefined();
-    const json = await runPatcher(["plan", "-o", "json", "--config", config("plan.yaml", twoTeams()), "--kubeconfig", kubeconfig]);
+    const json = await runPatcher([
+      "plan",
+      "-o",
+      "json",
+      "--config",
+      config("plan.yaml", twoTeams()),
+      "--kubeconfig",
+      kubeconfig,
+    ]);
     const rows = JSON.parse(json.stdout) as { mapping: string; namespace: string; actions: string[] }[];
     expect(rows.find((r) => r.namespace === a)?.actions).toEqual(["create-secret", "add-reference"]);
     await core.deleteNamespacedSecret({ name: "app-pull", namespace: b });
@@ -108,13 +133,28 @@ controller: { resyncInterval: 0 }
 
   it("run --once converges and exits 0; status then shows everything in sync", async () => {
     const a = await namespaces.create("app-once-a", { suite, team: "a" });
-    await eventually("default SA", () => core.readNamespacedServiceAccount({ name: "default", namespace: a }).catch(() => undefined));
-    const once = await runPatcher(["run", "--once", "--config", config("once.yaml", twoTeams()), "--kubeconfig", kubeconfig]);
+    await eventually("default SA", () =>
+      core.readNamespacedServiceAccount({ name: "default", namespace: a }).catch(() => undefined),
+    );
+    const once = await runPatcher([
+      "run",
+      "--once",
+      "--config",
+      config("once.yaml", twoTeams()),
+      "--kubeconfig",
+      kubeconfig,
+    ]);
     outputs.push(once.stdout, once.stderr);
     expect(once.code).toBe(0);
     await waitForCopy(core, a, "app-pull", `${password}-a`);
     await waitForPullSecrets(core, a, "default", ["app-pull"]);
-    const status = await runPatcher(["status", "--config", config("once.yaml", twoTeams()), "--kubeconfig", kubeconfig]);
+    const status = await runPatcher([
+      "status",
+      "--config",
+      config("once.yaml", twoTeams()),
+      "--kubeconfig",
+      kubeconfig,
+    ]);
     outputs.push(status.stdout);
     expect(status.code).toBe(0);
     const row = status.stdout.split("\n").find((l) => l.startsWith("team-a"));
@@ -124,7 +164,14 @@ controller: { resyncInterval: 0 }
   it("run --once exits non-zero when a namespace cannot be served (source missing)", async () => {
     await namespaces.create("app-fail", { suite, team: "missing" });
     const text = `mappings:\n  - name: broken\n    source: { secret: { name: nope, namespace: ${src} } }\n    targets: { selector: "suite=${suite},team=missing" }\n`;
-    const once = await runPatcher(["run", "--once", "--config", config("broken.yaml", text), "--kubeconfig", kubeconfig]);
+    const once = await runPatcher([
+      "run",
+      "--once",
+      "--config",
+      config("broken.yaml", text),
+      "--kubeconfig",
+      kubeconfig,
+    ]);
     outputs.push(once.stdout, once.stderr);
     expect(once.code).toBe(1);
     expect(once.stdout).toContain("does not exist");
@@ -141,7 +188,14 @@ controller: { resyncInterval: 0 }
     secretName: slow-pull
 controller: { workers: 1, clientQps: 0.5, clientBurst: 1 }
 `;
-    const once = new PatcherProcess(["run", "--once", "--config", config("slow.yaml", text), "--kubeconfig", kubeconfig]);
+    const once = new PatcherProcess([
+      "run",
+      "--once",
+      "--config",
+      config("slow.yaml", text),
+      "--kubeconfig",
+      kubeconfig,
+    ]);
     try {
       await once.waitForLog((l) => l.msg === "reconciled");
       once.child.kill("SIGTERM");
@@ -150,7 +204,9 @@ controller: { workers: 1, clientQps: 0.5, clientBurst: 1 }
       const notFinished = once.logs().find((l) => l.msg === "not finished");
       expect(notFinished).toMatchObject({ mapping: "slow", inScope: 6 });
       expect(notFinished?.notFinished).toBeGreaterThan(0);
-      expect(once.logs().some((l) => l.msg === "single pass interrupted before it finished" && l.signal === "SIGTERM")).toBe(true);
+      expect(
+        once.logs().some((l) => l.msg === "single pass interrupted before it finished" && l.signal === "SIGTERM"),
+      ).toBe(true);
       expect(once.logs().some((l) => l.msg === "single pass finished")).toBe(false);
     } finally {
       await once.stop();
@@ -171,7 +227,10 @@ controller: { workers: 1, clientQps: 0.5, clientBurst: 1 }
     expect(once.code).toBe(0);
     await waitForCopy(core, ns, `titan-${suite}`, `${password}-titan`);
     expect(await readSecret(core, "kube-public", `titan-${suite}`)).toBeUndefined();
-    const bad = await runPatcher(["run", "--once", "--kubeconfig", kubeconfig], { CONFIG_DOCKERCONFIGJSONPATH: credFile, CONFIG_FORCE: "maybe" });
+    const bad = await runPatcher(["run", "--once", "--kubeconfig", kubeconfig], {
+      CONFIG_DOCKERCONFIGJSONPATH: credFile,
+      CONFIG_FORCE: "maybe",
+    });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("CONFIG_FORCE");
   });
@@ -190,7 +249,15 @@ controller: { workers: 1, clientQps: 0.5, clientBurst: 1 }
     writeConfigMap(twoTeams().replace(/ {2}- name: team-b[\s\S]*?serviceAccounts: all\n/, ""), "..v1");
     symlinkSync("..data/config.yaml", join(mount, "config.yaml"));
     const port = await freePort();
-    const patcher = new PatcherProcess(["run", "--config", join(mount, "config.yaml"), "--kubeconfig", kubeconfig, "--server-address", `127.0.0.1:${port}`]);
+    const patcher = new PatcherProcess([
+      "run",
+      "--config",
+      join(mount, "config.yaml"),
+      "--kubeconfig",
+      kubeconfig,
+      "--server-address",
+      `127.0.0.1:${port}`,
+    ]);
     try {
       await waitForCopy(core, a, "app-pull", `${password}-a`);
       const get = (path: string): Promise<Response> => fetch(`http://127.0.0.1:${port}${path}`);
@@ -217,7 +284,9 @@ controller: { workers: 1, clientQps: 0.5, clientBurst: 1 }
       expect(health.configError).toContain("mappings[0].name");
       await core.deleteNamespacedSecret({ name: "app-pull", namespace: b });
       await waitForCopy(core, b, "app-pull", `${password}-b`);
-      expect(await (await get("/metrics")).text()).toContain('imagepullsecret_patcher_config_reloads_total{result="refused"} 1');
+      expect(await (await get("/metrics")).text()).toContain(
+        'imagepullsecret_patcher_config_reloads_total{result="refused"} 1',
+      );
 
       // Removing team-b by reload cleans up its copy.
       writeConfigMap(twoTeams().replace(/ {2}- name: team-b[\s\S]*?serviceAccounts: all\n/, ""), "..v4");

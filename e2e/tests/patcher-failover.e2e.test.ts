@@ -41,13 +41,29 @@ controller: { resyncInterval: 0 }
     );
     const ports = [await freePort(), await freePort()];
     const start = (i: number): PatcherProcess => {
-      const p = new PatcherProcess(["run", "--config", config, "--kubeconfig", inject("kubeconfigPath"), "--server-address", `127.0.0.1:${ports[i]}`], { POD_NAME: `replica-${i}` });
+      const p = new PatcherProcess(
+        [
+          "run",
+          "--config",
+          config,
+          "--kubeconfig",
+          inject("kubeconfigPath"),
+          "--server-address",
+          `127.0.0.1:${ports[i]}`,
+        ],
+        { POD_NAME: `replica-${i}` },
+      );
       replicas.push(p);
       return p;
     };
     const [r0, r1] = [start(0), start(1)];
     const leaderOf = async (): Promise<string | undefined> =>
-      (await kc.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name: "imagepullsecret-patcher", namespace: home }).catch(() => undefined))?.spec?.holderIdentity || undefined;
+      (
+        await kc
+          .makeApiClient(k8s.CoordinationV1Api)
+          .readNamespacedLease({ name: "imagepullsecret-patcher", namespace: home })
+          .catch(() => undefined)
+      )?.spec?.holderIdentity || undefined;
     const first = await eventually("a leader", leaderOf);
     const [leader, follower] = first === "replica-0" ? [r0, r1] : [r1, r0];
     const followerPort = first === "replica-0" ? ports[1] : ports[0];
@@ -69,10 +85,14 @@ controller: { resyncInterval: 0 }
     leader.child.kill("SIGKILL");
     const killedAt = Date.now();
     await leader.exited;
-    const next = await eventually("the follower to take the lease", async () => {
-      const holder = await leaderOf();
-      return holder && holder !== first ? holder : undefined;
-    }, 30_000);
+    const next = await eventually(
+      "the follower to take the lease",
+      async () => {
+        const holder = await leaderOf();
+        return holder && holder !== first ? holder : undefined;
+      },
+      30_000,
+    );
     const takeoverMs = Date.now() - killedAt;
     expect(next).not.toBe(first);
     // Lease duration 4 s, plus a retry period and scheduling slack on a busy machine.

@@ -4,7 +4,13 @@
 //
 // Imports the probe from core's build output: core's index does not export it (yet).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseDockerConfigJson, probeRegistryLogin, type DockerConfigJson, type ProbeResult, type RegistryProbeOptions } from "@imagepullsecret-patcher/core";
+import {
+  parseDockerConfigJson,
+  probeRegistryLogin,
+  type DockerConfigJson,
+  type ProbeResult,
+  type RegistryProbeOptions,
+} from "@imagepullsecret-patcher/core";
 import { generatePki } from "../src/cluster/local/pki.ts";
 import { ensureDockerRegistry, RegistryServer } from "../src/registry/registry-server.ts";
 import { TokenServer } from "../src/registry/token-server.ts";
@@ -15,7 +21,9 @@ const WRONG = "e2e-Wrong-Passw0rd-probe";
 const basicOf = (user: string, password: string): string => Buffer.from(`${user}:${password}`).toString("base64");
 
 function credential(entries: Record<string, { user?: string; password: string }>): DockerConfigJson {
-  const auths = Object.fromEntries(Object.entries(entries).map(([host, e]) => [host, { auth: basicOf(e.user ?? USER, e.password) }]));
+  const auths = Object.fromEntries(
+    Object.entries(entries).map(([host, e]) => [host, { auth: basicOf(e.user ?? USER, e.password) }]),
+  );
   return parseDockerConfigJson(JSON.stringify({ auths }), "e2e");
 }
 
@@ -44,9 +52,21 @@ beforeAll(async () => {
   basic = await RegistryServer.start({ binary, tls, auth: { kind: "htpasswd", users: { [USER]: PASSWORD } } });
   const service = "e2e-registry";
   const issuer = "e2e-token-issuer";
-  tokens = await TokenServer.start({ users: { [USER]: PASSWORD }, service, issuer, serving: pki.apiserver, signer: pki.admin });
-  tokenAuth = await RegistryServer.start({ binary, tls, auth: { kind: "token", realm: tokens.realm, service, issuer, rootCertPem: ca } });
-  process.stderr.write(`[registry] htpasswd ${basic.address} and token ${tokenAuth.address} ready in ${Date.now() - started} ms\n`);
+  tokens = await TokenServer.start({
+    users: { [USER]: PASSWORD },
+    service,
+    issuer,
+    serving: pki.apiserver,
+    signer: pki.admin,
+  });
+  tokenAuth = await RegistryServer.start({
+    binary,
+    tls,
+    auth: { kind: "token", realm: tokens.realm, service, issuer, rootCertPem: ca },
+  });
+  process.stderr.write(
+    `[registry] htpasswd ${basic.address} and token ${tokenAuth.address} ready in ${Date.now() - started} ms\n`,
+  );
 }, 10 * 60_000); // a first run installs the packages here
 
 afterAll(async () => {
@@ -69,7 +89,10 @@ describe("registry login probe against docker-registry with htpasswd", () => {
 
   it("rejects a wrong password without repeating it", async () => {
     const result = await probe(credential({ [basic.host]: { password: WRONG } }), { ca });
-    expect(result).toEqual({ ok: false, results: [{ registry: basic.host, ok: false, status: 401, problem: "credentials rejected" }] });
+    expect(result).toEqual({
+      ok: false,
+      results: [{ registry: basic.host, ok: false, status: 401, problem: "credentials rejected" }],
+    });
     expect(JSON.stringify(result)).not.toContain(WRONG);
     expect(JSON.stringify(result)).not.toContain(basicOf(USER, WRONG));
   });
@@ -81,7 +104,9 @@ describe("registry login probe against docker-registry with htpasswd", () => {
 
   it("names the TLS error when the registry's CA is not trusted", async () => {
     const result = await probe(credential({ [basic.host]: { password: PASSWORD } }), {});
-    expect(result.results).toEqual([{ registry: basic.host, ok: false, problem: "request failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE" }]);
+    expect(result.results).toEqual([
+      { registry: basic.host, ok: false, problem: "request failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE" },
+    ]);
   });
 
   it("reports a stopped registry as a network problem, and recovers when it is back", async () => {
@@ -89,19 +114,30 @@ describe("registry login probe against docker-registry with htpasswd", () => {
     await basic.stop();
     expect(basic.running).toBe(false);
     const down = await probe(cred, { ca });
-    expect(down).toEqual({ ok: false, results: [{ registry: basic.host, ok: false, problem: "request failed: ECONNREFUSED" }] });
+    expect(down).toEqual({
+      ok: false,
+      results: [{ registry: basic.host, ok: false, problem: "request failed: ECONNREFUSED" }],
+    });
     await basic.restart();
     expect((await probe(cred, { ca })).ok).toBe(true);
   });
 
   it("also works over plain http with insecureHttp (htpasswd does not need TLS)", async () => {
-    const plain = await RegistryServer.start({ binary, tls: false, auth: { kind: "htpasswd", users: { [USER]: PASSWORD } } });
+    const plain = await RegistryServer.start({
+      binary,
+      tls: false,
+      auth: { kind: "htpasswd", users: { [USER]: PASSWORD } },
+    });
     try {
       expect(plain.address).toBe(`http://${plain.host}`);
       expect((await probe(credential({ [plain.host]: { password: PASSWORD } }), { insecureHttp: true })).ok).toBe(true);
-      expect((await probe(credential({ [plain.host]: { password: WRONG } }), { insecureHttp: true })).results[0]?.problem).toBe("credentials rejected");
+      expect(
+        (await probe(credential({ [plain.host]: { password: WRONG } }), { insecureHttp: true })).results[0]?.problem,
+      ).toBe("credentials rejected");
       // Without insecureHttp the probe speaks TLS to it and fails the handshake.
-      expect((await probe(credential({ [plain.host]: { password: PASSWORD } }), {})).results[0]?.problem).toMatch(/^request failed: [A-Z_]+$/);
+      expect((await probe(credential({ [plain.host]: { password: PASSWORD } }), {})).results[0]?.problem).toMatch(
+        /^request failed: [A-Z_]+$/,
+      );
     } finally {
       await plain.dispose();
     }
@@ -119,15 +155,24 @@ describe("registry login probe against docker-registry with token auth", () => {
   it("reports the token server's refusal of a wrong password as rejected", async () => {
     const refused = tokens.refused;
     const result = await probe(credential({ [tokenAuth.host]: { password: WRONG } }), { ca });
-    expect(result).toEqual({ ok: false, results: [{ registry: tokenAuth.host, ok: false, status: 401, problem: "credentials rejected" }] });
+    expect(result).toEqual({
+      ok: false,
+      results: [{ registry: tokenAuth.host, ok: false, status: 401, problem: "credentials rejected" }],
+    });
     expect(tokens.refused).toBe(refused + 1);
   });
 
   it("probes both registries of one credential and fails when one rejects it", async () => {
-    const both = await probe(credential({ [basic.host]: { password: PASSWORD }, [tokenAuth.host]: { password: PASSWORD } }), { ca });
+    const both = await probe(
+      credential({ [basic.host]: { password: PASSWORD }, [tokenAuth.host]: { password: PASSWORD } }),
+      { ca },
+    );
     expect(both.ok).toBe(true);
     expect(both.results.map((r) => r.ok)).toEqual([true, true]);
-    const mixed = await probe(credential({ [basic.host]: { password: PASSWORD }, [tokenAuth.host]: { password: WRONG } }), { ca });
+    const mixed = await probe(
+      credential({ [basic.host]: { password: PASSWORD }, [tokenAuth.host]: { password: WRONG } }),
+      { ca },
+    );
     expect(mixed.ok).toBe(false);
     expect(mixed.results).toEqual([
       { registry: basic.host, ok: true, status: 200 },
@@ -147,21 +192,44 @@ describe("engine with verifyCredentials: a new credential fans out only after it
     const namespaces = new NamespaceScope(core);
     const src = await namespaces.create("probe-src");
     const target = await namespaces.create("probe-tgt", { probe: src });
-    const dockerconfig = (password: string): string => JSON.stringify({ auths: { [basic.host]: { auth: basicOf(USER, password) } } });
+    const dockerconfig = (password: string): string =>
+      JSON.stringify({ auths: { [basic.host]: { auth: basicOf(USER, password) } } });
     const put = async (password: string): Promise<void> => {
-      const body = { metadata: { name: "regcred", namespace: src }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": Buffer.from(dockerconfig(password)).toString("base64") } };
+      const body = {
+        metadata: { name: "regcred", namespace: src },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": Buffer.from(dockerconfig(password)).toString("base64") },
+      };
       const existing = await readSecret(core, src, "regcred");
-      if (existing) await core.replaceNamespacedSecret({ name: "regcred", namespace: src, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+      if (existing)
+        await core.replaceNamespacedSecret({
+          name: "regcred",
+          namespace: src,
+          body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+        });
       else await core.createNamespacedSecret({ namespace: src, body });
     };
     await put(PASSWORD);
     const patcher = await startEngine(
       kc,
-      [{ name: "probed", source: { secret: { name: "regcred", namespace: src } }, targets: { selector: `probe=${src}` }, secretName: "probed-pull" }],
+      [
+        {
+          name: "probed",
+          source: { secret: { name: "regcred", namespace: src } },
+          targets: { selector: `probe=${src}` },
+          secretName: "probed-pull",
+        },
+      ],
       {
         verifyCredential: async (value) => {
           const result = await probe(value.credential, { ca });
-          return { ok: result.ok, problem: result.results.filter((r) => !r.ok).map((r) => `${r.registry}: ${r.problem}`).join("; ") };
+          return {
+            ok: result.ok,
+            problem: result.results
+              .filter((r) => !r.ok)
+              .map((r) => `${r.registry}: ${r.problem}`)
+              .join("; "),
+          };
         },
       },
     );
@@ -171,7 +239,10 @@ describe("engine with verifyCredentials: a new credential fans out only after it
         return s && decodeCopy(s) === dockerconfig(PASSWORD) ? true : undefined;
       });
       await put(WRONG);
-      const status = await eventually("verification error surfaced", () => patcher.engine.status()[0]?.verificationError);
+      const status = await eventually(
+        "verification error surfaced",
+        () => patcher.engine.status()[0]?.verificationError,
+      );
       expect(status).toContain("credentials rejected");
       await sleep(1000);
       const kept = await readSecret(core, target, "probed-pull");

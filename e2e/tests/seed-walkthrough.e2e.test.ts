@@ -32,7 +32,9 @@ describe("the seed walk-through, verbatim", () => {
 
   const kubectl = (...args: string[]): Promise<string> =>
     new Promise((resolve, reject) => {
-      execFile(kubectlBin, ["--kubeconfig", cluster.kubeconfigPath, ...args], (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(" ")}: ${stderr}`)) : resolve(stdout)));
+      execFile(kubectlBin, ["--kubeconfig", cluster.kubeconfigPath, ...args], (err, stdout, stderr) =>
+        err ? reject(new Error(`kubectl ${args.join(" ")}: ${stderr}`)) : resolve(stdout),
+      );
     });
 
   beforeAll(async () => {
@@ -44,10 +46,22 @@ describe("the seed walk-through, verbatim", () => {
     writeFileSync(config, SEED_CONFIG);
     await core.createNamespacedSecret({
       namespace: "kube-system",
-      body: { metadata: { name: "regcred" }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64(dockerConfigJson(password)) } },
+      body: {
+        metadata: { name: "regcred" },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": b64(dockerConfigJson(password)) },
+      },
     });
     const port = await freePort();
-    patcher = new PatcherProcess(["run", "--config", config, "--kubeconfig", cluster.kubeconfigPath, "--server-address", `127.0.0.1:${port}`]);
+    patcher = new PatcherProcess([
+      "run",
+      "--config",
+      config,
+      "--kubeconfig",
+      cluster.kubeconfigPath,
+      "--server-address",
+      `127.0.0.1:${port}`,
+    ]);
     await patcher.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("initial sync complete"));
   }, 1_800_000);
   afterAll(async () => {
@@ -79,10 +93,14 @@ describe("the seed walk-through, verbatim", () => {
   it("says why kube-system is skipped, in plan and in status", async () => {
     const plan = await runPatcher(["plan", "--config", config, "--kubeconfig", cluster.kubeconfigPath]);
     expect(plan.code).toBe(0);
-    expect(plan.stdout).toMatch(/default\s+kube-system\s+skip\s+kube-system\/regcred is a configured source; no copy is written over it/);
+    expect(plan.stdout).toMatch(
+      /default\s+kube-system\s+skip\s+kube-system\/regcred is a configured source; no copy is written over it/,
+    );
     const status = await runPatcher(["status", "--config", config, "--kubeconfig", cluster.kubeconfigPath]);
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/SKIPPED/);
-    expect(status.stdout).toContain("1 (kube-system: kube-system/regcred is a configured source; no copy is written over it)");
+    expect(status.stdout).toContain(
+      "1 (kube-system: kube-system/regcred is a configured source; no copy is written over it)",
+    );
   });
 });

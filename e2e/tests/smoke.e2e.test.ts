@@ -33,12 +33,19 @@ describe("local control plane", () => {
       core.readNamespacedServiceAccount({ name: "default", namespace: ns }).catch(() => undefined),
     );
     await core.patchNamespacedServiceAccount(
-      { name: "default", namespace: ns, body: [{ op: "add", path: "/imagePullSecrets", value: [{ name: "regcred" }] }] },
+      {
+        name: "default",
+        namespace: ns,
+        body: [{ op: "add", path: "/imagePullSecrets", value: [{ name: "regcred" }] }],
+      },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch),
     );
     const pod = await core.createNamespacedPod({
       namespace: ns,
-      body: { metadata: { name: "app" }, spec: { containers: [{ name: "app", image: "registry.example/private/app:1" }] } },
+      body: {
+        metadata: { name: "app" },
+        spec: { containers: [{ name: "app", image: "registry.example/private/app:1" }] },
+      },
     });
     expect(pod.spec?.serviceAccountName).toBe("default");
     expect(pod.spec?.imagePullSecrets).toEqual([{ name: "regcred" }]);
@@ -49,7 +56,10 @@ describe("local control plane", () => {
     await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: "reader" } } });
     await rbac.createNamespacedRole({
       namespace: ns,
-      body: { metadata: { name: "configmap-reader" }, rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["list"] }] },
+      body: {
+        metadata: { name: "configmap-reader" },
+        rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["list"] }],
+      },
     });
     await rbac.createNamespacedRoleBinding({
       namespace: ns,

@@ -30,7 +30,13 @@ const rnd = Random.fromEnv();
 const SEED = `seed=${rnd.seed}`;
 const REPLAY = `SOAK_SEED=${rnd.seed} SOAK_SECONDS=${SECONDS}`;
 
-const log = (text: string): void => void process.stderr.write(`${text.split("\n").map((line) => `[soak ${SEED}] ${line}`).join("\n")}\n`);
+const log = (text: string): void =>
+  void process.stderr.write(
+    `${text
+      .split("\n")
+      .map((line) => `[soak ${SEED}] ${line}`)
+      .join("\n")}\n`,
+  );
 
 describe("soak: invariants under random operations", () => {
   const admin = adminKubeConfig();
@@ -49,7 +55,12 @@ describe("soak: invariants under random operations", () => {
     async () => {
       log(`starting; replay with ${REPLAY}; run ${scenario.run}; ${SECONDS} s of operations`);
       const auditPath = inject("auditLogPath");
-      expect.soft(auditPath, `${SEED}: the e2e cluster has no API-server audit log, the write-window invariant cannot be checked`).not.toBe("");
+      expect
+        .soft(
+          auditPath,
+          `${SEED}: the e2e cluster has no API-server audit log, the write-window invariant cannot be checked`,
+        )
+        .not.toBe("");
       const verdicts: { at: string; verdict: Verdict }[] = [];
       const judgeNow = async (): Promise<Verdict> =>
         judge(scenario.instances(), await observe(scenario.core, scenario.run, scenario.src, SOURCES), scenario.hand);
@@ -60,7 +71,9 @@ describe("soak: invariants under random operations", () => {
       await scenario.startPatchers();
       const soakAuditStart = auditOffset(auditPath);
       const soakStartMs = Date.now();
-      log(`patchers up (${[...scenario.fleet.members.keys()].join(", ")}); ${scenario.foreign.length} foreign objects snapshotted`);
+      log(
+        `patchers up (${[...scenario.fleet.members.keys()].join(", ")}); ${scenario.foreign.length} foreign objects snapshotted`,
+      );
 
       // --- Operations: every kind once in a seeded order, then weighted random ones.
       const deadline = Date.now() + SECONDS * 1000;
@@ -85,7 +98,11 @@ describe("soak: invariants under random operations", () => {
       }
       const convergedMs = Date.now() - convergeStart;
       verdicts.push({ at: "after the quiet period", verdict });
-      log(verdict.violations.length ? `NOT converged after ${convergedMs} ms: ${verdict.violations.length} violations` : `converged in ${convergedMs} ms`);
+      log(
+        verdict.violations.length
+          ? `NOT converged after ${convergedMs} ms: ${verdict.violations.length} violations`
+          : `converged in ${convergedMs} ms`,
+      );
 
       // --- 60 s write window, read from the audit log.
       const windowOffset = auditOffset(auditPath);
@@ -105,7 +122,9 @@ describe("soak: invariants under random operations", () => {
       if (windowTop.length) log(`write window, most frequent patcher writes:\n  ${windowTop.join("\n  ")}`);
 
       // Writes during the operations and during convergence, per member, for context.
-      const soakRequests = readAudit(auditPath, soakAuditStart, soakStartMs, windowStart).filter((r) => users.has(r.user));
+      const soakRequests = readAudit(auditPath, soakAuditStart, soakStartMs, windowStart).filter((r) =>
+        users.has(r.user),
+      );
       const opsRequests = soakRequests.filter((r) => r.received < convergeStart);
       const convergeRequests = soakRequests.filter((r) => r.received >= convergeStart);
       log(`writes during the operations: ${fmt([...countWrites(opsRequests).entries()])}`);
@@ -116,7 +135,11 @@ describe("soak: invariants under random operations", () => {
       // --- Final state, plans, metrics, foreign objects.
       const final = await judgeNow();
       verdicts.push({ at: "after the write window", verdict: final });
-      const soakNamespaces = new Set((await scenario.core.listNamespace({ labelSelector: `soak=${scenario.run}` })).items.map((n) => n.metadata?.name ?? ""));
+      const soakNamespaces = new Set(
+        (await scenario.core.listNamespace({ labelSelector: `soak=${scenario.run}` })).items.map(
+          (n) => n.metadata?.name ?? "",
+        ),
+      );
       const planProblems: string[] = [];
       for (const [instance, config] of [
         ["alpha", scenario.alphaConfig],
@@ -134,38 +157,97 @@ describe("soak: invariants under random operations", () => {
       // --- Report.
       log(`final configs:\n  alpha ${JSON.stringify(scenario.alpha)}\n  beta ${JSON.stringify(scenario.beta)}`);
       log(`owners: ${JSON.stringify(Object.fromEntries(final.owners))}`);
-      log(`expected conflicts: ${final.conflicts.map((c) => `${c.instance}/${c.mapping} in ${c.namespace} (${c.secretName} held by ${c.heldBy})`).join("; ") || "none"}`);
-      log(`engines: ${metrics.engines.join(", ")}; ${TRACKED_KEYS_METRIC}: ${metrics.trackedKeys.join("; ") || "absent"}`);
-      const failing = [...verdicts.flatMap((v) => v.verdict.violations), ...planProblems, ...foreignChanges, ...metrics.conflictCounts, ...metrics.trackedKeysOverBound];
+      log(
+        `expected conflicts: ${final.conflicts.map((c) => `${c.instance}/${c.mapping} in ${c.namespace} (${c.secretName} held by ${c.heldBy})`).join("; ") || "none"}`,
+      );
+      log(
+        `engines: ${metrics.engines.join(", ")}; ${TRACKED_KEYS_METRIC}: ${metrics.trackedKeys.join("; ") || "absent"}`,
+      );
+      const failing = [
+        ...verdicts.flatMap((v) => v.verdict.violations),
+        ...planProblems,
+        ...foreignChanges,
+        ...metrics.conflictCounts,
+        ...metrics.trackedKeysOverBound,
+      ];
       if (failing.length || patcherWrites.some(([, c]) => c.secrets + c.serviceaccounts + c.events > 0)) {
-        log(`last operations:\n  ${scenario.ops.slice(-40).map((o) => `+${(o.at / 1000).toFixed(1)}s ${o.kind}: ${o.detail}`).join("\n  ")}`);
+        log(
+          `last operations:\n  ${scenario.ops
+            .slice(-40)
+            .map((o) => `+${(o.at / 1000).toFixed(1)}s ${o.kind}: ${o.detail}`)
+            .join("\n  ")}`,
+        );
         for (const m of scenario.fleet.members.values()) {
-          const warnings = m.history.flatMap((p) => p.logs()).filter((l) => l.level === "warn" || l.level === "error" || (typeof l.level === "number" && l.level >= 40));
-          log(`${m.id}: ${m.starts} start(s), ${warnings.length} warn/error lines; last: ${warnings.slice(-5).map((l) => JSON.stringify(l)).join("\n    ")}`);
+          const warnings = m.history
+            .flatMap((p) => p.logs())
+            .filter((l) => l.level === "warn" || l.level === "error" || (typeof l.level === "number" && l.level >= 40));
+          log(
+            `${m.id}: ${m.starts} start(s), ${warnings.length} warn/error lines; last: ${warnings
+              .slice(-5)
+              .map((l) => JSON.stringify(l))
+              .join("\n    ")}`,
+          );
         }
       }
 
       // --- Invariants. Soft, so one run reports every broken invariant; each names the seed.
       for (const { at, verdict: v } of verdicts) {
-        expect.soft(v.violations, `${SEED}: cluster state ${at} differs from what the final configs demand (${v.namespaces} namespaces checked)`).toEqual([]);
+        expect
+          .soft(
+            v.violations,
+            `${SEED}: cluster state ${at} differs from what the final configs demand (${v.namespaces} namespaces checked)`,
+          )
+          .toEqual([]);
       }
       expect
-        .soft(final.staleRecords, `${SEED}: every record in imagepullsecret-patcher.io/added names an instance and mapping that still selects the namespace for that name`)
+        .soft(
+          final.staleRecords,
+          `${SEED}: every record in imagepullsecret-patcher.io/added names an instance and mapping that still selects the namespace for that name`,
+        )
         .toEqual([]);
-      expect.soft(planProblems, `${SEED}: each instance's own plan after convergence: nothing left to do, exactly the expected conflicts reported`).toEqual([]);
-      expect.soft(metrics.conflictCounts, `${SEED}: conflicts reported by the running engines (metric imagepullsecret_patcher_namespaces{state="conflicting"})`).toEqual([]);
-      expect.soft(foreignChanges, `${SEED}: objects the patchers do not own must not change (data, labels, annotations, resourceVersion)`).toEqual([]);
+      expect
+        .soft(
+          planProblems,
+          `${SEED}: each instance's own plan after convergence: nothing left to do, exactly the expected conflicts reported`,
+        )
+        .toEqual([]);
+      expect
+        .soft(
+          metrics.conflictCounts,
+          `${SEED}: conflicts reported by the running engines (metric imagepullsecret_patcher_namespaces{state="conflicting"})`,
+        )
+        .toEqual([]);
+      expect
+        .soft(
+          foreignChanges,
+          `${SEED}: objects the patchers do not own must not change (data, labels, annotations, resourceVersion)`,
+        )
+        .toEqual([]);
       const dupes = final.violations.filter((v) => v.startsWith("duplicate imagePullSecrets"));
       expect.soft(dupes, `${SEED}: no duplicate entries in any imagePullSecrets`).toEqual([]);
       for (const [user, c] of patcherWrites) {
-        expect.soft(c.secrets + c.serviceaccounts, `${SEED}: ${users.get(user)} wrote Secrets/ServiceAccounts during the ${QUIET_MS / 1000} s after convergence: ${JSON.stringify(c)}; top: ${windowTop.slice(0, 5).join(" | ")}`).toBe(0);
-        expect.soft(c.events, `${SEED}: ${users.get(user)} wrote Events during the ${QUIET_MS / 1000} s after convergence`).toBe(0);
+        expect
+          .soft(
+            c.secrets + c.serviceaccounts,
+            `${SEED}: ${users.get(user)} wrote Secrets/ServiceAccounts during the ${QUIET_MS / 1000} s after convergence: ${JSON.stringify(c)}; top: ${windowTop.slice(0, 5).join(" | ")}`,
+          )
+          .toBe(0);
+        expect
+          .soft(c.events, `${SEED}: ${users.get(user)} wrote Events during the ${QUIET_MS / 1000} s after convergence`)
+          .toBe(0);
       }
       expect
-        .soft(metrics.trackedKeysMissing, `${SEED}: metric ${TRACKED_KEYS_METRIC} (gauge by map) is not exported by ${metrics.trackedKeysMissing.join(", ")}; the engine's internal map sizes cannot be checked`)
+        .soft(
+          metrics.trackedKeysMissing,
+          `${SEED}: metric ${TRACKED_KEYS_METRIC} (gauge by map) is not exported by ${metrics.trackedKeysMissing.join(", ")}; the engine's internal map sizes cannot be checked`,
+        )
         .toEqual([]);
-      expect.soft(metrics.trackedKeysOverBound, `${SEED}: engine maps must be bounded by namespaces × mappings + slack`).toEqual([]);
-      expect.soft(scenario.fleet.allOutput(), `${SEED}: patcher output must not contain credentials`).not.toContain(TEST_PASSWORD_PREFIX);
+      expect
+        .soft(metrics.trackedKeysOverBound, `${SEED}: engine maps must be bounded by namespaces × mappings + slack`)
+        .toEqual([]);
+      expect
+        .soft(scenario.fleet.allOutput(), `${SEED}: patcher output must not contain credentials`)
+        .not.toContain(TEST_PASSWORD_PREFIX);
     },
     (SECONDS + 420) * 1000,
   );

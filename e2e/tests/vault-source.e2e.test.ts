@@ -32,12 +32,21 @@ const logger: Logger = {
 };
 
 /** Fast polling for tests: users may not configure below 1 s, tests go to 300 ms. */
-const FAST: VaultSourceOptions = { logger, refreshIntervalMs: 300, initialBackoffMs: 200, maxBackoffMs: 1_000, requestTimeoutMs: 3_000 };
+const FAST: VaultSourceOptions = {
+  logger,
+  refreshIntervalMs: 300,
+  initialBackoffMs: 200,
+  maxBackoffMs: 1_000,
+  requestTimeoutMs: 3_000,
+};
 
 const secrets: string[] = [PASSWORD, Buffer.from(`robot:${PASSWORD}`).toString("base64")];
 const sources: { controller: AbortController }[] = [];
 
-async function started(config: Record<string, unknown>, options: VaultSourceOptions = {}): Promise<{ source: VaultSource; changes: number[] }> {
+async function started(
+  config: Record<string, unknown>,
+  options: VaultSourceOptions = {},
+): Promise<{ source: VaultSource; changes: number[] }> {
   const source = new VaultSource(vaultSourceFactory.validate(config), { ...FAST, ...options });
   const controller = new AbortController();
   sources.push({ controller });
@@ -61,7 +70,10 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "vault-source-e2e-"));
   await vault.enableKv("kv1", 1);
   await vault.enableAuth("approle");
-  await vault.writePolicy("registry-reader", 'path "secret/data/registry/*" { capabilities = ["read"] }\npath "kv1/registry/*" { capabilities = ["read"] }');
+  await vault.writePolicy(
+    "registry-reader",
+    'path "secret/data/registry/*" { capabilities = ["read"] }\npath "kv1/registry/*" { capabilities = ["read"] }',
+  );
 }, 45 * 60_000); // a cold Vault build happens here on a machine without the cache
 
 // Each test's sources stop with it, so no background polling outlives the test that made it.
@@ -80,14 +92,22 @@ afterAll(async () => {
 describe("vault source against a real Vault", () => {
   it("reads KV v2 with token auth (field and whole-object layouts)", async () => {
     await vault.writeKv("secret", 2, "registry/field", { dockerconfigjson: dockerconfig("robot") });
-    const { source } = await started({ address: vault.address, path: "registry/field", auth: { token: { token: vault.rootToken } } });
+    const { source } = await started({
+      address: vault.address,
+      path: "registry/field",
+      auth: { token: { token: vault.rootToken } },
+    });
     expect(source.status()).toMatchObject({ state: "ready", error: undefined });
     expect(text(source)).toBe(dockerconfig("robot"));
     expect(source.current()?.credential.registries).toEqual(["registry.example"]);
     expect(source.description).toBe(`vault secret/registry/field at ${vault.address}`);
 
     await vault.writeKv("secret", 2, "registry/whole", JSON.parse(dockerconfig("whole")) as Record<string, unknown>);
-    const whole = await started({ address: vault.address, path: "registry/whole", auth: { token: { token: vault.rootToken } } });
+    const whole = await started({
+      address: vault.address,
+      path: "registry/whole",
+      auth: { token: { token: vault.rootToken } },
+    });
     expect(JSON.parse(text(whole.source) ?? "{}")).toEqual(JSON.parse(dockerconfig("whole")));
   });
 
@@ -118,7 +138,11 @@ describe("vault source against a real Vault", () => {
     await vault.writeKv("secret", 2, "registry/approle", { dockerconfigjson: dockerconfig("approle") });
     const { roleId, secretId } = await vault.createAppRole("patcher", { policies: ["registry-reader"] });
     secrets.push(secretId);
-    const { source } = await started({ address: vault.address, path: "registry/approle", auth: { appRole: { roleId, secretId } } });
+    const { source } = await started({
+      address: vault.address,
+      path: "registry/approle",
+      auth: { appRole: { roleId, secretId } },
+    });
     expect(source.status().state).toBe("ready");
     expect(text(source)).toBe(dockerconfig("approle"));
     expect(source.tokens.logins).toBe(1);
@@ -129,16 +153,28 @@ describe("vault source against a real Vault", () => {
     await vault.writeKv("secret", 2, "other/x", { dockerconfigjson: dockerconfig("x") });
     const { roleId, secretId } = await vault.createAppRole("patcher-denied", { policies: ["registry-reader"] });
     secrets.push(secretId);
-    const { source } = await started({ address: vault.address, path: "other/x", auth: { appRole: { roleId, secretId } } });
+    const { source } = await started({
+      address: vault.address,
+      path: "other/x",
+      auth: { appRole: { roleId, secretId } },
+    });
     expect(source.status().state).toBe("pending");
     expect(source.status().error).toMatch(/reading secret\/data\/other\/x: HTTP 403 \(.*permission denied/);
   });
 
   it("renews short-lived tokens before they expire instead of logging in again", async () => {
     await vault.writeKv("secret", 2, "registry/renew", { dockerconfigjson: dockerconfig("renew") });
-    const { roleId, secretId } = await vault.createAppRole("short", { policies: ["registry-reader"], token_ttl: "3s", token_max_ttl: "1h" });
+    const { roleId, secretId } = await vault.createAppRole("short", {
+      policies: ["registry-reader"],
+      token_ttl: "3s",
+      token_max_ttl: "1h",
+    });
     secrets.push(secretId);
-    const approle = await started({ address: vault.address, path: "registry/renew", auth: { appRole: { roleId, secretId } } });
+    const approle = await started({
+      address: vault.address,
+      path: "registry/renew",
+      auth: { appRole: { roleId, secretId } },
+    });
     const { token } = await vault.createToken({ policies: ["registry-reader"], ttl: "3s", renewable: true });
     secrets.push(token);
     const staticToken = await started({ address: vault.address, path: "registry/renew", auth: { token: { token } } });
@@ -157,7 +193,11 @@ describe("vault source against a real Vault", () => {
     await vault.writeKv("secret", 2, "registry/revoked", { dockerconfigjson: dockerconfig("revoked") });
     const { roleId, secretId } = await vault.createAppRole("revocable", { policies: ["registry-reader"] });
     secrets.push(secretId);
-    const { source } = await started({ address: vault.address, path: "registry/revoked", auth: { appRole: { roleId, secretId } } });
+    const { source } = await started({
+      address: vault.address,
+      path: "registry/revoked",
+      auth: { appRole: { roleId, secretId } },
+    });
     expect(source.tokens.logins).toBe(1);
     await vault.api("PUT", "sys/leases/revoke-prefix/auth/approle/login", {});
     await eventually("a second login", () => Promise.resolve(source.tokens.logins >= 2 ? true : undefined), 15_000);
@@ -167,10 +207,18 @@ describe("vault source against a real Vault", () => {
 
   it("picks up a rotated secret on the next refresh", async () => {
     await vault.writeKv("secret", 2, "registry/rotate", { dockerconfigjson: dockerconfig("before") });
-    const { source, changes } = await started({ address: vault.address, path: "registry/rotate", auth: { token: { token: vault.rootToken } } });
+    const { source, changes } = await started({
+      address: vault.address,
+      path: "registry/rotate",
+      auth: { token: { token: vault.rootToken } },
+    });
     const before = source.current()?.credential.hash;
     await vault.writeKv("secret", 2, "registry/rotate", { dockerconfigjson: dockerconfig("after") });
-    await eventually("the rotated value", () => Promise.resolve(text(source) === dockerconfig("after") ? true : undefined), 15_000);
+    await eventually(
+      "the rotated value",
+      () => Promise.resolve(text(source) === dockerconfig("after") ? true : undefined),
+      15_000,
+    );
     expect(source.current()?.credential.hash).not.toBe(before);
     expect(changes).toHaveLength(2);
     // Unchanged refreshes after that fire nothing.
@@ -180,10 +228,18 @@ describe("vault source against a real Vault", () => {
 
   it("never lets invalid JSON in Vault replace the good value", async () => {
     await vault.writeKv("secret", 2, "registry/invalid", { dockerconfigjson: dockerconfig("good") });
-    const { source } = await started({ address: vault.address, path: "registry/invalid", auth: { token: { token: vault.rootToken } } });
+    const { source } = await started({
+      address: vault.address,
+      path: "registry/invalid",
+      auth: { token: { token: vault.rootToken } },
+    });
     const good = source.current()?.credential.hash;
     await vault.writeKv("secret", 2, "registry/invalid", { dockerconfigjson: `{"auths": {"r": {"auth": "${PASSWORD}` });
-    await eventually("degraded", () => Promise.resolve(source.status().state === "degraded" ? true : undefined), 15_000);
+    await eventually(
+      "degraded",
+      () => Promise.resolve(source.status().state === "degraded" ? true : undefined),
+      15_000,
+    );
     expect(source.status().error).toMatch(/invalid \.dockerconfigjson: not valid JSON$/);
     expect(source.current()?.credential.hash).toBe(good);
     await vault.writeKv("secret", 2, "registry/invalid", { dockerconfigjson: "{}" });
@@ -200,11 +256,19 @@ describe("vault source against a real Vault", () => {
     await vault.writeKv("secret", 2, "registry/sealed", { dockerconfigjson: dockerconfig("sealed") });
     const { roleId, secretId } = await vault.createAppRole("seal-test", { policies: ["registry-reader"] });
     secrets.push(secretId);
-    const { source, changes } = await started({ address: vault.address, path: "registry/sealed", auth: { appRole: { roleId, secretId } } });
+    const { source, changes } = await started({
+      address: vault.address,
+      path: "registry/sealed",
+      auth: { appRole: { roleId, secretId } },
+    });
     const good = source.current()?.credential.hash;
     await vault.seal();
     try {
-      await eventually("degraded", () => Promise.resolve(source.status().state === "degraded" ? true : undefined), 15_000);
+      await eventually(
+        "degraded",
+        () => Promise.resolve(source.status().state === "degraded" ? true : undefined),
+        15_000,
+      );
       expect(source.status().error).toMatch(/HTTP 503 \(Vault is sealed\)/);
       expect(source.current()?.credential.hash).toBe(good);
     } finally {
@@ -219,11 +283,19 @@ describe("vault source against a real Vault", () => {
     await vault.writeKv("secret", 2, "registry/outage", { dockerconfigjson: dockerconfig("outage") });
     const { roleId, secretId } = await vault.createAppRole("outage-test", { policies: ["registry-reader"] });
     secrets.push(secretId);
-    const { source } = await started({ address: vault.address, path: "registry/outage", auth: { appRole: { roleId, secretId } } });
+    const { source } = await started({
+      address: vault.address,
+      path: "registry/outage",
+      auth: { appRole: { roleId, secretId } },
+    });
     const good = source.current()?.credential.hash;
     await vault.stop();
     try {
-      await eventually("degraded", () => Promise.resolve(source.status().state === "degraded" ? true : undefined), 15_000);
+      await eventually(
+        "degraded",
+        () => Promise.resolve(source.status().state === "degraded" ? true : undefined),
+        15_000,
+      );
       expect(source.status().error).toMatch(/request failed \(ECONNREFUSED\)/);
       expect(source.current()?.credential.hash).toBe(good);
       expect(source.status().lastSuccessAt).toBeDefined();
@@ -238,7 +310,11 @@ describe("vault source against a real Vault", () => {
     const dev = await VaultServer.start({ binary: vault.binary, mode: "dev", rootToken: "dev-root" });
     try {
       await dev.writeKv("secret", 2, "registry/dev", { dockerconfigjson: dockerconfig("dev") });
-      const { source } = await started({ address: dev.address, path: "registry/dev", auth: { token: { token: "dev-root" } } });
+      const { source } = await started({
+        address: dev.address,
+        path: "registry/dev",
+        auth: { token: { token: "dev-root" } },
+      });
       expect(text(source)).toBe(dockerconfig("dev"));
       await dev.seal();
       await dev.unseal();
@@ -316,9 +392,10 @@ describe("vault source with Kubernetes auth against the local control plane", ()
         30_000,
       ).catch(async (err: unknown) => {
         const auth = tokenKubeConfig(kc, reviewerJwt).makeApiClient(k8s.AuthenticationV1Api);
-        const review = await auth
-          .createTokenReview({ body: { spec: { token: jwt, audiences: ["vault"] } } })
-          .then((r) => JSON.stringify(r.status), (e: unknown) => `review failed: ${String(e).slice(0, 300)}`);
+        const review = await auth.createTokenReview({ body: { spec: { token: jwt, audiences: ["vault"] } } }).then(
+          (r) => JSON.stringify(r.status),
+          (e: unknown) => `review failed: ${String(e).slice(0, 300)}`,
+        );
         throw new Error(`${(err as Error).message}; last error: ${source.status().error}; own review: ${review}`);
       });
       expect(text(source)).toBe(dockerconfig("k8s"));

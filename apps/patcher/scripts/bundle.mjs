@@ -16,10 +16,18 @@ await build({
   sourcemap: false,
   legalComments: "external",
   // Some dependencies still call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
   logLevel: "warning",
 });
 // version.ts reads ../package.json relative to itself; ship a minimal one next to the bundle.
-writeFileSync(new URL("../dist/package.json", import.meta.url), JSON.stringify({ name: pkg.name, version: pkg.version, type: "module" }) + "\n");
-writeFileSync(new URL("../dist/bundle/package.json", import.meta.url), JSON.stringify({ name: pkg.name, version: pkg.version, type: "module" }) + "\n");
+writeFileSync(
+  new URL("../dist/package.json", import.meta.url),
+  JSON.stringify({ name: pkg.name, version: pkg.version, type: "module" }) + "\n",
+);
+writeFileSync(
+  new URL("../dist/bundle/package.json", import.meta.url),
+  JSON.stringify({ name: pkg.name, version: pkg.version, type: "module" }) + "\n",
+);
 console.log(`bundled ${pkg.name}@${pkg.version} into dist/bundle/main.mjs`);

@@ -41,10 +41,14 @@ function stopSignal(): AbortSignal {
 export function reportOnce(result: OnceResult, logger: Logger): number {
   const { problems, interrupted } = result;
   const failed = problems.filter((p) => p.outcome === "error" || p.outcome === "waiting");
-  for (const p of problems) logger.warn({ mapping: p.mapping, namespace: p.namespace, outcome: p.outcome, reason: p.reason }, "not converged");
+  for (const p of problems)
+    logger.warn({ mapping: p.mapping, namespace: p.namespace, outcome: p.outcome, reason: p.reason }, "not converged");
   if (interrupted) {
     for (const u of interrupted.unfinished) {
-      logger.error({ mapping: u.mapping, inScope: u.inScope, finished: u.finished, notFinished: u.inScope - u.finished }, "not finished");
+      logger.error(
+        { mapping: u.mapping, inScope: u.inScope, finished: u.finished, notFinished: u.inScope - u.finished },
+        "not finished",
+      );
     }
     logger.error(
       {
@@ -53,7 +57,9 @@ export function reportOnce(result: OnceResult, logger: Logger): number {
         notFinished: interrupted.unfinished.reduce((n, u) => n + u.inScope - u.finished, 0),
         failed: failed.map((p) => `${p.mapping}/${p.namespace}`),
       },
-      interrupted.cachesSynced ? "single pass interrupted before it finished" : "single pass interrupted before the caches synced; nothing is known to be done",
+      interrupted.cachesSynced
+        ? "single pass interrupted before it finished"
+        : "single pass interrupted before the caches synced; nothing is known to be done",
     );
     const byName = EXIT.interrupted as Record<string, number>;
     return byName[interrupted.reason] ?? EXIT.failed;
@@ -70,7 +76,11 @@ function configProblem(err: unknown, write: (s: string) => void): number | undef
   return undefined;
 }
 
-async function planKeys(resolved: ResolvedConfig, flags: ConnectionFlags, level: string): Promise<{ keys: PlannedKey[]; engine: Engine; names: Map<string, string> }> {
+async function planKeys(
+  resolved: ResolvedConfig,
+  flags: ConnectionFlags,
+  level: string,
+): Promise<{ keys: PlannedKey[]; engine: Engine; names: Map<string, string> }> {
   const logger = createLogger(level, process.stderr);
   const kubeConfig = connect(flags);
   const di = await createPatcherContainer({ config: resolved.loaded, kubeConfig, logger });
@@ -81,7 +91,13 @@ async function planKeys(resolved: ResolvedConfig, flags: ConnectionFlags, level:
 }
 
 /** Builds the command line and runs it; resolves with the process exit code. */
-export async function runCli(program: Command, argv: readonly string[], version: string, out = process.stdout, err = process.stderr): Promise<number> {
+export async function runCli(
+  program: Command,
+  argv: readonly string[],
+  version: string,
+  out = process.stdout,
+  err = process.stderr,
+): Promise<number> {
   let exitCode: number = EXIT.ok;
   const write = (s: string): void => void out.write(s);
   const writeErr = (s: string): void => void err.write(s);
@@ -101,7 +117,15 @@ export async function runCli(program: Command, argv: readonly string[], version:
       .command("run", { isDefault: true })
       .description("run the controller (the default command); in a Pod it uses its ServiceAccount")
       .option("--once", "one full pass, then exit; non-zero exit if any namespace failed (for a CronJob)")
-      .addOption(new Option("--log-level <level>", "log level (overrides log.level)").choices(["trace", "debug", "info", "warn", "error"]))
+      .addOption(
+        new Option("--log-level <level>", "log level (overrides log.level)").choices([
+          "trace",
+          "debug",
+          "info",
+          "warn",
+          "error",
+        ]),
+      )
       .option("--server-address <host:port>", "address for /healthz, /readyz and /metrics (overrides server.address)"),
   ).action(async (flags: ConnectionFlags & { once?: boolean; serverAddress?: string }) => {
     try {
@@ -114,9 +138,17 @@ export async function runCli(program: Command, argv: readonly string[], version:
         return;
       }
       logger.info({ version, config: resolved.loaded.origin, mappings: resolved.loaded.mappings.length }, "starting");
-      await runController({ resolved, kubeConfig, logger, signal, serverAddress: flags.serverAddress, logLevelFixed: flags.logLevel !== undefined });
+      await runController({
+        resolved,
+        kubeConfig,
+        logger,
+        signal,
+        serverAddress: flags.serverAddress,
+        logLevelFixed: flags.logLevel !== undefined,
+      });
     } catch (e) {
-      exitCode = configProblem(e, writeErr) ?? ((writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed));
+      exitCode =
+        configProblem(e, writeErr) ?? (writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed);
     }
   });
 
@@ -127,43 +159,72 @@ export async function runCli(program: Command, argv: readonly string[], version:
     .action(async (flags: { config: string }) => {
       try {
         const resolved = resolveConfig(flags.config, {});
-        const di = await createPatcherContainer({ config: resolved.loaded, kubeConfig: undefined, logger: createLogger("silent", process.stderr) });
+        const di = await createPatcherContainer({
+          config: resolved.loaded,
+          kubeConfig: undefined,
+          logger: createLogger("silent", process.stderr),
+        });
         const mappings = di.resolve(Tokens.Mappings);
         write(`${flags.config}: valid, ${mappings.length} mapping(s)\n`);
-        for (const m of mappings) write(`  ${m.name}: ${m.source.description} -> ${m.selector.description}, Secret ${m.secretName}, ${m.strategy.description}\n`);
+        for (const m of mappings)
+          write(
+            `  ${m.name}: ${m.source.description} -> ${m.selector.description}, Secret ${m.secretName}, ${m.strategy.description}\n`,
+          );
       } catch (e) {
-        exitCode = configProblem(e, writeErr) ?? ((writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed));
+        exitCode =
+          configProblem(e, writeErr) ??
+          (writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed);
       }
     });
 
   addConnectionFlags(
     program
       .command("plan")
-      .description("dry run against the cluster: what would be created, updated, patched or removed, and what would be refused and why")
+      .description(
+        "dry run against the cluster: what would be created, updated, patched or removed, and what would be refused and why",
+      )
       .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table")),
   ).action(async (flags: ConnectionFlags & { output: string }) => {
     try {
       const resolved = resolveConfig(flags.config);
       const { keys, names } = await planKeys(resolved, flags, "warn");
       if (flags.output === "json") {
-        write(`${JSON.stringify(keys.filter((k) => k.plan.actions.length || k.plan.outcome === "conflict" || k.plan.outcome === "waiting").map((k) => ({ mapping: k.mapping, namespace: k.namespace, outcome: k.plan.outcome, reason: k.plan.reason, actions: k.plan.actions.map((a) => a.type) })), null, 2)}\n`);
+        write(
+          `${JSON.stringify(
+            keys
+              .filter((k) => k.plan.actions.length || k.plan.outcome === "conflict" || k.plan.outcome === "waiting")
+              .map((k) => ({
+                mapping: k.mapping,
+                namespace: k.namespace,
+                outcome: k.plan.outcome,
+                reason: k.plan.reason,
+                actions: k.plan.actions.map((a) => a.type),
+              })),
+            null,
+            2,
+          )}\n`,
+        );
       } else write(`${renderPlan(keys, names)}\n`);
     } catch (e) {
-      exitCode = configProblem(e, writeErr) ?? ((writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed));
+      exitCode =
+        configProblem(e, writeErr) ?? (writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed);
     }
   });
 
-  addConnectionFlags(program.command("status").description("per mapping: its source, and the namespaces in scope, in sync, to change, conflicting or failing")).action(
-    async (flags: ConnectionFlags) => {
-      try {
-        const resolved = resolveConfig(flags.config);
-        const { keys, engine } = await planKeys(resolved, flags, "warn");
-        write(`${renderStatus(engine.status(), keys)}\n`);
-      } catch (e) {
-        exitCode = configProblem(e, writeErr) ?? ((writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed));
-      }
-    },
-  );
+  addConnectionFlags(
+    program
+      .command("status")
+      .description("per mapping: its source, and the namespaces in scope, in sync, to change, conflicting or failing"),
+  ).action(async (flags: ConnectionFlags) => {
+    try {
+      const resolved = resolveConfig(flags.config);
+      const { keys, engine } = await planKeys(resolved, flags, "warn");
+      write(`${renderStatus(engine.status(), keys)}\n`);
+    } catch (e) {
+      exitCode =
+        configProblem(e, writeErr) ?? (writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed);
+    }
+  });
 
   program
     .command("version")
@@ -175,7 +236,10 @@ export async function runCli(program: Command, argv: readonly string[], version:
   } catch (e) {
     const code = (e as { exitCode?: number; code?: string }).exitCode;
     if (code === undefined) throw e;
-    return (e as { code?: string }).code === "commander.helpDisplayed" || (e as { code?: string }).code === "commander.version" ? EXIT.ok : EXIT.config;
+    return (e as { code?: string }).code === "commander.helpDisplayed" ||
+      (e as { code?: string }).code === "commander.version"
+      ? EXIT.ok
+      : EXIT.config;
   }
   return exitCode;
 }

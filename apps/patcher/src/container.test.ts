@@ -39,9 +39,19 @@ describe("composition root", () => {
       "mappings:\n  - name: a\n    source: { secret: { name: r, namespace: s } }\n    targets: { all: {} }\ncontroller: { onMappingRemoved: retain, workers: 3, instance: blue }\n",
       "config.yaml",
     );
-    const di = await createPatcherContainer({ config, kubeConfig: kubeConfig(), logger: silent, canWrite: () => leading });
+    const di = await createPatcherContainer({
+      config,
+      kubeConfig: kubeConfig(),
+      logger: silent,
+      canWrite: () => leading,
+    });
     di.resolve(Tokens.Engine);
-    const options = constructed.at(-1) as { canWrite?: () => boolean; retainOnMappingRemoval?: boolean; workers?: number; instance?: string };
+    const options = constructed.at(-1) as {
+      canWrite?: () => boolean;
+      retainOnMappingRemoval?: boolean;
+      workers?: number;
+      instance?: string;
+    };
     expect(options).toMatchObject({ retainOnMappingRemoval: true, workers: 3, instance: "blue" });
     expect(options.canWrite?.()).toBe(true);
     leading = false;

@@ -1,7 +1,14 @@
 import { resolve as resolvePath } from "node:path";
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { builtinRegistries, Engine, type EngineOptions, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
+import {
+  builtinRegistries,
+  Engine,
+  type EngineOptions,
+  type Logger,
+  type Mapping,
+  type Registries,
+} from "@imagepullsecret-patcher/core";
 import { buildConfiguredMappings, ConfigFileError, type LoadedConfig } from "./config/load.js";
 import { durationMs } from "./config/schema.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
@@ -97,7 +104,13 @@ export async function createPatcherContainer(options: {
         verifyCredential: controller.verifyCredentials
           ? async (value) => {
               const result = await probeRegistryLogin(value.credential);
-              return { ok: result.ok, problem: result.results.filter((r) => !r.ok).map((r) => `${r.registry}: ${r.problem}`).join("; ") };
+              return {
+                ok: result.ok,
+                problem: result.results
+                  .filter((r) => !r.ok)
+                  .map((r) => `${r.registry}: ${r.problem}`)
+                  .join("; "),
+              };
             }
           : undefined,
         canWrite: d.resolve(Tokens.WriteGate).canWrite,

@@ -22,10 +22,18 @@ export function connect(options: ConnectionOptions): KubeConfig {
   }
   if (options.context) {
     if (!kc.getContexts().some((c) => c.name === options.context)) {
-      throw new Error(`--context ${options.context}: no such context (have: ${kc.getContexts().map((c) => c.name).join(", ") || "none"})`);
+      throw new Error(
+        `--context ${options.context}: no such context (have: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(", ") || "none"
+        })`,
+      );
     }
     kc.setCurrentContext(options.context);
   }
-  if (!kc.getCurrentCluster()) throw new Error("no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a Pod");
+  if (!kc.getCurrentCluster())
+    throw new Error("no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a Pod");
   return kc;
 }

@@ -14,4 +14,3 @@ await runCli(program, process.argv, VERSION).then(
     process.exitCode = 1;
   },
 );
-

@@ -15,7 +15,11 @@ export function resolveConfig(explicit: string | undefined, env: NodeJS.ProcessE
   if (file) {
     if (fromEnvironment) {
       const names = Object.keys(env).filter((k) => k.startsWith("CONFIG_"));
-      throw new ConfigFileError(file, "", `CONFIG_* variables (${names.join(", ")}) are set too; use either the config file or the variables`);
+      throw new ConfigFileError(
+        file,
+        "",
+        `CONFIG_* variables (${names.join(", ")}) are set too; use either the config file or the variables`,
+      );
     }
     return { loaded: loadConfigFile(file), file, runOnce: false };
   }
@@ -23,7 +27,11 @@ export function resolveConfig(explicit: string | undefined, env: NodeJS.ProcessE
     const { loaded, runOnce } = configFromTitansoftEnv(env);
     return { loaded, file: undefined, runOnce };
   }
-  throw new ConfigFileError(DEFAULT_CONFIG_PATH, "", "no config: pass --config FILE, mount one at this path, or set titansoft's CONFIG_* variables");
+  throw new ConfigFileError(
+    DEFAULT_CONFIG_PATH,
+    "",
+    "no config: pass --config FILE, mount one at this path, or set titansoft's CONFIG_* variables",
+  );
 }
 
 export { DEFAULT_CONFIG_PATH, type ResolvedConfig };

@@ -5,7 +5,14 @@ import { isWrite, summarise } from "../audit-summary.ts";
 import type { AuditRecord } from "../audit.ts";
 import { nowMs } from "../kube.ts";
 import { PatcherRunner } from "../patcher-runner.ts";
-import { COPY_NAME, pickMetrics, settingsLabel, writeMetrics, type ControllerSettings, type Patcher } from "../patcher.ts";
+import {
+  COPY_NAME,
+  pickMetrics,
+  settingsLabel,
+  writeMetrics,
+  type ControllerSettings,
+  type Patcher,
+} from "../patcher.ts";
 import { round2 } from "../proc.ts";
 import { COPIES_PATH, Measurement, activeNamespaces, convergence, ms, secs, type BenchEnv } from "./common.ts";
 import type { ColdResult, ColdTimeline, Segment } from "./results.ts";
@@ -23,7 +30,12 @@ interface Converged {
 }
 
 /** Polls until every target has its copy and a referencing default ServiceAccount. */
-async function waitConverged(env: BenchEnv, patcher: Patcher, targets: ReadonlySet<string>, label: string): Promise<Converged> {
+async function waitConverged(
+  env: BenchEnv,
+  patcher: Patcher,
+  targets: ReadonlySet<string>,
+  label: string,
+): Promise<Converged> {
   const from = patcher.startedAt;
   const deadline = Date.now() + 300_000 + targets.size * 200;
   const pollDurations: number[] = [];
@@ -89,7 +101,12 @@ function segments(env: BenchEnv, from: number, to: number, progress: Progress[],
 }
 
 /** Seconds from the spawn to each step, from the audit log and the patcher's own log lines. */
-function coldTimeline(patcher: Patcher, records: AuditRecord[], writes: AuditRecord[], convergedAt: number): ColdTimeline {
+function coldTimeline(
+  patcher: Patcher,
+  records: AuditRecord[],
+  writes: AuditRecord[],
+  convergedAt: number,
+): ColdTimeline {
   const from = patcher.startedAt;
   const rel = (t: number | undefined): number | undefined => (t === undefined ? undefined : secs(t - from));
   const mark = (msg: string): number | undefined => rel(patcher.marks.get(msg)?.at);
@@ -119,7 +136,8 @@ export function writeRate(writes: AuditRecord[]): number {
 /** Percentiles of the write requests' durations on the server. */
 function writeLatency(writes: AuditRecord[]): ColdResult["writeLatencyMs"] {
   const durations = writes.map((r) => r.completed - r.received).sort((a, b) => a - b);
-  const pct = (p: number): number => round2(durations[Math.min(durations.length - 1, Math.ceil((p / 100) * durations.length) - 1)] ?? 0);
+  const pct = (p: number): number =>
+    round2(durations[Math.min(durations.length - 1, Math.ceil((p / 100) * durations.length) - 1)] ?? 0);
   return { p50: pct(50), p99: pct(99), max: round2(durations.at(-1) ?? 0) };
 }
 
@@ -162,7 +180,11 @@ export async function coldStart(env: BenchEnv, settings: ControllerSettings, lab
     summary,
     patcherReportedWrites: writeMetrics(metricsAtEnd),
     contentVerified,
-    polls: { count: polls.length, meanMs: ms(polls.reduce((a, b) => a + b, 0) / polls.length), maxMs: ms(Math.max(...polls)) },
+    polls: {
+      count: polls.length,
+      meanMs: ms(polls.reduce((a, b) => a + b, 0) / polls.length),
+      maxMs: ms(Math.max(...polls)),
+    },
     writeLatencyMs: writeLatency(writes),
     metricsAtEnd: pickMetrics(metricsAtEnd),
     segments: segments(env, from, converged.at, converged.progress, writes),

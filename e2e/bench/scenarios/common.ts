@@ -45,7 +45,10 @@ export async function activeNamespaces(env: BenchEnv): Promise<Set<string>> {
 /** Namespaces with a copy (metadata only), and namespaces whose default SA references it. */
 export async function convergence(env: BenchEnv): Promise<{ copies: Set<string>; referenced: Set<string> }> {
   const admin = env.cluster.admin;
-  const [copies, sas] = await Promise.all([admin.listAll(COPIES_PATH, META_LIST), admin.listAll(DEFAULT_SERVICE_ACCOUNTS_PATH)]);
+  const [copies, sas] = await Promise.all([
+    admin.listAll(COPIES_PATH, META_LIST),
+    admin.listAll(DEFAULT_SERVICE_ACCOUNTS_PATH),
+  ]);
   return {
     copies: new Set(copies.filter((s) => s.metadata.name === COPY_NAME).map((s) => s.metadata.namespace ?? "")),
     referenced: new Set(sas.filter((sa) => references(sa, COPY_NAME)).map((sa) => sa.metadata.namespace ?? "")),

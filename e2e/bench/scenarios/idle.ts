@@ -43,11 +43,15 @@ export async function idle(env: BenchEnv, minutes: number): Promise<IdleResult> 
     byKind: summarise(records, ctx, new Set(), undefined).byKind,
     perMinute: perMinute(records, ctx, from, minutes),
     unexpectedRequests: unexpected.length,
-    unexpectedExamples: unexpected.slice(0, 20).map((r) => `${new Date(r.received).toISOString()} ${classify(r, ctx)} ${r.uri} → ${r.code}`),
+    unexpectedExamples: unexpected
+      .slice(0, 20)
+      .map((r) => `${new Date(r.received).toISOString()} ${classify(r, ctx)} ${r.uri} → ${r.code}`),
     nonLeaseWrites: nonLeaseWrites.length,
     patcherMetricsDelta: diffCounters(pickCounters(m0), pickCounters(m1)),
     ...facts,
   };
-  env.log(`  idle: ${result.requests} requests (${result.requestsPerMinute}/min), ${unexpected.length} outside leases and watches, ${nonLeaseWrites.length} writes`);
+  env.log(
+    `  idle: ${result.requests} requests (${result.requestsPerMinute}/min), ${unexpected.length} outside leases and watches, ${nonLeaseWrites.length} writes`,
+  );
   return result;
 }

@@ -26,8 +26,16 @@ const isDone = (t: NsTiming): t is Done => t.saReferenced !== undefined && t.cop
 
 function stats(values: number[]): LatencyStats {
   const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  const at = (p: number): number => round2(v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))] ?? Number.NaN);
-  return { count: v.length, p50: at(50), p95: at(95), p99: at(99), max: round2(v.at(-1) ?? Number.NaN), mean: round2(v.reduce((a, b) => a + b, 0) / (v.length || 1)) };
+  const at = (p: number): number =>
+    round2(v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))] ?? Number.NaN);
+  return {
+    count: v.length,
+    p50: at(50),
+    p95: at(95),
+    p99: at(99),
+    max: round2(v.at(-1) ?? Number.NaN),
+    mean: round2(v.reduce((a, b) => a + b, 0) / (v.length || 1)),
+  };
 }
 
 /** Watches default ServiceAccounts and copies from now on, noting when each timed namespace's arrive. */
@@ -35,8 +43,12 @@ async function watchTimings(env: BenchEnv, timings: Map<string, NsTiming>, signa
   const admin = env.cluster.admin;
   const copies = encodeURIComponent(MANAGED_BY_SELECTOR);
   // From the current resourceVersion, so no event is missed.
-  const saRv = (await admin.get<KubeList>("/api/v1/serviceaccounts?limit=1", { accept: META_LIST })).metadata?.resourceVersion ?? "";
-  const secretRv = (await admin.get<KubeList>(`/api/v1/secrets?limit=1&labelSelector=${copies}`, { accept: META_LIST })).metadata?.resourceVersion ?? "";
+  const saRv =
+    (await admin.get<KubeList>("/api/v1/serviceaccounts?limit=1", { accept: META_LIST })).metadata?.resourceVersion ??
+    "";
+  const secretRv =
+    (await admin.get<KubeList>(`/api/v1/secrets?limit=1&labelSelector=${copies}`, { accept: META_LIST })).metadata
+      ?.resourceVersion ?? "";
   const onSa = (type: string, sa: KubeObject, at: number): void => {
     const t = timings.get(sa.metadata.namespace ?? "");
     if (!t || sa.metadata.name !== "default") return;
@@ -50,14 +62,24 @@ async function watchTimings(env: BenchEnv, timings: Map<string, NsTiming>, signa
   };
   const watches = [
     admin.watch(`/api/v1/serviceaccounts?watch=1&resourceVersion=${saRv}&timeoutSeconds=3600`, onSa, signal),
-    admin.watch(`/api/v1/secrets?watch=1&resourceVersion=${secretRv}&timeoutSeconds=3600&labelSelector=${copies}`, onSecret, signal),
+    admin.watch(
+      `/api/v1/secrets?watch=1&resourceVersion=${secretRv}&timeoutSeconds=3600&labelSelector=${copies}`,
+      onSecret,
+      signal,
+    ),
   ];
   for (const w of watches) w.catch((err: unknown) => env.log(`  admin watch failed: ${String(err)}`));
   await sleep(500);
 }
 
 /** Creates the namespaces at `ratePerSecond`, each creation in flight on its own; resolves when all exist. */
-async function createAtRate(env: BenchEnv, list: string[], ratePerSecond: number, timings: Map<string, NsTiming>, from: number): Promise<void> {
+async function createAtRate(
+  env: BenchEnv,
+  list: string[],
+  ratePerSecond: number,
+  timings: Map<string, NsTiming>,
+  from: number,
+): Promise<void> {
   const interval = 1000 / ratePerSecond;
   const creations: Promise<void>[] = [];
   for (const [i, name] of list.entries()) {
@@ -97,14 +119,22 @@ function watchLatencies(timings: Map<string, NsTiming>): LatencyResult["watch"] 
     if (t.created !== undefined) fromNs.push(done - t.created);
     if (t.saAdded !== undefined && t.created !== undefined) kcm.push(t.saAdded - t.created);
   }
-  return { fromServiceAccountMs: stats(fromSa), fromNamespaceMs: stats(fromNs), namespaceToServiceAccountMs: stats(kcm) };
+  return {
+    fromServiceAccountMs: stats(fromSa),
+    fromNamespaceMs: stats(fromNs),
+    namespaceToServiceAccountMs: stats(kcm),
+  };
 }
 
 /**
  * Audit-based latencies (server timestamps, microseconds): kube-controller-manager's create of
  * the default SA → the patcher's SA patch and copy create completed. The slowest first.
  */
-function auditLatencies(audit: AuditLog, records: AuditRecord[], list: string[]): { audit: LatencyResult["audit"]; slowest: SlowNamespace[] } {
+function auditLatencies(
+  audit: AuditLog,
+  records: AuditRecord[],
+  list: string[],
+): { audit: LatencyResult["audit"]; slowest: SlowNamespace[] } {
   const fromSa: number[] = [];
   const fromNs: number[] = [];
   const reaction: number[] = [];
@@ -129,7 +159,10 @@ function auditLatencies(audit: AuditLog, records: AuditRecord[], list: string[])
     slowest.push({
       namespace: name,
       ms: round2(done - sa.completed),
-      requests: requests.map((r) => `+${round2(r.received - sa.completed)} ms ${r.verb} ${r.resource} → ${r.code} (${round2(r.completed - r.received)} ms)`),
+      requests: requests.map(
+        (r) =>
+          `+${round2(r.received - sa.completed)} ms ${r.verb} ${r.resource} → ${r.code} (${round2(r.completed - r.received)} ms)`,
+      ),
     });
   }
   slowest.sort((a, b) => b.ms - a.ms);
@@ -145,7 +178,12 @@ function auditLatencies(audit: AuditLog, records: AuditRecord[], list: string[])
   };
 }
 
-export async function latency(env: BenchEnv, count: number, ratePerSecond: number, prefix: string): Promise<LatencyResult> {
+export async function latency(
+  env: BenchEnv,
+  count: number,
+  ratePerSecond: number,
+  prefix: string,
+): Promise<LatencyResult> {
   const patcher = env.patcher.running("latency");
   env.log(`latency: ${count} namespaces at ${ratePerSecond}/s`);
   const list = names(prefix, count);
@@ -161,7 +199,12 @@ export async function latency(env: BenchEnv, count: number, ratePerSecond: numbe
   controller.abort();
   const { records, facts } = await window.end({ settleMs: 2000 });
   const fromAudit = auditLatencies(env.cluster.audit, records, list);
-  const summary = summarise(records, env.cluster.requestContext, new Set(list), "1 create secrets + 1 patch serviceaccounts");
+  const summary = summarise(
+    records,
+    env.cluster.requestContext,
+    new Set(list),
+    "1 create secrets + 1 patch serviceaccounts",
+  );
   const result: LatencyResult = {
     count,
     ratePerSecond,

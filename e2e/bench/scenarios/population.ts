@@ -33,18 +33,27 @@ export async function createNamespaces(env: BenchEnv, list: string[], label: str
   const progress = setInterval(() => env.log(`  namespaces: ${done}/${list.length} created`), 10_000);
   try {
     await pool(list, env.concurrency, async (name) => {
-      await retryTransient(() => env.cluster.admin.ensure("/api/v1/namespaces", { metadata: { name, labels: { "ipsp-bench": label } } }));
+      await retryTransient(() =>
+        env.cluster.admin.ensure("/api/v1/namespaces", { metadata: { name, labels: { "ipsp-bench": label } } }),
+      );
       done++;
     });
   } finally {
     clearInterval(progress);
   }
   const created = nowMs();
-  env.log(`  ${list.length} namespaces created in ${secs(created - t0)} s; waiting for kube-controller-manager's default ServiceAccounts`);
+  env.log(
+    `  ${list.length} namespaces created in ${secs(created - t0)} s; waiting for kube-controller-manager's default ServiceAccounts`,
+  );
   await waitForDefaultServiceAccounts(env, list);
   const ready = nowMs();
   env.log(`  all ${list.length} default ServiceAccounts present after ${secs(ready - t0)} s`);
-  return { count: list.length, createSeconds: secs(created - t0), defaultServiceAccountsSeconds: secs(ready - t0), concurrency: env.concurrency };
+  return {
+    count: list.length,
+    createSeconds: secs(created - t0),
+    defaultServiceAccountsSeconds: secs(ready - t0),
+    concurrency: env.concurrency,
+  };
 }
 
 /** Stops the patcher and removes every copy and reference (as admin), so the next start is cold. */
@@ -54,10 +63,14 @@ export async function resetToCold(env: BenchEnv): Promise<ResetResult> {
   const t0 = nowMs();
   const copies = await admin.listAll(COPIES_PATH, META_LIST);
   await pool(copies, env.concurrency, async (s) => {
-    await retryTransient(() => admin.call("DELETE", `/api/v1/namespaces/${s.metadata.namespace}/secrets/${s.metadata.name}`, { allow: [404] }));
+    await retryTransient(() =>
+      admin.call("DELETE", `/api/v1/namespaces/${s.metadata.namespace}/secrets/${s.metadata.name}`, { allow: [404] }),
+    );
   });
   const sas = await admin.listAll(DEFAULT_SERVICE_ACCOUNTS_PATH);
-  const referencing = sas.filter((sa) => (sa.imagePullSecrets ?? []).length > 0 || sa.metadata.annotations?.[ADDED_ANNOTATION] !== undefined);
+  const referencing = sas.filter(
+    (sa) => (sa.imagePullSecrets ?? []).length > 0 || sa.metadata.annotations?.[ADDED_ANNOTATION] !== undefined,
+  );
   await pool(referencing, env.concurrency, async (sa) => {
     await retryTransient(() =>
       admin.call("PATCH", `/api/v1/namespaces/${sa.metadata.namespace}/serviceaccounts/default`, {
@@ -67,7 +80,10 @@ export async function resetToCold(env: BenchEnv): Promise<ResetResult> {
     );
   });
   const after = await convergence(env);
-  if (after.copies.size || after.referenced.size) throw new Error(`reset left ${after.copies.size} copies and ${after.referenced.size} references`);
-  env.log(`  reset: deleted ${copies.length} copies, cleared ${referencing.length} ServiceAccounts in ${secs(nowMs() - t0)} s`);
+  if (after.copies.size || after.referenced.size)
+    throw new Error(`reset left ${after.copies.size} copies and ${after.referenced.size} references`);
+  env.log(
+    `  reset: deleted ${copies.length} copies, cleared ${referencing.length} ServiceAccounts in ${secs(nowMs() - t0)} s`,
+  );
   return { deletedCopies: copies.length, clearedServiceAccounts: referencing.length, seconds: secs(nowMs() - t0) };
 }

@@ -111,7 +111,11 @@ export interface LatencyResult extends WindowFacts {
   notConverged: number;
   notConvergedExamples: string[];
   /** Times the benchmark's own watches saw. */
-  watch: { fromServiceAccountMs: LatencyStats; fromNamespaceMs: LatencyStats; namespaceToServiceAccountMs: LatencyStats };
+  watch: {
+    fromServiceAccountMs: LatencyStats;
+    fromNamespaceMs: LatencyStats;
+    namespaceToServiceAccountMs: LatencyStats;
+  };
   /** Times from the API server's audit timestamps. */
   audit: {
     fromServiceAccountMs: LatencyStats;

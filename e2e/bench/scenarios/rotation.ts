@@ -10,7 +10,12 @@ import { writeRate } from "./cold-start.ts";
 import type { RotationResult } from "./results.ts";
 
 /** Polls until every copy carries the source's current bytes; returns when, and how many polls it took. */
-async function waitUpdated(env: BenchEnv, patcher: Patcher, copies: ReadonlySet<string>, from: number): Promise<{ at: number; polls: number }> {
+async function waitUpdated(
+  env: BenchEnv,
+  patcher: Patcher,
+  copies: ReadonlySet<string>,
+  from: number,
+): Promise<{ at: number; polls: number }> {
   const deadline = Date.now() + 120_000 + copies.size * 200;
   let lastLog = 0;
   let polls = 0;
@@ -20,7 +25,12 @@ async function waitUpdated(env: BenchEnv, patcher: Patcher, copies: ReadonlySet<
     polls++;
     const now = nowMs();
     const current = env.cluster.sourceValue;
-    const updated = list.filter((s) => s.metadata.name === COPY_NAME && copies.has(s.metadata.namespace ?? "") && s.data?.[".dockerconfigjson"] === current).length;
+    const updated = list.filter(
+      (s) =>
+        s.metadata.name === COPY_NAME &&
+        copies.has(s.metadata.namespace ?? "") &&
+        s.data?.[".dockerconfigjson"] === current,
+    ).length;
     if (updated === copies.size) return { at: now, polls };
     if (Date.now() - lastLog > 10_000) {
       env.log(`  ${secs(now - from)} s: ${updated}/${copies.size} copies updated`);
@@ -34,7 +44,9 @@ async function waitUpdated(env: BenchEnv, patcher: Patcher, copies: ReadonlySet<
 export async function rotation(env: BenchEnv): Promise<RotationResult> {
   const patcher = env.patcher.running("rotation");
   const before = await env.cluster.admin.listAll(COPIES_PATH, META_LIST);
-  const copies = new Set<string>(before.filter((s) => s.metadata.name === COPY_NAME).map((s) => s.metadata.namespace ?? ""));
+  const copies = new Set<string>(
+    before.filter((s) => s.metadata.name === COPY_NAME).map((s) => s.metadata.namespace ?? ""),
+  );
   env.log(`rotation: updating ${SOURCE.namespace}/${SOURCE.name}; ${copies.size} copies to follow`);
   const m0 = (await patcher.tryMetrics()) ?? {};
   const window = Measurement.begin(env);
@@ -62,6 +74,8 @@ export async function rotation(env: BenchEnv): Promise<RotationResult> {
     patcherReportedWrites: diffCounters(writeMetrics(m0), writeMetrics(m1)),
     ...facts,
   };
-  env.log(`  rotation: ${result.convergedSeconds} s, ${result.secretUpdates} Secret updates (expected ${copies.size}), ${saWrites} ServiceAccount writes`);
+  env.log(
+    `  rotation: ${result.convergedSeconds} s, ${result.secretUpdates} Secret updates (expected ${copies.size}), ${saWrites} ServiceAccount writes`,
+  );
   return result;
 }

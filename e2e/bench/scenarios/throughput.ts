@@ -7,7 +7,11 @@ import { resetToCold } from "./population.ts";
 import type { ThroughputRun } from "./results.ts";
 
 /** Appends each run to `runs` as it completes, so a failure keeps the runs before it. */
-export async function throughput(env: BenchEnv, settings: readonly ControllerSettings[], runs: ThroughputRun[]): Promise<void> {
+export async function throughput(
+  env: BenchEnv,
+  settings: readonly ControllerSettings[],
+  runs: ThroughputRun[],
+): Promise<void> {
   for (const [i, s] of settings.entries()) {
     const reset = await resetToCold(env);
     const r = await coldStart(env, s, `throughput-${i + 1}`);

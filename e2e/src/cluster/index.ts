@@ -17,6 +17,7 @@ const PROVIDERS: Record<ClusterProviderName, ClusterProvider> = {
 /** The provider named by `E2E_CLUSTER` (default `local`). */
 export function providerFromEnv(value = process.env.E2E_CLUSTER ?? "local"): ClusterProvider {
   const provider = PROVIDERS[value as ClusterProviderName];
-  if (!provider) throw new Error(`E2E_CLUSTER=${value} is not a provider; use one of ${Object.keys(PROVIDERS).join(", ")}`);
+  if (!provider)
+    throw new Error(`E2E_CLUSTER=${value} is not a provider; use one of ${Object.keys(PROVIDERS).join(", ")}`);
   return provider;
 }

@@ -24,14 +24,32 @@ export function kindAvailable(): boolean {
 export const kindProvider: ClusterProvider = {
   name: "kind",
   async start(options: StartOptions): Promise<Cluster> {
-    if (!kindAvailable()) throw new Error("E2E_CLUSTER=kind needs the `kind` CLI and a working Docker engine (`docker info` failed or kind is missing)");
+    if (!kindAvailable())
+      throw new Error(
+        "E2E_CLUSTER=kind needs the `kind` CLI and a working Docker engine (`docker info` failed or kind is missing)",
+      );
     const workDir = options.workDir ?? fileURLToPath(new URL("../../../.e2e/kind", import.meta.url));
     mkdirSync(workDir, { recursive: true });
     const kubeconfigPath = join(workDir, "kubeconfig");
     options.onProgress?.(`creating kind cluster ${CLUSTER_NAME} (pulls kindest/node the first time)`);
-    execFileSync("kind", ["create", "cluster", "--name", CLUSTER_NAME, "--config", KIND_CONFIG, "--kubeconfig", kubeconfigPath, "--wait", "120s"], {
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    execFileSync(
+      "kind",
+      [
+        "create",
+        "cluster",
+        "--name",
+        CLUSTER_NAME,
+        "--config",
+        KIND_CONFIG,
+        "--kubeconfig",
+        kubeconfigPath,
+        "--wait",
+        "120s",
+      ],
+      {
+        stdio: ["ignore", "ignore", "inherit"],
+      },
+    );
     const kubeconfig = execFileSync("kind", ["get", "kubeconfig", "--name", CLUSTER_NAME]).toString();
     writeFileSync(kubeconfigPath, kubeconfig, { mode: 0o600 });
     return Promise.resolve({

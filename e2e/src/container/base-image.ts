@@ -11,7 +11,17 @@
 // The image is tagged imagepullsecret-patcher-e2e/node-runtime:<hash of every input>, so it is made
 // once per machine and reused until the node binary, a library or this recipe changes.
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { REPO_ROOT, docker, run, runOk } from "./docker.ts";
@@ -23,7 +33,12 @@ const NODE_IN_IMAGE = "/nodejs/bin/node";
 const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 const NONROOT = 65532;
 
-const PASSWD = ["root:x:0:0:root:/root:/sbin/nologin", "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin", `nonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin`, ""].join("\n");
+const PASSWD = [
+  "root:x:0:0:root:/root:/sbin/nologin",
+  "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin",
+  `nonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin`,
+  "",
+].join("\n");
 const GROUP = ["root:x:0:", "tty:x:5:", "nobody:x:65534:", `nonroot:x:${NONROOT}:`, ""].join("\n");
 const NSSWITCH = ["passwd: files", "group: files", "hosts: files dns", ""].join("\n");
 
@@ -69,7 +84,8 @@ export async function sharedLibraries(binary: string): Promise<string[]> {
     const resolved = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(0x/.exec(line);
     if (resolved?.[1]) libs.push(resolved[1]);
   }
-  if (!libs.some((l) => /\/ld-linux[^/]*\.so/.test(l) || /\/ld-musl[^/]*\.so/.test(l))) throw new Error(`ldd ${binary}: no dynamic loader in:\n${result.stdout}`);
+  if (!libs.some((l) => /\/ld-linux[^/]*\.so/.test(l) || /\/ld-musl[^/]*\.so/.test(l)))
+    throw new Error(`ldd ${binary}: no dynamic loader in:\n${result.stdout}`);
   return libs;
 }
 
@@ -82,10 +98,13 @@ function hashFile(hash: ReturnType<typeof createHash>, label: string, path: stri
  * Returns the local Node 24 runtime base, creating it with `docker import` if this machine does not
  * have it yet. Needs a running Docker engine (see docker.ts) and `ldd`, `tar` on the host.
  */
-export async function ensureNodeRuntimeBase(log: (line: string) => void = (l) => process.stderr.write(`[e2e:base-image] ${l}\n`)): Promise<BaseImage> {
+export async function ensureNodeRuntimeBase(
+  log: (line: string) => void = (l) => process.stderr.write(`[e2e:base-image] ${l}\n`),
+): Promise<BaseImage> {
   const node = await pickNode();
   const shell = realpathSync("/bin/sh");
-  if (!existsSync(CA_BUNDLE)) throw new Error(`${CA_BUNDLE} is missing on this machine (install ca-certificates); the runtime base copies it`);
+  if (!existsSync(CA_BUNDLE))
+    throw new Error(`${CA_BUNDLE} is missing on this machine (install ca-certificates); the runtime base copies it`);
   const nodeLibs = await sharedLibraries(node.path);
   const shellLibs = await sharedLibraries(shell);
   const libraries = [...new Set([...nodeLibs, ...shellLibs])].sort();
@@ -141,8 +160,25 @@ export async function ensureNodeRuntimeBase(log: (line: string) => void = (l) =>
     // Everything root-owned except nonroot's home; reproducible order and times.
     const tarball = join(work, "rootfs.tar");
     const common = ["--numeric-owner", "--sort=name", "--mtime=@0", "-C", root];
-    await runOk("tar", ["--create", "--file", tarball, "--owner=0", "--group=0", "--exclude=./home/nonroot", ...common, "."]);
-    await runOk("tar", ["--append", "--file", tarball, `--owner=${NONROOT}`, `--group=${NONROOT}`, ...common, "./home/nonroot"]);
+    await runOk("tar", [
+      "--create",
+      "--file",
+      tarball,
+      "--owner=0",
+      "--group=0",
+      "--exclude=./home/nonroot",
+      ...common,
+      ".",
+    ]);
+    await runOk("tar", [
+      "--append",
+      "--file",
+      tarball,
+      `--owner=${NONROOT}`,
+      `--group=${NONROOT}`,
+      ...common,
+      "./home/nonroot",
+    ]);
 
     const changes = [
       `ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin`,
@@ -152,16 +188,43 @@ export async function ensureNodeRuntimeBase(log: (line: string) => void = (l) =>
       `ENTRYPOINT ["${NODE_IN_IMAGE}"]`,
       `LABEL org.opencontainers.image.title=node-runtime-e2e org.opencontainers.image.description="Local Node ${node.version} runtime base for the e2e tests (docker import; nothing can be pulled)"`,
     ];
-    await docker(["import", ...changes.flatMap((c) => ["--change", c]), "--message", `node ${node.version} runtime base (${RECIPE})`, tarball, ref], 300_000);
+    await docker(
+      [
+        "import",
+        ...changes.flatMap((c) => ["--change", c]),
+        "--message",
+        `node ${node.version} runtime base (${RECIPE})`,
+        tarball,
+        ref,
+      ],
+      300_000,
+    );
 
     // The library set is complete when node starts in the image and can do TLS and DNS-free work.
-    const check = await run("docker", ["run", "--rm", "--network", "none", "--read-only", ref, "-e", "require('node:crypto').createHash('sha256'); console.log(process.version, process.getuid())"], { timeoutMs: 60_000 });
+    const check = await run(
+      "docker",
+      [
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--read-only",
+        ref,
+        "-e",
+        "require('node:crypto').createHash('sha256'); console.log(process.version, process.getuid())",
+      ],
+      { timeoutMs: 60_000 },
+    );
     if (check.code !== 0 || !check.stdout.startsWith(node.version)) {
       await run("docker", ["rmi", ref], { timeoutMs: 60_000 });
-      throw new Error(`the new base image ${ref} cannot run node (exit ${check.code}):\n${check.stdout}${check.stderr}`);
+      throw new Error(
+        `the new base image ${ref} cannot run node (exit ${check.code}):\n${check.stdout}${check.stderr}`,
+      );
     }
     result.created = true;
-    log(`created ${ref} in ${Date.now() - started} ms: node ${node.version}, ${libraries.length} libraries (${libraries.join(", ")})`);
+    log(
+      `created ${ref} in ${Date.now() - started} ms: node ${node.version}, ${libraries.length} libraries (${libraries.join(", ")})`,
+    );
     return result;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -20,7 +20,14 @@ export const DOCKER_STATE_DIR = join(REPO_ROOT, ".e2e", "docker");
  * uses host networking (and the image build needs no network), so the host's network setup is left
  * exactly as it was.
  */
-const DOCKERD_ARGS = ["--host", `unix://${DOCKER_SOCKET}`, "--bridge=none", "--iptables=false", "--ip-forward=false", "--ip-masq=false"];
+const DOCKERD_ARGS = [
+  "--host",
+  `unix://${DOCKER_SOCKET}`,
+  "--bridge=none",
+  "--iptables=false",
+  "--ip-forward=false",
+  "--ip-masq=false",
+];
 
 export interface Finished {
   code: number | null;
@@ -29,9 +36,17 @@ export interface Finished {
 }
 
 /** Runs a command to completion; never throws for a non-zero exit (check `code`). */
-export function run(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Finished> {
+export function run(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Finished> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -52,10 +67,16 @@ export function run(command: string, args: readonly string[], options: { cwd?: s
 }
 
 /** Runs a command and returns its stdout; throws with its output when it fails. */
-export async function runOk(command: string, args: readonly string[], options: Parameters<typeof run>[2] = {}): Promise<string> {
+export async function runOk(
+  command: string,
+  args: readonly string[],
+  options: Parameters<typeof run>[2] = {},
+): Promise<string> {
   const result = await run(command, args, options);
   if (result.code !== 0) {
-    throw new Error(`${command} ${args.join(" ")} failed (exit ${result.code}):\n${(result.stderr || result.stdout).trim().slice(-4000)}`);
+    throw new Error(
+      `${command} ${args.join(" ")} failed (exit ${result.code}):\n${(result.stderr || result.stdout).trim().slice(-4000)}`,
+    );
   }
   return result.stdout;
 }
@@ -67,7 +88,15 @@ export function docker(args: readonly string[], timeoutMs = 120_000): Promise<st
 
 /** An executable by name on PATH or in the sbin directories (dockerd lives in /usr/sbin). */
 export function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin"];
+  const dirs = [
+    ...(process.env.PATH ?? "").split(delimiter),
+    "/usr/local/sbin",
+    "/usr/sbin",
+    "/sbin",
+    "/usr/local/bin",
+    "/usr/bin",
+    "/bin",
+  ];
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, name);
@@ -105,7 +134,9 @@ async function serverVersion(): Promise<{ version?: string; problem: string }> {
   const info = await run("docker", ["info", "--format", "{{.ServerVersion}}"], { timeoutMs: 20_000 });
   const version = info.stdout.trim();
   if (info.code === 0 && version) return { version, problem: "" };
-  return { problem: (info.stderr || info.stdout).trim().split("\n").slice(-3).join(" ") || `docker info exited ${info.code}` };
+  return {
+    problem: (info.stderr || info.stdout).trim().split("\n").slice(-3).join(" ") || `docker info exited ${info.code}`,
+  };
 }
 
 class DockerUnavailable extends Error {
@@ -121,9 +152,11 @@ class DockerUnavailable extends Error {
 }
 
 async function installDockerIo(log: (line: string) => void): Promise<void> {
-  if (process.getuid?.() !== 0) throw new DockerUnavailable("dockerd is not installed and installing docker.io needs root");
+  if (process.getuid?.() !== 0)
+    throw new DockerUnavailable("dockerd is not installed and installing docker.io needs root");
   const aptGet = findExecutable("apt-get");
-  if (!aptGet) throw new DockerUnavailable("dockerd is not installed and there is no apt-get to install docker.io with");
+  if (!aptGet)
+    throw new DockerUnavailable("dockerd is not installed and there is no apt-get to install docker.io with");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const install = ["install", "-y", "--no-install-recommends", "docker.io"];
   log("dockerd not found; installing docker.io with apt-get");
@@ -134,7 +167,9 @@ async function installDockerIo(log: (line: string) => void): Promise<void> {
     result = await run(aptGet, install, { env, timeoutMs: 600_000 });
   }
   if (result.code !== 0 || !findExecutable("dockerd")) {
-    throw new DockerUnavailable(`apt-get install docker.io failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-1500)}`);
+    throw new DockerUnavailable(
+      `apt-get install docker.io failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-1500)}`,
+    );
   }
 }
 
@@ -143,7 +178,9 @@ function removeStalePidfile(): void {
   if (!existsSync(DOCKER_PIDFILE)) return;
   const pid = Number(readFileSync(DOCKER_PIDFILE, "utf8").trim());
   if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-    throw new DockerUnavailable(`a dockerd (pid ${pid}, ${DOCKER_PIDFILE}) is running but \`docker info\` cannot reach it`);
+    throw new DockerUnavailable(
+      `a dockerd (pid ${pid}, ${DOCKER_PIDFILE}) is running but \`docker info\` cannot reach it`,
+    );
   }
   rmSync(DOCKER_PIDFILE, { force: true });
 }
@@ -151,7 +188,8 @@ function removeStalePidfile(): void {
 async function stopDockerd(proc: StartedProcess, log: (line: string) => void): Promise<void> {
   if (!isOurProcess(proc.pid, "dockerd")) return;
   const leftovers = await run("docker", ["ps", "-aq"], { timeoutMs: 20_000 });
-  if (leftovers.stdout.trim()) log(`stopping dockerd with containers left: ${leftovers.stdout.trim().split("\n").join(", ")}`);
+  if (leftovers.stdout.trim())
+    log(`stopping dockerd with containers left: ${leftovers.stdout.trim().split("\n").join(", ")}`);
   // dockerd alone first: it stops the containerd it started, then exits.
   process.kill(proc.pid, "SIGTERM");
   const deadline = Date.now() + 30_000;
@@ -206,7 +244,9 @@ async function startDockerd(dockerd: string, log: (line: string) => void, timeou
  * Returns a reachable Docker engine, starting one if needed. Throws a DockerUnavailable error with
  * the reason (and dockerd's log) when there is none and none can be started.
  */
-export async function ensureDockerEngine(options: { log?: (line: string) => void; startTimeoutMs?: number } = {}): Promise<DockerEngine> {
+export async function ensureDockerEngine(
+  options: { log?: (line: string) => void; startTimeoutMs?: number } = {},
+): Promise<DockerEngine> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[e2e:docker] ${line}\n`));
   configureTestcontainers();
   const existing = await serverVersion();
@@ -216,12 +256,15 @@ export async function ensureDockerEngine(options: { log?: (line: string) => void
   }
   log(`no Docker engine reachable (${existing.problem})`);
   if (process.env.DOCKER_HOST && process.env.DOCKER_HOST !== `unix://${DOCKER_SOCKET}`) {
-    throw new DockerUnavailable(`DOCKER_HOST=${process.env.DOCKER_HOST} does not answer (${existing.problem}); not starting a local dockerd instead`);
+    throw new DockerUnavailable(
+      `DOCKER_HOST=${process.env.DOCKER_HOST} does not answer (${existing.problem}); not starting a local dockerd instead`,
+    );
   }
   if (!findExecutable("dockerd") || !findExecutable("docker")) await installDockerIo(log);
   const dockerd = findExecutable("dockerd");
   if (!dockerd) throw new DockerUnavailable("dockerd is not installed");
-  if (process.getuid?.() !== 0) throw new DockerUnavailable("dockerd is installed but not running, and starting it needs root");
+  if (process.getuid?.() !== 0)
+    throw new DockerUnavailable("dockerd is installed but not running, and starting it needs root");
   removeStalePidfile();
 
   return startDockerd(dockerd, log, options.startTimeoutMs ?? 60_000);

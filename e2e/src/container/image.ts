@@ -75,10 +75,15 @@ export async function removePatcherImage(image: BuiltImage): Promise<void> {
  * --build-arg RUNTIME_BASE=<base> --build-arg PREBUILT=1 -t <ref> <repo root>
  * The build output goes to a log file whose tail is in the error when the build fails.
  */
-export async function buildPatcherImage(baseRef: string, ref: string, log: (line: string) => void): Promise<BuiltImage> {
+export async function buildPatcherImage(
+  baseRef: string,
+  ref: string,
+  log: (line: string) => void,
+): Promise<BuiltImage> {
   mkdirSync(DOCKER_STATE_DIR, { recursive: true });
   const logPath = join(DOCKER_STATE_DIR, `build-${process.pid}.log`);
-  const git = (args: string[]): Promise<string> => run("git", args, { cwd: REPO_ROOT, timeoutMs: 10_000 }).then((r) => (r.code === 0 ? r.stdout.trim() : ""));
+  const git = (args: string[]): Promise<string> =>
+    run("git", args, { cwd: REPO_ROOT, timeoutMs: 10_000 }).then((r) => (r.code === 0 ? r.stdout.trim() : ""));
   const revision = (await git(["rev-parse", "HEAD"])) || "unknown";
   // The commit time, not the clock: rebuilding the same commit gives the same labels (and cache hits).
   const created = (await git(["log", "-1", "--format=%cI"])) || "unknown";
@@ -107,7 +112,11 @@ export async function buildPatcherImage(baseRef: string, ref: string, log: (line
   out.write(`$ DOCKER_BUILDKIT=0 docker ${args.join(" ")}\n`);
   const code = await new Promise<number | null>((resolve) => {
     // The legacy builder: no buildx here, and BuildKit would try to resolve the bases remotely.
-    const child = spawn("docker", args, { cwd: REPO_ROOT, env: { ...process.env, DOCKER_BUILDKIT: "0" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("docker", args, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DOCKER_BUILDKIT: "0" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });
     const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
@@ -122,9 +131,13 @@ export async function buildPatcherImage(baseRef: string, ref: string, log: (line
   const buildStageId = buildStageImageId(readFileSync(logPath, "utf8").split("$ DOCKER_BUILDKIT=0").at(-1) ?? "");
   if (code !== 0) {
     if (buildStageId) await run("docker", ["rmi", buildStageId], { timeoutMs: 60_000 });
-    throw new Error(`docker build of ${DOCKERFILE} failed (exit ${code}); last lines of ${logPath}:\n${tail(logPath, 30)}`);
+    throw new Error(
+      `docker build of ${DOCKERFILE} failed (exit ${code}); last lines of ${logPath}:\n${tail(logPath, 30)}`,
+    );
   }
-  const [id = "", size = "0"] = (await runOk("docker", ["image", "inspect", "--format", "{{.Id}} {{.Size}}", ref])).trim().split(" ");
+  const [id = "", size = "0"] = (await runOk("docker", ["image", "inspect", "--format", "{{.Id}} {{.Size}}", ref]))
+    .trim()
+    .split(" ");
   log(`built ${ref} in ${ms} ms: ${id.slice(0, 19)}, ${(Number(size) / 1e6).toFixed(1)} MB (log ${logPath})`);
   return { ref, id, sizeBytes: Number(size), ms, logPath, buildStageId };
 }

@@ -63,9 +63,7 @@ async function syncVolumes(core: k8s.CoreV1Api, pod: PodSpec, container: Contain
       writeFiles(local, data, volume.configMap.items);
     } else if (volume?.secret?.secretName) {
       const secret = await core.readNamespacedSecret({ name: volume.secret.secretName, namespace });
-      const data = Object.fromEntries(
-        Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]),
-      );
+      const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]));
       writeFiles(local, data, volume.secret.items);
     } else {
       mkdirSync(local, { recursive: true });
@@ -91,7 +89,11 @@ function relocator(container: Container, dir: string): (value: string) => string
 }
 
 /** The container's environment as the kubelet would set it, with mount paths relocated. */
-function containerEnv(container: Container, relocate: (value: string) => string, pod: { namespace: string; name: string }) {
+function containerEnv(
+  container: Container,
+  relocate: (value: string) => string,
+  pod: { namespace: string; name: string },
+) {
   const env: Record<string, string> = {};
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = relocate(e.value);

@@ -1,12 +1,33 @@
 import { describe, expect, it } from "vitest";
-import { classify, extractBlocks, type CodeBlock, MarkerError, outputMatches, parseConsole, parseSynopsis, splitCommands } from "./markdown.ts";
+import {
+  classify,
+  extractBlocks,
+  type CodeBlock,
+  MarkerError,
+  outputMatches,
+  parseConsole,
+  parseSynopsis,
+  splitCommands,
+} from "./markdown.ts";
 import { fillPlaceholders, PlaceholderError } from "./placeholders.ts";
 
 const fence = "```";
 
 describe("extractBlocks", () => {
   it("finds blocks with their opening line, language and text", () => {
-    const md = ["# Title", "", `${fence}bash`, "kubectl get ns", `${fence}`, "", "text", "", `${fence}`, "plain", `${fence}`].join("\n");
+    const md = [
+      "# Title",
+      "",
+      `${fence}bash`,
+      "kubectl get ns",
+      `${fence}`,
+      "",
+      "text",
+      "",
+      `${fence}`,
+      "plain",
+      `${fence}`,
+    ].join("\n");
     const blocks = extractBlocks(md);
     expect(blocks.map((b) => [b.line, b.lang, b.text])).toEqual([
       [3, "bash", "kubectl get ns\n"],
@@ -15,7 +36,14 @@ describe("extractBlocks", () => {
   });
 
   it("removes the indentation of a block inside a list item", () => {
-    const md = ["1. Store it:", "", `   ${fence}bash`, "   kubectl -n kube-system create secret x \\", "     --from-literal=a=b", `   ${fence}`].join("\n");
+    const md = [
+      "1. Store it:",
+      "",
+      `   ${fence}bash`,
+      "   kubectl -n kube-system create secret x \\",
+      "     --from-literal=a=b",
+      `   ${fence}`,
+    ].join("\n");
     expect(extractBlocks(md)[0]?.text).toBe("kubectl -n kube-system create secret x \\\n  --from-literal=a=b\n");
   });
 
@@ -72,11 +100,19 @@ describe("extractBlocks", () => {
   });
 
   it("refuses a skip without a reason, an unknown marker, and a marker that is not before a block", () => {
-    expect(() => extractBlocks(`<!-- doctest: skip -->\n${fence}bash\nls\n${fence}\n`, "x.md")).toThrow(/x.md:1: "doctest: skip" needs a reason/);
-    expect(() => extractBlocks(`<!-- doctest: frobnicate -->\n${fence}bash\nls\n${fence}\n`, "x.md")).toThrow(MarkerError);
-    expect(() => extractBlocks(`<!-- doctest: output -->\nsome text\n${fence}\nls\n${fence}\n`, "x.md")).toThrow(/x.md:2: doctest marker is not followed/);
+    expect(() => extractBlocks(`<!-- doctest: skip -->\n${fence}bash\nls\n${fence}\n`, "x.md")).toThrow(
+      /x.md:1: "doctest: skip" needs a reason/,
+    );
+    expect(() => extractBlocks(`<!-- doctest: frobnicate -->\n${fence}bash\nls\n${fence}\n`, "x.md")).toThrow(
+      MarkerError,
+    );
+    expect(() => extractBlocks(`<!-- doctest: output -->\nsome text\n${fence}\nls\n${fence}\n`, "x.md")).toThrow(
+      /x.md:2: doctest marker is not followed/,
+    );
     expect(() => extractBlocks(`${fence}bash\nls\n`, "x.md")).toThrow(/never closed/);
-    expect(() => extractBlocks(`<!-- doctest: omit "kubectl" -->\n${fence}bash\nls\n${fence}\n`, "x.md")).toThrow(/omit "PREFIX" — reason/);
+    expect(() => extractBlocks(`<!-- doctest: omit "kubectl" -->\n${fence}bash\nls\n${fence}\n`, "x.md")).toThrow(
+      /omit "PREFIX" — reason/,
+    );
   });
 
   it("does not end a block at a fence of another length or with an info string", () => {
@@ -88,7 +124,12 @@ describe("extractBlocks", () => {
 });
 
 describe("classify", () => {
-  const block = (lang: string, markers = {}) => ({ line: 1, lang, text: "", markers: { setup: [], check: [], expect: [], background: [], omit: [], ...markers } });
+  const block = (lang: string, markers = {}) => ({
+    line: 1,
+    lang,
+    text: "",
+    markers: { setup: [], check: [], expect: [], background: [], omit: [], ...markers },
+  });
   it("runs shell languages, ignores others, and wants a marker on untagged blocks", () => {
     for (const lang of ["bash", "sh", "shell", "console"]) expect(classify(block(lang)).kind).toBe("run");
     for (const lang of ["yaml", "ts", "json", "text"]) expect(classify(block(lang)).kind).toBe("ignore");
@@ -105,7 +146,7 @@ describe("splitCommands", () => {
       "kubectl create secret x \\",
       "  --from-literal=a=b",
       "",
-      "helm install p chart --set-json 'config={\"a\":[",
+      'helm install p chart --set-json \'config={"a":[',
       "   1, 2]}'",
       "kubectl apply -f x.yaml      # or: kubectl apply -k y",
     ].join("\n");
@@ -130,7 +171,12 @@ describe("console blocks and output", () => {
   });
 
   it("matches output with … as any text within a line", () => {
-    expect(outputMatches("config.yaml: valid, 1 mapping(s)\n  a: …, Secret x\n", "config.yaml: valid, 1 mapping(s)\n  a: token-endpoint https://h -> y, Secret x  \n")).toBe(true);
+    expect(
+      outputMatches(
+        "config.yaml: valid, 1 mapping(s)\n  a: …, Secret x\n",
+        "config.yaml: valid, 1 mapping(s)\n  a: token-endpoint https://h -> y, Secret x  \n",
+      ),
+    ).toBe(true);
     expect(outputMatches("valid, 1 mapping(s)", "valid, 2 mapping(s)")).toBe(false);
     expect(outputMatches("a … b", "a x\ny b")).toBe(false);
   });
@@ -138,7 +184,9 @@ describe("console blocks and output", () => {
 
 describe("parseSynopsis", () => {
   it("takes the subcommand and the options of each line", () => {
-    expect(parseSynopsis("tool run [--once] [--config FILE]\ntool plan --config FILE [-o table|json]\ntool version\n")).toEqual([
+    expect(
+      parseSynopsis("tool run [--once] [--config FILE]\ntool plan --config FILE [-o table|json]\ntool version\n"),
+    ).toEqual([
       { program: "tool", command: "run", options: ["--once", "--config"] },
       { program: "tool", command: "plan", options: ["--config", "-o"] },
       { program: "tool", command: "version", options: [] },
@@ -148,9 +196,9 @@ describe("parseSynopsis", () => {
 
 describe("fillPlaceholders", () => {
   it("fills the registry password with the test credential and refuses unknown placeholders", () => {
-    expect(fillPlaceholders("kubectl create secret docker-registry r --docker-username=robot --docker-password=…")).toBe(
-      'kubectl create secret docker-registry r --docker-username=robot --docker-password="$DOCTEST_PASSWORD"',
-    );
+    expect(
+      fillPlaceholders("kubectl create secret docker-registry r --docker-username=robot --docker-password=…"),
+    ).toBe('kubectl create secret docker-registry r --docker-username=robot --docker-password="$DOCTEST_PASSWORD"');
     expect(() => fillPlaceholders("kubectl apply -f …")).toThrow(PlaceholderError);
   });
 });

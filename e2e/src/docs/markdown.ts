@@ -108,7 +108,9 @@ function parseExpect({ args, where }: MarkerInput, markers: Markers): void {
   }
   const m = /^(stdout|stderr|output)\s+(contains|lacks)\s+(.*)$/s.exec(args);
   if (!m) {
-    throw new MarkerError(`${where}: expected "expect exit N" or "expect stdout|stderr|output contains|lacks \\"TEXT\\""`);
+    throw new MarkerError(
+      `${where}: expected "expect exit N" or "expect stdout|stderr|output contains|lacks \\"TEXT\\""`,
+    );
   }
   const e: Expectation = { stream: m[1] as Expectation["stream"], contains: unquote(m[3] ?? "", where) };
   if (m[2] === "lacks") e.negate = true;
@@ -323,7 +325,9 @@ export function parseSynopsis(text: string): SynopsisLine[] {
     .filter((l) => l.trim())
     .map((l) => {
       const [program = "", command = "", ...rest] = l.trim().split(/\s+/);
-      const options = rest.map((t) => /^[[(]*(-{1,2}[A-Za-z][\w-]*)/.exec(t)?.[1]).filter((o): o is string => o !== undefined);
+      const options = rest
+        .map((t) => /^[[(]*(-{1,2}[A-Za-z][\w-]*)/.exec(t)?.[1])
+        .filter((o): o is string => o !== undefined);
       return { program, command, options };
     });
 }

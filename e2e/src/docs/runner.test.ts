@@ -7,7 +7,11 @@ describe("runsForever", () => {
     expect(runsForever("imagepullsecret-patcher run", [])).toBe(true);
     expect(runsForever("imagepullsecret-patcher run --once --config config.yaml", [])).toBe(false);
     expect(runsForever("imagepullsecret-patcher validate --config config.yaml", [])).toBe(false);
-    expect(runsForever("node examples/embedded-controller/dist/main.js --kubeconfig x", ["node examples/embedded-controller/dist/main.js"])).toBe(true);
+    expect(
+      runsForever("node examples/embedded-controller/dist/main.js --kubeconfig x", [
+        "node examples/embedded-controller/dist/main.js",
+      ]),
+    ).toBe(true);
     expect(runsForever("kubectl get ns", ["node "])).toBe(false);
   });
 });

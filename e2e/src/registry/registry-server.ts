@@ -11,7 +11,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generatePki, type PemPair } from "../cluster/local/pki.ts";
-import { freePort, isAlive, isOurProcess, startProcess, stopProcessGroup, tail, type StartedProcess } from "../cluster/local/processes.ts";
+import {
+  freePort,
+  isAlive,
+  isOurProcess,
+  startProcess,
+  stopProcessGroup,
+  tail,
+  type StartedProcess,
+} from "../cluster/local/processes.ts";
 
 const REAPER = fileURLToPath(new URL("../cluster/local/reaper.ts", import.meta.url));
 
@@ -27,12 +35,21 @@ interface RunResult {
   output: string;
 }
 
-function run(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+function run(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = execFile(command, args, { env: options.env ?? process.env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : 127;
-      resolve({ code, output: `${stdout}${stderr}` });
-    });
+    const child = execFile(
+      command,
+      args,
+      { env: options.env ?? process.env, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === "number" ? err.code : 127;
+        resolve({ code, output: `${stdout}${stderr}` });
+      },
+    );
     if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
@@ -64,17 +81,26 @@ async function aptInstall(onProgress: (line: string) => void, help: string): Pro
   const policy = "/usr/sbin/policy-rc.d";
   // Exit code 101 tells invoke-rc.d and deb-systemd-invoke not to start services.
   const ownPolicy = !existsSync(policy);
-  if (ownPolicy) writeFileSync(policy, "#!/bin/sh\n# written by the imagepullsecret-patcher e2e harness during an install\nexit 101\n", { mode: 0o755 });
+  if (ownPolicy)
+    writeFileSync(
+      policy,
+      "#!/bin/sh\n# written by the imagepullsecret-patcher e2e harness during an install\nexit 101\n",
+      { mode: 0o755 },
+    );
   try {
     onProgress(`installing ${PACKAGES.join(" ")} with apt-get`);
     let result = await run("apt-get", ["install", "-y", "--no-install-recommends", ...PACKAGES], { env });
     if (result.code !== 0) {
       onProgress("apt-get install failed; running apt-get update and trying again");
       const update = await run("apt-get", ["update"], { env });
-      if (update.code !== 0) throw new Error(`apt-get update failed (exit ${update.code}):\n${lastLines(update.output)}\n${help}`);
+      if (update.code !== 0)
+        throw new Error(`apt-get update failed (exit ${update.code}):\n${lastLines(update.output)}\n${help}`);
       result = await run("apt-get", ["install", "-y", "--no-install-recommends", ...PACKAGES], { env });
     }
-    if (result.code !== 0) throw new Error(`apt-get install ${PACKAGES.join(" ")} failed (exit ${result.code}):\n${lastLines(result.output)}\n${help}`);
+    if (result.code !== 0)
+      throw new Error(
+        `apt-get install ${PACKAGES.join(" ")} failed (exit ${result.code}):\n${lastLines(result.output)}\n${help}`,
+      );
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }
@@ -93,8 +119,10 @@ export async function ensureDockerRegistry(onProgress: (line: string) => void = 
     throw new Error(`DOCKER_REGISTRY_BIN=${binary} does not exist`);
   }
   const help = `install them with: apt-get install -y ${PACKAGES.join(" ")} (Debian/Ubuntu), or set DOCKER_REGISTRY_BIN`;
-  if (process.getuid?.() !== 0) throw new Error(`the registry test needs ${PACKAGES.join(" and ")}, and installing them needs root; ${help}`);
-  if ((await run("apt-get", ["--version"])).code !== 0) throw new Error(`apt-get is not available to install ${PACKAGES.join(" and ")}; ${help}`);
+  if (process.getuid?.() !== 0)
+    throw new Error(`the registry test needs ${PACKAGES.join(" and ")}, and installing them needs root; ${help}`);
+  if ((await run("apt-get", ["--version"])).code !== 0)
+    throw new Error(`apt-get is not available to install ${PACKAGES.join(" and ")}; ${help}`);
 
   await aptInstall(onProgress, help);
   await stopPackagedService(onProgress);
@@ -151,7 +179,14 @@ export class RegistryServer {
   readonly #startTimeoutMs: number;
   readonly #configPath: string;
 
-  private constructor(binary: string, workDir: string, ownsWorkDir: boolean, port: number, caPem: string | undefined, startTimeoutMs: number) {
+  private constructor(
+    binary: string,
+    workDir: string,
+    ownsWorkDir: boolean,
+    port: number,
+    caPem: string | undefined,
+    startTimeoutMs: number,
+  ) {
     this.binary = binary;
     this.workDir = workDir;
     this.#ownsWorkDir = ownsWorkDir;
@@ -178,7 +213,14 @@ export class RegistryServer {
         const pki = await generatePki(); // its "apiserver" pair serves 127.0.0.1
         tls = { caPem: pki.ca.certPem, serving: pki.apiserver };
       }
-      server = new RegistryServer(binary, workDir, ownsWorkDir, await freePort(), tls?.caPem, options.startTimeoutMs ?? 30_000);
+      server = new RegistryServer(
+        binary,
+        workDir,
+        ownsWorkDir,
+        await freePort(),
+        tls?.caPem,
+        options.startTimeoutMs ?? 30_000,
+      );
       await server.#writeConfig(options.auth, tls?.serving);
       await server.#launch();
       return server;
@@ -216,11 +258,17 @@ export class RegistryServer {
     if (serving) {
       writeFileSync(join(this.workDir, "tls.crt"), serving.certPem);
       writeFileSync(join(this.workDir, "tls.key"), serving.keyPem, { mode: 0o600 });
-      lines.push("  tls:", `    certificate: ${quote(join(this.workDir, "tls.crt"))}`, `    key: ${quote(join(this.workDir, "tls.key"))}`);
+      lines.push(
+        "  tls:",
+        `    certificate: ${quote(join(this.workDir, "tls.crt"))}`,
+        `    key: ${quote(join(this.workDir, "tls.key"))}`,
+      );
     }
     lines.push("auth:");
     if (auth.kind === "htpasswd") {
-      const entries = await Promise.all(Object.entries(auth.users).map(([user, password]) => htpasswdLine(user, password)));
+      const entries = await Promise.all(
+        Object.entries(auth.users).map(([user, password]) => htpasswdLine(user, password)),
+      );
       writeFileSync(join(this.workDir, "htpasswd"), `${entries.join("\n")}\n`, { mode: 0o600 });
       lines.push("  htpasswd:", "    realm: e2e-registry", `    path: ${quote(join(this.workDir, "htpasswd"))}`);
     } else {
@@ -241,7 +289,10 @@ export class RegistryServer {
     const started = startProcess("docker-registry", this.binary, ["serve", this.#configPath], this.logPath);
     this.#process = started;
     // Stops the registry if this process dies without calling stop(), even by SIGKILL.
-    const reaper = spawn(process.execPath, [REAPER, String(process.pid), "", String(started.pid)], { detached: true, stdio: "ignore" });
+    const reaper = spawn(process.execPath, [REAPER, String(process.pid), "", String(started.pid)], {
+      detached: true,
+      stdio: "ignore",
+    });
     reaper.unref();
     let exited: string | undefined;
     void started.exited.then((how) => (exited = how));
@@ -257,7 +308,9 @@ export class RegistryServer {
       }
       await sleep(100);
     }
-    throw new Error(`timed out waiting for docker-registry on ${this.address}${last instanceof Error ? `: ${last.message}` : ""}\n${tail(this.logPath)}`);
+    throw new Error(
+      `timed out waiting for docker-registry on ${this.address}${last instanceof Error ? `: ${last.message}` : ""}\n${tail(this.logPath)}`,
+    );
   }
 
   /** The status of an unauthenticated GET, trusting the server's CA. Throws when nothing answers. */
@@ -269,7 +322,10 @@ export class RegistryServer {
         resolve(response.statusCode ?? 0);
       };
       const options = { signal: AbortSignal.timeout(2_000) };
-      const req = this.caPem === undefined ? httpRequest(url, options, onResponse) : httpsRequest(url, { ...options, ca: this.caPem }, onResponse);
+      const req =
+        this.caPem === undefined
+          ? httpRequest(url, options, onResponse)
+          : httpsRequest(url, { ...options, ca: this.caPem }, onResponse);
       req.on("error", reject);
       req.end();
     });

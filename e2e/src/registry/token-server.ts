@@ -79,7 +79,8 @@ export class TokenServer {
       };
       if (req.method !== "GET" || url.pathname !== "/token") return reply(404, { details: "not found" });
       const [scheme, encoded] = (req.headers.authorization ?? "").split(" ");
-      const decoded = scheme?.toLowerCase() === "basic" && encoded ? Buffer.from(encoded, "base64").toString("utf8") : "";
+      const decoded =
+        scheme?.toLowerCase() === "basic" && encoded ? Buffer.from(encoded, "base64").toString("utf8") : "";
       const colon = decoded.indexOf(":");
       const user = colon >= 0 ? decoded.slice(0, colon) : "";
       if (colon < 0 || !Object.hasOwn(options.users, user) || options.users[user] !== decoded.slice(colon + 1)) {

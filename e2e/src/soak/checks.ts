@@ -12,7 +12,10 @@ export interface PlanRow {
   actions: string[];
 }
 
-export async function planRows(configPath: string, kubeconfigPath: string): Promise<{ rows: PlanRow[]; error?: string }> {
+export async function planRows(
+  configPath: string,
+  kubeconfigPath: string,
+): Promise<{ rows: PlanRow[]; error?: string }> {
   const out = await runPatcher(["plan", "-o", "json", "--config", configPath, "--kubeconfig", kubeconfigPath]);
   if (out.code !== 0) return { rows: [], error: `plan exited ${out.code}: ${out.stderr.slice(-1000)}` };
   try {
@@ -26,17 +29,28 @@ export async function planRows(configPath: string, kubeconfigPath: string): Prom
  * Compares an instance's plan with the model: no pending actions on soak namespaces, every expected
  * conflict reported, no conflict the model does not expect.
  */
-export function judgePlan(instance: string, rows: readonly PlanRow[], soakNamespaces: ReadonlySet<string>, expected: readonly ExpectedConflict[]): string[] {
+export function judgePlan(
+  instance: string,
+  rows: readonly PlanRow[],
+  soakNamespaces: ReadonlySet<string>,
+  expected: readonly ExpectedConflict[],
+): string[] {
   const out: string[] = [];
   const mine = rows.filter((r) => soakNamespaces.has(r.namespace));
   for (const r of mine) {
-    if (r.actions.length) out.push(`plan of ${instance} still wants ${r.mapping} in ${r.namespace}: [${r.actions.join(", ")}] (${r.reason})`);
-    else if (r.outcome === "waiting") out.push(`plan of ${instance}: ${r.mapping} in ${r.namespace} is waiting (${r.reason})`);
+    if (r.actions.length)
+      out.push(
+        `plan of ${instance} still wants ${r.mapping} in ${r.namespace}: [${r.actions.join(", ")}] (${r.reason})`,
+      );
+    else if (r.outcome === "waiting")
+      out.push(`plan of ${instance}: ${r.mapping} in ${r.namespace} is waiting (${r.reason})`);
   }
   const want = expected.filter((c) => c.instance === instance);
   for (const c of want) {
     if (!mine.some((r) => r.outcome === "conflict" && r.mapping === c.mapping && r.namespace === c.namespace)) {
-      out.push(`plan of ${instance} does not report the conflict of ${c.mapping} in ${c.namespace} (${c.secretName} is held by ${c.heldBy})`);
+      out.push(
+        `plan of ${instance} does not report the conflict of ${c.mapping} in ${c.namespace} (${c.secretName} is held by ${c.heldBy})`,
+      );
     }
   }
   for (const r of mine) {
@@ -72,7 +86,13 @@ export async function checkMetrics(
   clusterNamespaces: number,
   slack = 16,
 ): Promise<MetricsReport> {
-  const report: MetricsReport = { engines: [], conflictCounts: [], trackedKeys: [], trackedKeysMissing: [], trackedKeysOverBound: [] };
+  const report: MetricsReport = {
+    engines: [],
+    conflictCounts: [],
+    trackedKeys: [],
+    trackedKeysMissing: [],
+    trackedKeysOverBound: [],
+  };
   for (const m of fleet.running()) {
     const text = await fleet.metrics(m.id);
     if (!text) continue;
@@ -82,8 +102,14 @@ export async function checkMetrics(
     report.engines.push(m.id);
     for (const mapping of spec.mappings) {
       const want = expected.filter((c) => c.instance === spec.instance && c.mapping === mapping.name).length;
-      const got = metricValue(text, "imagepullsecret_patcher_namespaces", { mapping: mapping.name, state: "conflicting" });
-      if (got !== want) report.conflictCounts.push(`${m.id}: imagepullsecret_patcher_namespaces{mapping="${mapping.name}",state="conflicting"} = ${got ?? "absent"}, expected ${want}`);
+      const got = metricValue(text, "imagepullsecret_patcher_namespaces", {
+        mapping: mapping.name,
+        state: "conflicting",
+      });
+      if (got !== want)
+        report.conflictCounts.push(
+          `${m.id}: imagepullsecret_patcher_namespaces{mapping="${mapping.name}",state="conflicting"} = ${got ?? "absent"}, expected ${want}`,
+        );
     }
     const samples = metricSamples(text, TRACKED_KEYS_METRIC);
     const bound = clusterNamespaces * spec.mappings.length + slack;

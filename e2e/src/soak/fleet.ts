@@ -54,11 +54,23 @@ export class Fleet {
     for (const spec of specs) {
       const sa = `patcher-${spec.id}`;
       await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
-      const request = await core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { audiences: [], expirationSeconds: 4 * 3600 } } });
+      const request = await core.createNamespacedServiceAccountToken({
+        name: sa,
+        namespace: ns,
+        body: { spec: { audiences: [], expirationSeconds: 4 * 3600 } },
+      });
       const token = request.status?.token ?? "";
       const kubeconfigPath = join(this.#dir, `${spec.id}.kubeconfig`);
       writeFileSync(kubeconfigPath, tokenKubeConfig(this.#admin, token, sa).exportConfig(), { mode: 0o600 });
-      this.members.set(spec.id, { ...spec, user: `system:serviceaccount:${ns}:${sa}`, kubeconfigPath, proc: undefined, port: 0, history: [], starts: 0 });
+      this.members.set(spec.id, {
+        ...spec,
+        user: `system:serviceaccount:${ns}:${sa}`,
+        kubeconfigPath,
+        proc: undefined,
+        port: 0,
+        history: [],
+        starts: 0,
+      });
     }
     await rbac.createClusterRoleBinding({
       body: {
@@ -76,7 +88,9 @@ export class Fleet {
   }
 
   running(): Member[] {
-    return [...this.members.values()].filter((m) => m.proc && m.proc.child.exitCode === null && m.proc.child.signalCode === null);
+    return [...this.members.values()].filter(
+      (m) => m.proc && m.proc.child.exitCode === null && m.proc.child.signalCode === null,
+    );
   }
 
   async start(id: string): Promise<PatcherProcess> {
@@ -135,7 +149,11 @@ export class Fleet {
 }
 
 /** Sum of a metric's samples whose labels include every `labels` pair; undefined when absent. */
-export function metricValue(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number | undefined {
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number | undefined {
   let found = false;
   let sum = 0;
   for (const line of text.split("\n")) {

@@ -44,7 +44,12 @@ export class SoakModel {
   constructor(rnd: Random, run: string) {
     this.rnd = rnd;
     this.run = run;
-    this.fx = { conflict: `${run}-fx-conflict`, overlap: `${run}-fx-overlap`, mirror: `${run}-fx-mirror`, untouched: `${run}-fx-untouched` };
+    this.fx = {
+      conflict: `${run}-fx-conflict`,
+      overlap: `${run}-fx-overlap`,
+      mirror: `${run}-fx-mirror`,
+      untouched: `${run}-fx-untouched`,
+    };
   }
 
   labels(extra: Record<string, string> = {}): Record<string, string> {
@@ -53,8 +58,20 @@ export class SoakModel {
 
   alphaSpec(): InstanceSpec {
     const mappings: MappingSpec[] = [
-      { name: "team-a", source: "regcred-a", secretName: "regcred", target: { kind: "labels", labels: this.labels({ team: "a" }) }, serviceAccounts: "default" },
-      { name: "team-b", source: "regcred-b", secretName: "regcred", target: { kind: "list", names: [this.fx.overlap, ...this.alpha.teamB] }, serviceAccounts: "all" },
+      {
+        name: "team-a",
+        source: "regcred-a",
+        secretName: "regcred",
+        target: { kind: "labels", labels: this.labels({ team: "a" }) },
+        serviceAccounts: "default",
+      },
+      {
+        name: "team-b",
+        source: "regcred-b",
+        secretName: "regcred",
+        target: { kind: "list", names: [this.fx.overlap, ...this.alpha.teamB] },
+        serviceAccounts: "all",
+      },
     ];
     if (this.alpha.mirror) {
       mappings.push({
@@ -70,7 +87,13 @@ export class SoakModel {
 
   betaSpec(): InstanceSpec {
     const mappings: MappingSpec[] = [
-      { name: "team-c", source: "regcred-c", secretName: "regcred", target: { kind: "labels", labels: this.labels({ team: "c" }) }, serviceAccounts: "default" },
+      {
+        name: "team-c",
+        source: "regcred-c",
+        secretName: "regcred",
+        target: { kind: "labels", labels: this.labels({ team: "c" }) },
+        serviceAccounts: "default",
+      },
     ];
     if (this.beta.cMirror) {
       mappings.push({

@@ -4,12 +4,20 @@ import { createHash } from "node:crypto";
 import type * as k8s from "@kubernetes/client-node";
 import { SOAK_LABEL, type Observed, type ObservedNamespace } from "./world.ts";
 
-export async function observe(core: k8s.CoreV1Api, run: string, sourceNamespace: string, sourceNames: readonly string[]): Promise<Observed> {
+export async function observe(
+  core: k8s.CoreV1Api,
+  run: string,
+  sourceNamespace: string,
+  sourceNames: readonly string[],
+): Promise<Observed> {
   const list = await core.listNamespace({ labelSelector: `${SOAK_LABEL}=${run}` });
   const namespaces: ObservedNamespace[] = await Promise.all(
     list.items.map(async (ns) => {
       const name = ns.metadata?.name ?? "";
-      const [secrets, sas] = await Promise.all([core.listNamespacedSecret({ namespace: name }), core.listNamespacedServiceAccount({ namespace: name })]);
+      const [secrets, sas] = await Promise.all([
+        core.listNamespacedSecret({ namespace: name }),
+        core.listNamespacedServiceAccount({ namespace: name }),
+      ]);
       return {
         name,
         labels: { ...(ns.metadata?.labels ?? {}) },
@@ -60,7 +68,10 @@ async function secretState(core: k8s.CoreV1Api, r: ForeignRef): Promise<string> 
   return JSON.stringify({
     type: s.type,
     // A hash, so a report never prints credential bytes.
-    dataSha256: createHash("sha256").update(JSON.stringify(s.data ?? {})).digest("hex").slice(0, 16),
+    dataSha256: createHash("sha256")
+      .update(JSON.stringify(s.data ?? {}))
+      .digest("hex")
+      .slice(0, 16),
     labels: s.metadata?.labels ?? {},
     annotations: s.metadata?.annotations ?? {},
     resourceVersion: s.metadata?.resourceVersion,

@@ -37,7 +37,11 @@ const MANAGED_BY = "app.kubernetes.io/managed-by";
 
 /** Retries read-modify-write on 409 Conflict. */
 function retryConflict<T>(work: () => Promise<T>): Promise<T> {
-  return withRetry(work, { attempts: 11, retryable: (err) => statusCode(err) === 409, delayMs: (attempt) => 50 * attempt });
+  return withRetry(work, {
+    attempts: 11,
+    retryable: (err) => statusCode(err) === 409,
+    delayMs: (attempt) => 50 * attempt,
+  });
 }
 
 async function createNamespace(s: Scenario): Promise<string> {
@@ -67,7 +71,10 @@ async function relabelNamespace(s: Scenario): Promise<string> {
     const current = { ...(ns.metadata?.labels ?? {}) };
     delete current.team;
     delete current.mirror;
-    await s.core.replaceNamespace({ name, body: { ...ns, metadata: { ...ns.metadata, labels: { ...current, ...labels } } } });
+    await s.core.replaceNamespace({
+      name,
+      body: { ...ns, metadata: { ...ns.metadata, labels: { ...current, ...labels } } },
+    });
   });
   const before = JSON.stringify(model?.labels);
   if (model) model.labels = labels;
@@ -80,7 +87,10 @@ async function addServiceAccount(s: Scenario): Promise<string> {
   const name = r.chance(0.4) ? "builder" : `sa-${s.nextServiceAccount++}`;
   const hand = r.chance(0.4) ? [r.pick(["corp-pull", "team-pull"])] : [];
   try {
-    await s.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name }, imagePullSecrets: hand.map((n) => ({ name: n })) } });
+    await s.core.createNamespacedServiceAccount({
+      namespace,
+      body: { metadata: { name }, imagePullSecrets: hand.map((n) => ({ name: n })) },
+    });
   } catch (err) {
     if (statusCode(err) === 409) return `skipped: ${namespace}/${name} exists`;
     throw err;
@@ -90,7 +100,12 @@ async function addServiceAccount(s: Scenario): Promise<string> {
 }
 
 /** The entries after the user's edit, or why there is none: add their own entry, or drop one the patcher added. */
-function userEdit(s: Scenario, key: string, entries: string[], edit: { addHand: boolean; userEntry: string }): { next?: string[]; detail: string } {
+function userEdit(
+  s: Scenario,
+  key: string,
+  entries: string[],
+  edit: { addHand: boolean; userEntry: string },
+): { next?: string[]; detail: string } {
   if (edit.addHand) {
     if (entries.includes(edit.userEntry)) return { detail: `skipped: ${key} has ${edit.userEntry}` };
     return { next: [...entries, edit.userEntry], detail: `${key} user adds ${edit.userEntry}` };
@@ -115,10 +130,19 @@ async function handEditServiceAccount(s: Scenario): Promise<string> {
   let detail = "";
   await retryConflict(async () => {
     const sa = await s.core.readNamespacedServiceAccount({ name, namespace });
-    const result = userEdit(s, key, (sa.imagePullSecrets ?? []).map((e) => e.name ?? ""), edit);
+    const result = userEdit(
+      s,
+      key,
+      (sa.imagePullSecrets ?? []).map((e) => e.name ?? ""),
+      edit,
+    );
     detail = result.detail;
     if (!result.next) return;
-    await s.core.replaceNamespacedServiceAccount({ name, namespace, body: { ...sa, imagePullSecrets: result.next.map((n) => ({ name: n })) } });
+    await s.core.replaceNamespacedServiceAccount({
+      name,
+      namespace,
+      body: { ...sa, imagePullSecrets: result.next.map((n) => ({ name: n })) },
+    });
     if (edit.addHand) s.hand.set(key, [...(s.hand.get(key) ?? []), edit.userEntry]);
   });
   return detail;
@@ -147,11 +171,20 @@ async function tamperCopy(s: Scenario, kind: "edit-copy" | "delete-copy"): Promi
       await s.core.deleteNamespacedSecret({ name, namespace, body: { preconditions: { uid: secret.metadata?.uid } } });
       detail = `${namespace}/${name} (owner ${secret.metadata?.labels?.["imagepullsecret-patcher.io/instance"]})`;
     } else if (tamper === "data") {
-      const body = { ...secret, data: { ".dockerconfigjson": b64(dockerConfigJson(`${TEST_PASSWORD_PREFIX}tampered-${r.int(0, 999)}`)) } };
+      const body = {
+        ...secret,
+        data: { ".dockerconfigjson": b64(dockerConfigJson(`${TEST_PASSWORD_PREFIX}tampered-${r.int(0, 999)}`)) },
+      };
       await s.core.replaceNamespacedSecret({ name, namespace, body });
       detail = `${namespace}/${name} data overwritten`;
     } else {
-      const body = { ...secret, metadata: { ...secret.metadata, labels: { ...(secret.metadata?.labels ?? {}), "user-note": `n${r.int(0, 99)}` } } };
+      const body = {
+        ...secret,
+        metadata: {
+          ...secret.metadata,
+          labels: { ...(secret.metadata?.labels ?? {}), "user-note": `n${r.int(0, 99)}` },
+        },
+      };
       await s.core.replaceNamespacedSecret({ name, namespace, body });
       detail = `${namespace}/${name} user label added`;
     }
@@ -181,7 +214,13 @@ function changeTeamB(s: Scenario): string {
 }
 
 function reloadConfig(s: Scenario): Promise<string> {
-  const change = s.rnd.pick(["mirror-toggle", "mirror-secret-name", "team-b-list", "team-b-list", "beta-c-mirror"] as const);
+  const change = s.rnd.pick([
+    "mirror-toggle",
+    "mirror-secret-name",
+    "team-b-list",
+    "team-b-list",
+    "beta-c-mirror",
+  ] as const);
   let detail: string;
   if (change === "mirror-toggle") {
     s.alpha.mirror = !s.alpha.mirror;
@@ -210,7 +249,8 @@ async function killRestart(s: Scenario): Promise<string> {
 
 async function leaderFailover(s: Scenario): Promise<string> {
   const holder = await s.leaseHolder();
-  if (!holder || !s.fleet.running().some((m) => m.id === holder)) return `skipped: no running leader (lease holder ${holder ?? "none"})`;
+  if (!holder || !s.fleet.running().some((m) => m.id === holder))
+    return `skipped: no running leader (lease holder ${holder ?? "none"})`;
   const graceful = s.rnd.chance(0.5);
   const started = Date.now();
   if (graceful) await s.fleet.stop(holder);

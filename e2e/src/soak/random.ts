@@ -15,7 +15,8 @@ export class Random {
     const raw = env.SOAK_SEED;
     if (raw !== undefined && raw !== "") {
       const n = Number(raw);
-      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`SOAK_SEED must be an integer in [0, 2^32): ${raw}`);
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+        throw new Error(`SOAK_SEED must be an integer in [0, 2^32): ${raw}`);
       return new Random(n);
     }
     return new Random(Math.floor(Math.random() * 0x100000000));

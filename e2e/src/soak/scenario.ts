@@ -63,8 +63,17 @@ export class Scenario extends SoakModel {
     return name;
   }
 
-  async foreignSecret(namespace: string, name: string, type: string, data: Record<string, string>, labels: Record<string, string> = {}): Promise<void> {
-    await this.core.createNamespacedSecret({ namespace, body: { metadata: { name, labels, annotations: { owner: "someone-else" } }, type, data } });
+  async foreignSecret(
+    namespace: string,
+    name: string,
+    type: string,
+    data: Record<string, string>,
+    labels: Record<string, string> = {},
+  ): Promise<void> {
+    await this.core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name, labels, annotations: { owner: "someone-else" } }, type, data },
+    });
     this.foreign.push({ kind: "Secret", namespace, name });
   }
 
@@ -89,7 +98,9 @@ export class Scenario extends SoakModel {
   }
 
   async leaseHolder(): Promise<string | undefined> {
-    const lease = await this.coordination.readNamespacedLease({ name: LEASE_NAME, namespace: this.src }).catch(() => undefined);
+    const lease = await this.coordination
+      .readNamespacedLease({ name: LEASE_NAME, namespace: this.src })
+      .catch(() => undefined);
     return lease?.spec?.holderIdentity || undefined;
   }
 

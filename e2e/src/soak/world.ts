@@ -155,7 +155,9 @@ const DOCKER_KEY = ".dockerconfigjson";
 /**
  * Records of the added-annotation: `name` (older form) or `name@instance/mapping`, comma-separated.
  */
-export function addedRecords(value: string | undefined): { secretName: string; instance?: string | undefined; mapping?: string | undefined }[] {
+export function addedRecords(
+  value: string | undefined,
+): { secretName: string; instance?: string | undefined; mapping?: string | undefined }[] {
   return (value ?? "")
     .split(",")
     .map((s) => s.trim())
@@ -178,7 +180,8 @@ export function claimsFor(instances: readonly InstanceSpec[], ns: ObservedNamesp
   const out: Claim[] = [];
   for (const spec of instances) {
     for (const m of spec.mappings) {
-      if (m.secretName === secretName && targetSelects(m.target, ns.name, ns.labels)) out.push({ instance: spec.instance, mapping: m });
+      if (m.secretName === secretName && targetSelects(m.target, ns.name, ns.labels))
+        out.push({ instance: spec.instance, mapping: m });
     }
   }
   return out;
@@ -196,28 +199,53 @@ interface EntryRules {
 const claimList = (claims: readonly Claim[]): string => claims.map((c) => `${c.instance}/${c.mapping.name}`).join(", ");
 
 /** The owned copy's label, type and bytes against its owner's mapping. */
-function checkCopyContent(f: Findings, observed: Observed, secret: ObservedSecret, where: string, owner: { instance: string; mapping: MappingSpec }): void {
+function checkCopyContent(
+  f: Findings,
+  observed: Observed,
+  secret: ObservedSecret,
+  where: string,
+  owner: { instance: string; mapping: MappingSpec },
+): void {
   const { instance, mapping } = owner;
   if (secret.labels[MAPPING_LABEL] !== mapping.name) {
-    f.violations.push(`copy ${where} is labelled mapping=${secret.labels[MAPPING_LABEL]}, expected ${mapping.name} (first mapping of ${instance} that selects it)`);
+    f.violations.push(
+      `copy ${where} is labelled mapping=${secret.labels[MAPPING_LABEL]}, expected ${mapping.name} (first mapping of ${instance} that selects it)`,
+    );
   }
-  if (secret.deleting) f.violations.push(`copy ${where} is being deleted although ${instance}/${mapping.name} wants it`);
+  if (secret.deleting)
+    f.violations.push(`copy ${where} is being deleted although ${instance}/${mapping.name} wants it`);
   if (secret.type !== DOCKER_TYPE) f.violations.push(`copy ${where} has type ${secret.type}`);
   const keys = Object.keys(secret.data);
   if (keys.length !== 1 || keys[0] !== DOCKER_KEY) f.violations.push(`copy ${where} has data keys [${keys.join(",")}]`);
   else if (secret.data[DOCKER_KEY] !== observed.sources[mapping.source]) {
-    f.violations.push(`copy ${where} (owner ${instance}/${mapping.name}) does not hold the current bytes of source ${mapping.source}`);
+    f.violations.push(
+      `copy ${where} (owner ${instance}/${mapping.name}) does not hold the current bytes of source ${mapping.source}`,
+    );
   }
 }
 
 /** The copy `secretName` in `ns` against its claims; records the owner's entry rules when it has one. */
-function judgeCopy(f: Findings, instances: readonly InstanceSpec[], observed: Observed, ns: ObservedNamespace, secretName: string, rules: EntryRules): void {
+function judgeCopy(
+  f: Findings,
+  instances: readonly InstanceSpec[],
+  observed: Observed,
+  ns: ObservedNamespace,
+  secretName: string,
+  rules: EntryRules,
+): void {
   const claims = claimsFor(instances, ns, secretName);
   const secret = ns.secrets.find((s) => s.name === secretName);
   const where = `${ns.name}/${secretName}`;
   if (secret && !isManaged(secret)) {
     // Someone else's Secret: every claim is a conflict, and no mapping may reference it.
-    for (const c of claims) f.conflicts.push({ instance: c.instance, mapping: c.mapping.name, namespace: ns.name, secretName, heldBy: "a foreign Secret" });
+    for (const c of claims)
+      f.conflicts.push({
+        instance: c.instance,
+        mapping: c.mapping.name,
+        namespace: ns.name,
+        secretName,
+        heldBy: "a foreign Secret",
+      });
     return;
   }
   if (claims.length === 0) {
@@ -235,14 +263,22 @@ function judgeCopy(f: Findings, instances: readonly InstanceSpec[], observed: Ob
   const instance = secret.labels[INSTANCE_LABEL] ?? "";
   const winner = claims.find((c) => c.instance === instance);
   if (!winner) {
-    f.violations.push(`copy ${where} is owned by instance "${instance}" (mapping ${secret.labels[MAPPING_LABEL]}), which does not select it; wanted by ${claimList(claims)}`);
+    f.violations.push(
+      `copy ${where} is owned by instance "${instance}" (mapping ${secret.labels[MAPPING_LABEL]}), which does not select it; wanted by ${claimList(claims)}`,
+    );
     return;
   }
   f.owners.set(where, `${instance}/${winner.mapping.name}`);
   checkCopyContent(f, observed, secret, where, { instance, mapping: winner.mapping });
   for (const c of claims) {
     if (c.instance === instance && c.mapping.name === winner.mapping.name) continue;
-    f.conflicts.push({ instance: c.instance, mapping: c.mapping.name, namespace: ns.name, secretName, heldBy: `${instance}/${winner.mapping.name}` });
+    f.conflicts.push({
+      instance: c.instance,
+      mapping: c.mapping.name,
+      namespace: ns.name,
+      secretName,
+      heldBy: `${instance}/${winner.mapping.name}`,
+    });
   }
   rules.required.set(secretName, (sa) => strategySelects(winner.mapping.serviceAccounts, sa));
   rules.allowed.set(secretName, (sa) => claims.some((c) => strategySelects(c.mapping.serviceAccounts, sa)));
@@ -254,21 +290,37 @@ function checkHandEntries(f: Findings, where: string, entries: readonly string[]
   if (dupes.length) f.violations.push(`duplicate imagePullSecrets in ServiceAccount ${where}: [${entries.join(",")}]`);
   const handPositions = hand.map((n) => entries.indexOf(n));
   if (handPositions.some((p) => p < 0)) {
-    f.violations.push(`ServiceAccount ${where} lost hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`);
+    f.violations.push(
+      `ServiceAccount ${where} lost hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`,
+    );
   } else if (handPositions.some((p, i) => i > 0 && p < (handPositions[i - 1] ?? 0))) {
-    f.violations.push(`ServiceAccount ${where} reordered hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`);
+    f.violations.push(
+      `ServiceAccount ${where} reordered hand-added entries: has [${entries.join(",")}], the user added [${hand.join(",")}]`,
+    );
   }
 }
 
 /** The added-annotation names only entries present, under an owner that still selects the namespace. */
-function checkAddedRecords(f: Findings, instances: readonly InstanceSpec[], ns: ObservedNamespace, sa: ObservedServiceAccount): void {
+function checkAddedRecords(
+  f: Findings,
+  instances: readonly InstanceSpec[],
+  ns: ObservedNamespace,
+  sa: ObservedServiceAccount,
+): void {
   const where = `${ns.name}/${sa.name}`;
   const entries = sa.imagePullSecrets;
   for (const record of addedRecords(sa.annotations[ADDED])) {
     const text = `${record.secretName}${record.instance ? `@${record.instance}/${record.mapping}` : ""}`;
     if (!entries.includes(record.secretName)) {
-      f.violations.push(`ServiceAccount ${where}: annotation ${ADDED} records ${text}, which is not in imagePullSecrets [${entries.join(",")}]`);
-    } else if (record.instance && !claimsFor(instances, ns, record.secretName).some((c) => c.instance === record.instance && c.mapping.name === record.mapping)) {
+      f.violations.push(
+        `ServiceAccount ${where}: annotation ${ADDED} records ${text}, which is not in imagePullSecrets [${entries.join(",")}]`,
+      );
+    } else if (
+      record.instance &&
+      !claimsFor(instances, ns, record.secretName).some(
+        (c) => c.instance === record.instance && c.mapping.name === record.mapping,
+      )
+    ) {
       f.staleRecords.push(
         `ServiceAccount ${where}: annotation ${ADDED} records ${text}, but ${record.instance}/${record.mapping} does not select this namespace for ${record.secretName} (owner ${f.owners.get(`${ns.name}/${record.secretName}`) ?? "none"})`,
       );
@@ -276,17 +328,30 @@ function checkAddedRecords(f: Findings, instances: readonly InstanceSpec[], ns: 
   }
 }
 
-function judgeServiceAccount(f: Findings, instances: readonly InstanceSpec[], ns: ObservedNamespace, sa: ObservedServiceAccount, hand: readonly string[], rules: EntryRules): void {
+function judgeServiceAccount(
+  f: Findings,
+  instances: readonly InstanceSpec[],
+  ns: ObservedNamespace,
+  sa: ObservedServiceAccount,
+  hand: readonly string[],
+  rules: EntryRules,
+): void {
   const where = `${ns.name}/${sa.name}`;
   const entries = sa.imagePullSecrets;
   checkHandEntries(f, where, entries, hand);
   for (const [secretName, must] of rules.required) {
-    if (must(sa.name) && !entries.includes(secretName)) f.violations.push(`ServiceAccount ${where} lacks entry ${secretName} (owner ${f.owners.get(`${ns.name}/${secretName}`)})`);
+    if (must(sa.name) && !entries.includes(secretName))
+      f.violations.push(
+        `ServiceAccount ${where} lacks entry ${secretName} (owner ${f.owners.get(`${ns.name}/${secretName}`)})`,
+      );
   }
   for (const entry of entries) {
     if (hand.includes(entry)) continue;
     const may = rules.allowed.get(entry);
-    if (!may?.(sa.name)) f.violations.push(`ServiceAccount ${where} has stray entry ${entry}: no mapping that owns a copy of it selects this ServiceAccount (entries [${entries.join(",")}])`);
+    if (!may?.(sa.name))
+      f.violations.push(
+        `ServiceAccount ${where} has stray entry ${entry}: no mapping that owns a copy of it selects this ServiceAccount (entries [${entries.join(",")}])`,
+      );
   }
   checkAddedRecords(f, instances, ns, sa);
 }
@@ -295,7 +360,11 @@ function judgeServiceAccount(f: Findings, instances: readonly InstanceSpec[], ns
  * Compares the observed cluster with what the final configs demand.
  * `handEntries` maps "namespace/serviceaccount" to the imagePullSecrets users added by hand, in order.
  */
-export function judge(instances: readonly InstanceSpec[], observed: Observed, handEntries: ReadonlyMap<string, readonly string[]>): Verdict {
+export function judge(
+  instances: readonly InstanceSpec[],
+  observed: Observed,
+  handEntries: ReadonlyMap<string, readonly string[]>,
+): Verdict {
   const f: Findings = { violations: [], staleRecords: [], conflicts: [], owners: new Map() };
   let checked = 0;
   for (const ns of observed.namespaces) {
@@ -304,7 +373,8 @@ export function judge(instances: readonly InstanceSpec[], observed: Observed, ha
     const names = new Set<string>([...COPY_NAMES, ...ns.secrets.filter(isManaged).map((s) => s.name)]);
     const rules: EntryRules = { required: new Map(), allowed: new Map() };
     for (const secretName of names) judgeCopy(f, instances, observed, ns, secretName, rules);
-    for (const sa of ns.serviceAccounts) judgeServiceAccount(f, instances, ns, sa, handEntries.get(`${ns.name}/${sa.name}`) ?? [], rules);
+    for (const sa of ns.serviceAccounts)
+      judgeServiceAccount(f, instances, ns, sa, handEntries.get(`${ns.name}/${sa.name}`) ?? [], rules);
   }
   return { ...f, namespaces: checked };
 }

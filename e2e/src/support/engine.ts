@@ -1,5 +1,11 @@
 import type * as k8s from "@kubernetes/client-node";
-import { Engine, buildMappings, builtinRegistries, type EngineOptions, type Mapping } from "@imagepullsecret-patcher/core";
+import {
+  Engine,
+  buildMappings,
+  builtinRegistries,
+  type EngineOptions,
+  type Mapping,
+} from "@imagepullsecret-patcher/core";
 import { CapturingLogger } from "./logs.ts";
 
 export interface RunningEngine {
@@ -19,7 +25,8 @@ export async function startEngine(
   logger = new CapturingLogger(),
 ): Promise<RunningEngine> {
   const registries = builtinRegistries();
-  const build = (c: unknown[]): Mapping[] => buildMappings(c, { registries, kubeConfig, logger, defaultSecretName: "image-pull-secret" });
+  const build = (c: unknown[]): Mapping[] =>
+    buildMappings(c, { registries, kubeConfig, logger, defaultSecretName: "image-pull-secret" });
   const mappings = build(configs);
   const engine = new Engine({ kubeConfig, mappings, logger, resyncIntervalMs: 0, ...options });
   const controller = new AbortController();

@@ -19,10 +19,18 @@ export async function putSourceSecret(
   password: string,
   type = "kubernetes.io/dockerconfigjson",
 ): Promise<k8s.V1Secret> {
-  const body: k8s.V1Secret = { metadata: { name, namespace }, type, data: { ".dockerconfigjson": b64(dockerConfigJson(password)) } };
+  const body: k8s.V1Secret = {
+    metadata: { name, namespace },
+    type,
+    data: { ".dockerconfigjson": b64(dockerConfigJson(password)) },
+  };
   try {
     const existing = await core.readNamespacedSecret({ name, namespace });
-    return await core.replaceNamespacedSecret({ name, namespace, body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+    return await core.replaceNamespacedSecret({
+      name,
+      namespace,
+      body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+    });
   } catch (err) {
     if (statusCode(err) !== 404) throw err;
     return core.createNamespacedSecret({ namespace, body });
@@ -33,7 +41,11 @@ export function decodeCopy(secret: k8s.V1Secret): string {
   return Buffer.from(secret.data?.[".dockerconfigjson"] ?? "", "base64").toString("utf8");
 }
 
-export async function readSecret(core: k8s.CoreV1Api, namespace: string, name: string): Promise<k8s.V1Secret | undefined> {
+export async function readSecret(
+  core: k8s.CoreV1Api,
+  namespace: string,
+  name: string,
+): Promise<k8s.V1Secret | undefined> {
   try {
     return await core.readNamespacedSecret({ name, namespace });
   } catch (err) {
@@ -43,7 +55,12 @@ export async function readSecret(core: k8s.CoreV1Api, namespace: string, name: s
 }
 
 /** Waits until the copy exists and holds the credential with `password`. */
-export async function waitForCopy(core: k8s.CoreV1Api, namespace: string, name: string, password: string): Promise<k8s.V1Secret> {
+export async function waitForCopy(
+  core: k8s.CoreV1Api,
+  namespace: string,
+  name: string,
+  password: string,
+): Promise<k8s.V1Secret> {
   return eventually(`copy ${namespace}/${name} with the expected credential`, async () => {
     const s = await readSecret(core, namespace, name);
     return s && decodeCopy(s) === dockerConfigJson(password) ? s : undefined;
@@ -51,10 +68,16 @@ export async function waitForCopy(core: k8s.CoreV1Api, namespace: string, name: 
 }
 
 export async function waitForNoSecret(core: k8s.CoreV1Api, namespace: string, name: string): Promise<void> {
-  await eventually(`Secret ${namespace}/${name} to be gone`, async () => ((await readSecret(core, namespace, name)) ? undefined : true));
+  await eventually(`Secret ${namespace}/${name} to be gone`, async () =>
+    (await readSecret(core, namespace, name)) ? undefined : true,
+  );
 }
 
-export async function pullSecretNames(core: k8s.CoreV1Api, namespace: string, sa: string): Promise<string[] | undefined> {
+export async function pullSecretNames(
+  core: k8s.CoreV1Api,
+  namespace: string,
+  sa: string,
+): Promise<string[] | undefined> {
   try {
     const obj = await core.readNamespacedServiceAccount({ name: sa, namespace });
     return (obj.imagePullSecrets ?? []).map((r) => r.name ?? "");
@@ -65,7 +88,12 @@ export async function pullSecretNames(core: k8s.CoreV1Api, namespace: string, sa
 }
 
 /** Waits until the ServiceAccount's imagePullSecrets equal `expected` exactly, in order. */
-export async function waitForPullSecrets(core: k8s.CoreV1Api, namespace: string, sa: string, expected: string[]): Promise<void> {
+export async function waitForPullSecrets(
+  core: k8s.CoreV1Api,
+  namespace: string,
+  sa: string,
+  expected: string[],
+): Promise<void> {
   await eventually(`${namespace}/${sa} imagePullSecrets = [${expected.join(",")}]`, async () => {
     const names = await pullSecretNames(core, namespace, sa);
     return names && JSON.stringify(names) === JSON.stringify(expected) ? true : undefined;
@@ -73,7 +101,9 @@ export async function waitForPullSecrets(core: k8s.CoreV1Api, namespace: string,
 }
 
 export async function waitForDefaultServiceAccount(core: k8s.CoreV1Api, namespace: string): Promise<void> {
-  await eventually(`default ServiceAccount in ${namespace}`, async () => ((await pullSecretNames(core, namespace, "default")) ? true : undefined));
+  await eventually(`default ServiceAccount in ${namespace}`, async () =>
+    (await pullSecretNames(core, namespace, "default")) ? true : undefined,
+  );
 }
 
 /** events.k8s.io Events about an object, newest last. */

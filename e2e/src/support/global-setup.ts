@@ -39,7 +39,9 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
     auditLog: true,
     onProgress: (line) => process.stderr.write(`[e2e:${provider.name}] ${line}\n`),
   });
-  process.stderr.write(`[e2e:${provider.name}] cluster ready in ${Date.now() - started} ms: ${cluster.kubeconfigPath}\n`);
+  process.stderr.write(
+    `[e2e:${provider.name}] cluster ready in ${Date.now() - started} ms: ${cluster.kubeconfigPath}\n`,
+  );
   project.provide("kubeconfigPath", cluster.kubeconfigPath);
   project.provide("clusterProvider", cluster.provider);
   project.provide("auditLogPath", cluster.auditLogPath ?? "");
@@ -73,7 +75,9 @@ async function assertNoCredentialLeaks(kubeconfigPath: string, logDir: string): 
       if (text.includes(TEST_PASSWORD_PREFIX) || text.includes(encoded)) leaks.push(`log ${file}`);
     }
   }
-  process.stderr.write(`[e2e] credential leak check: ${events.items.length} Events and the control-plane logs scanned, ${leaks.length} leaks\n`);
+  process.stderr.write(
+    `[e2e] credential leak check: ${events.items.length} Events and the control-plane logs scanned, ${leaks.length} leaks\n`,
+  );
   if (leaks.length) throw new Error(`test credentials leaked into: ${leaks.join(", ")}`);
 }
 

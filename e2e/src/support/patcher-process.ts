@@ -14,14 +14,21 @@ export interface Finished {
 /** Runs the patcher to completion (validate, plan, status, run --once…). */
 export function runPatcher(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PATCHER_MAIN, ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [PATCHER_MAIN, ...args], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`patcher ${args.join(" ")} did not finish in ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(
+        new Error(
+          `patcher ${args.join(" ")} did not finish in ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+        ),
+      );
     }, timeoutMs);
     child.on("exit", (code) => {
       clearTimeout(timer);
@@ -38,7 +45,10 @@ export class PatcherProcess {
   readonly exited: Promise<number | null>;
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [PATCHER_MAIN, ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = spawn(process.execPath, [PATCHER_MAIN, ...args], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.child.stdout?.on("data", (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
@@ -52,7 +62,10 @@ export class PatcherProcess {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
-  async waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  async waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const hit = this.logs().find(predicate);
@@ -60,7 +73,9 @@ export class PatcherProcess {
       if (this.child.exitCode !== null) break;
       await sleep(100);
     }
-    throw new Error(`log line not seen (exit ${this.child.exitCode})\nstdout:\n${this.stdout.slice(-4000)}\nstderr:\n${this.stderr.slice(-2000)}`);
+    throw new Error(
+      `log line not seen (exit ${this.child.exitCode})\nstdout:\n${this.stdout.slice(-4000)}\nstderr:\n${this.stderr.slice(-2000)}`,
+    );
   }
 
   /** SIGTERM and wait; SIGKILL after `graceMs`. */

@@ -7,7 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort, isAlive, startProcess, stopProcessGroup, tail, type StartedProcess } from "../cluster/local/processes.ts";
+import {
+  freePort,
+  isAlive,
+  startProcess,
+  stopProcessGroup,
+  tail,
+  type StartedProcess,
+} from "../cluster/local/processes.ts";
 
 const REAPER = fileURLToPath(new URL("../cluster/local/reaper.ts", import.meta.url));
 
@@ -38,7 +45,9 @@ export class VaultApiCallError extends Error {
   readonly status: number;
   readonly body: unknown;
   constructor(method: string, path: string, status: number, body: unknown) {
-    super(`${method} /v1/${path}: HTTP ${status} ${JSON.stringify((body as { errors?: unknown } | undefined)?.errors ?? body)}`);
+    super(
+      `${method} /v1/${path}: HTTP ${status} ${JSON.stringify((body as { errors?: unknown } | undefined)?.errors ?? body)}`,
+    );
     this.status = status;
     this.body = body;
   }
@@ -178,7 +187,12 @@ export class VaultServer {
   }
 
   /** Calls Vault's API with the root token (or `token`); returns any status. */
-  async call<T = unknown>(method: string, path: string, body?: unknown, token: string | null = this.rootToken): Promise<VaultApiResponse<T>> {
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = this.rootToken,
+  ): Promise<VaultApiResponse<T>> {
     const headers: Record<string, string> = {};
     if (token !== null) headers["x-vault-token"] = token;
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -193,9 +207,15 @@ export class VaultServer {
   }
 
   /** Like {@link call} but throws unless the answer is 2xx. */
-  async api<T = unknown>(method: string, path: string, body?: unknown, token: string | null = this.rootToken): Promise<T> {
+  async api<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = this.rootToken,
+  ): Promise<T> {
     const response = await this.call<T>(method, path, body, token);
-    if (response.status < 200 || response.status > 299) throw new VaultApiCallError(method, path, response.status, response.body);
+    if (response.status < 200 || response.status > 299)
+      throw new VaultApiCallError(method, path, response.status, response.body);
     return response.body;
   }
 
@@ -218,7 +238,12 @@ export class VaultServer {
   async #createRootToken(): Promise<void> {
     const generated = this.#generatedRoot;
     if (!generated) throw new Error("no generated root token");
-    await this.api("POST", "auth/token/create", { id: this.rootToken, policies: ["root"], no_parent: true, display_name: "e2e-root" }, generated);
+    await this.api(
+      "POST",
+      "auth/token/create",
+      { id: this.rootToken, policies: ["root"], no_parent: true, display_name: "e2e-root" },
+      generated,
+    );
     await this.api("POST", "auth/token/revoke-self", {}, generated);
     this.#generatedRoot = undefined;
   }
@@ -278,7 +303,10 @@ export class VaultServer {
     await this.api("POST", `sys/mounts/${mount}`, { type: "kv", options: { version: String(version) } });
     if (version === 2) {
       // A new KV v2 mount upgrades itself in the background; writes fail until it is ready.
-      await this.#waitFor(`kv v2 mount ${mount}`, async () => (await this.call("GET", `${mount}/config`)).status === 200);
+      await this.#waitFor(
+        `kv v2 mount ${mount}`,
+        async () => (await this.call("GET", `${mount}/config`)).status === 200,
+      );
     }
   }
 
@@ -313,8 +341,17 @@ export class VaultServer {
   }
 
   /** Creates a token (child of root) and returns it with its accessor. */
-  async createToken(settings: { policies: string[]; ttl?: string; renewable?: boolean; explicit_max_ttl?: string }): Promise<{ token: string; accessor: string }> {
-    const created = await this.api<{ auth: { client_token: string; accessor: string } }>("POST", "auth/token/create", settings);
+  async createToken(settings: {
+    policies: string[];
+    ttl?: string;
+    renewable?: boolean;
+    explicit_max_ttl?: string;
+  }): Promise<{ token: string; accessor: string }> {
+    const created = await this.api<{ auth: { client_token: string; accessor: string } }>(
+      "POST",
+      "auth/token/create",
+      settings,
+    );
     return { token: created.auth.client_token, accessor: created.auth.accessor };
   }
 

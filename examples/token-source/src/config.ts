@@ -24,7 +24,16 @@ export const DEFAULT_TOKEN_FIELD = "token";
 export const DEFAULT_EXPIRES_IN_FIELD = "expires_in";
 export const DEFAULT_REFRESH_INTERVAL_SECONDS = 300;
 const MAX_REFRESH_INTERVAL_SECONDS = 7 * 24 * 3600;
-const KEYS = ["url", "registry", "username", "tokenField", "expiresInField", "caFile", "method", "refreshIntervalSeconds"];
+const KEYS = [
+  "url",
+  "registry",
+  "username",
+  "tokenField",
+  "expiresInField",
+  "caFile",
+  "method",
+  "refreshIntervalSeconds",
+];
 const FIELD_PATH = /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/;
 
 function describeType(value: unknown): string {
@@ -62,7 +71,8 @@ function endpoint(config: Record<string, unknown>): string {
 
 function fieldPath(config: Record<string, unknown>, key: string, fallback: string): string {
   const value = text(config, key, false) ?? fallback;
-  if (!FIELD_PATH.test(value)) throw new PluginConfigError(key, `must be a field name, or names joined by "." (e.g. data.token), got "${value}"`);
+  if (!FIELD_PATH.test(value))
+    throw new PluginConfigError(key, `must be a field name, or names joined by "." (e.g. data.token), got "${value}"`);
   return value;
 }
 
@@ -116,7 +126,8 @@ export function validateTokenEndpointConfig(config: unknown): TokenEndpointConfi
   const method = methodOf(record);
   const interval = refreshIntervalOf(record);
   const caFile = text(record, "caFile", false);
-  if (caFile !== undefined && !url.startsWith("https:")) throw new PluginConfigError("caFile", "only applies to an https url");
+  if (caFile !== undefined && !url.startsWith("https:"))
+    throw new PluginConfigError("caFile", "only applies to an https url");
   return {
     url,
     registry,

@@ -32,7 +32,11 @@ export const nodeTransport: TokenTransport = (req) =>
     const options = {
       method: req.method,
       signal: req.signal,
-      headers: { accept: "application/json", "user-agent": "imagepullsecret-patcher-token-source", "content-length": "0" },
+      headers: {
+        accept: "application/json",
+        "user-agent": "imagepullsecret-patcher-token-source",
+        "content-length": "0",
+      },
       ...(req.ca === undefined ? {} : { ca: req.ca }),
     };
     const outgoing = send(req.url, options, (response: IncomingMessage) => {
@@ -48,7 +52,9 @@ export const nodeTransport: TokenTransport = (req) =>
         chunks.push(chunk);
       });
       response.on("error", reject);
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      response.on("end", () =>
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+      );
     });
     outgoing.on("error", reject);
     outgoing.end();

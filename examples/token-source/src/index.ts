@@ -22,7 +22,14 @@ export {
   type TokenEndpointConfig,
 } from "./config.js";
 export { tokenDockerConfigJson } from "./docker-config.js";
-export { nodeTransport, MAX_RESPONSE_BYTES, type TokenTransport, type TokenRequest, type TokenResponse, type ReadTextFile } from "./http.js";
+export {
+  nodeTransport,
+  MAX_RESPONSE_BYTES,
+  type TokenTransport,
+  type TokenRequest,
+  type TokenResponse,
+  type ReadTextFile,
+} from "./http.js";
 
 /** What the patcher loads: `plugins: ["@imagepullsecret-patcher/example-token-source"]`. */
 export const plugin: PluginPackage = { sources: [tokenEndpointSourceFactory] };

@@ -1,14 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildMappings, builtinRegistries } from "@imagepullsecret-patcher/core";
-import { ManualClock, describePluginFactoryContract, describeSourceProviderContract, type SourceHarness } from "@imagepullsecret-patcher/core/testing";
-import plugin, { TokenEndpointSource, tokenDockerConfigJson, tokenEndpointSourceFactory, validateTokenEndpointConfig, type TokenEndpointConfig } from "./index.js";
+import {
+  ManualClock,
+  describePluginFactoryContract,
+  describeSourceProviderContract,
+  type SourceHarness,
+} from "@imagepullsecret-patcher/core/testing";
+import plugin, {
+  TokenEndpointSource,
+  tokenDockerConfigJson,
+  tokenEndpointSourceFactory,
+  validateTokenEndpointConfig,
+  type TokenEndpointConfig,
+} from "./index.js";
 import { FIXTURE_CERT_FILE, startTokenServer, type TokenServer } from "./test-support/token-server.js";
 
 const TOKEN = "tok-Secret-0123456789abcdefXYZ";
 const MINUTE = 60_000;
 
 function config(server: TokenServer, extra: Record<string, unknown> = {}): TokenEndpointConfig {
-  return validateTokenEndpointConfig({ url: `${server.origin}/v1/token?audience=registry`, registry: "registry.example", username: "robot", ...extra });
+  return validateTokenEndpointConfig({
+    url: `${server.origin}/v1/token?audience=registry`,
+    registry: "registry.example",
+    username: "robot",
+    ...extra,
+  });
 }
 
 describe("TokenEndpointSource against a local token endpoint", () => {
@@ -34,11 +50,19 @@ describe("TokenEndpointSource against a local token endpoint", () => {
     const before = server.requests.length;
     const source = new TokenEndpointSource(config(server), { clock, random: () => 0 });
     await start(source);
-    expect(server.requests.slice(before)).toMatchObject([{ method: "POST", path: "/v1/token?audience=registry", headers: { accept: "application/json" } }]);
+    expect(server.requests.slice(before)).toMatchObject([
+      { method: "POST", path: "/v1/token?audience=registry", headers: { accept: "application/json" } },
+    ]);
     const value = source.current();
     expect(value?.credential.bytes.toString()).toBe(tokenDockerConfigJson("registry.example", "robot", TOKEN));
     expect(JSON.parse(value?.credential.bytes.toString() ?? "{}")).toEqual({
-      auths: { "registry.example": { username: "robot", password: TOKEN, auth: Buffer.from(`robot:${TOKEN}`).toString("base64") } },
+      auths: {
+        "registry.example": {
+          username: "robot",
+          password: TOKEN,
+          auth: Buffer.from(`robot:${TOKEN}`).toString("base64"),
+        },
+      },
     });
     expect(value?.credential.registries).toEqual(["registry.example"]);
     expect(value?.expiresAt?.getTime()).toBe(clock.now() + 600_000);
@@ -51,7 +75,10 @@ describe("TokenEndpointSource against a local token endpoint", () => {
     server.answer(() => ({ status: 200, body: { token: `${TOKEN}-${++n}`, expires_in: 600 } }));
     const clock = new ManualClock();
     let random = 0;
-    const source = new TokenEndpointSource(config(server, { refreshIntervalSeconds: 3600 }), { clock, random: () => random });
+    const source = new TokenEndpointSource(config(server, { refreshIntervalSeconds: 3600 }), {
+      clock,
+      random: () => random,
+    });
     await start(source);
     // 80 % of the 600 s lifetime, less up to 10 % at random: between 420 s and 480 s.
     expect(clock.pendingDelays()).toEqual([480_000]);
@@ -84,7 +111,10 @@ describe("TokenEndpointSource against a local token endpoint", () => {
     server.answer({ status: 503, body: { error: "maintenance", token_hint: TOKEN } });
     await source.refreshNow();
     expect(source.current()).toBe(good);
-    expect(source.status()).toMatchObject({ state: "degraded", error: `token-endpoint ${server.origin}/v1/token for registry.example: POST ${server.origin}/v1/token: HTTP 503` });
+    expect(source.status()).toMatchObject({
+      state: "degraded",
+      error: `token-endpoint ${server.origin}/v1/token for registry.example: POST ${server.origin}/v1/token: HTTP 503`,
+    });
     expect(clock.pendingDelays()).toEqual([1_000]);
     server.answer({ status: 200, body: "<html>proxy error</html>" });
     await source.refreshNow();
@@ -106,9 +136,14 @@ describe("TokenEndpointSource against a local token endpoint", () => {
   });
 
   it("supports GET, nested fields and a numeric-string lifetime", async () => {
-    server.answer((req) => (req.method === "GET" ? { status: 200, body: { data: { access_token: TOKEN, ttl: "90" } } } : { status: 405 }));
+    server.answer((req) =>
+      req.method === "GET" ? { status: 200, body: { data: { access_token: TOKEN, ttl: "90" } } } : { status: 405 },
+    );
     const clock = new ManualClock();
-    const source = new TokenEndpointSource(config(server, { method: "GET", tokenField: "data.access_token", expiresInField: "data.ttl" }), { clock });
+    const source = new TokenEndpointSource(
+      config(server, { method: "GET", tokenField: "data.access_token", expiresInField: "data.ttl" }),
+      { clock },
+    );
     await start(source);
     expect(source.status().state).toBe("ready");
     expect(source.current()?.expiresAt?.getTime()).toBe(clock.now() + 90_000);
@@ -145,7 +180,9 @@ describe("TokenEndpointSource over https with caFile", () => {
     const untrusted = new TokenEndpointSource(config(server), { clock: new ManualClock() });
     await untrusted.start(controller.signal);
     expect(untrusted.status().error).toMatch(/SELF_SIGNED|certificate/i);
-    const missing = new TokenEndpointSource(config(server, { caFile: "/nonexistent/ca.pem" }), { clock: new ManualClock() });
+    const missing = new TokenEndpointSource(config(server, { caFile: "/nonexistent/ca.pem" }), {
+      clock: new ManualClock(),
+    });
     await missing.start(controller.signal);
     expect(missing.status().error).toContain("cannot read caFile /nonexistent/ca.pem (ENOENT)");
     controller.abort();
@@ -161,15 +198,30 @@ describe("the plugin package", () => {
     const registries = builtinRegistries();
     for (const factory of plugin.sources ?? []) registries.sources.register(factory);
     const [mapping] = buildMappings(
-      [{ name: "tokens", source: { "token-endpoint": { url: "https://tokens.example/t", registry: "r.example", username: "u" } }, targets: { all: {} } }],
+      [
+        {
+          name: "tokens",
+          source: { "token-endpoint": { url: "https://tokens.example/t", registry: "r.example", username: "u" } },
+          targets: { all: {} },
+        },
+      ],
       { registries, defaultSecretName: "pull" },
     );
     expect(mapping?.source).toBeInstanceOf(TokenEndpointSource);
     expect(() =>
-      buildMappings([{ name: "tokens", source: { "token-endpoint": { url: "https://tokens.example/t", registry: "r.example" } }, targets: { all: {} } }], {
-        registries,
-        defaultSecretName: "pull",
-      }),
+      buildMappings(
+        [
+          {
+            name: "tokens",
+            source: { "token-endpoint": { url: "https://tokens.example/t", registry: "r.example" } },
+            targets: { all: {} },
+          },
+        ],
+        {
+          registries,
+          defaultSecretName: "pull",
+        },
+      ),
     ).toThrow("mappings[0].source.token-endpoint.username: is required");
   });
 });
@@ -178,21 +230,40 @@ describePluginFactoryContract("token-endpoint", {
   factory: tokenEndpointSourceFactory,
   valid: [
     { url: "https://tokens.example/v1/token", registry: "registry.example", username: "robot" },
-    { url: "http://127.0.0.1:8080/t", registry: "registry.example:5000", username: "AWS", tokenField: "data.token", expiresInField: "ttl", method: "GET", refreshIntervalSeconds: 60 },
+    {
+      url: "http://127.0.0.1:8080/t",
+      registry: "registry.example:5000",
+      username: "AWS",
+      tokenField: "data.token",
+      expiresInField: "ttl",
+      method: "GET",
+      refreshIntervalSeconds: 60,
+    },
     { url: "https://tokens.example/t", registry: "r", username: "u", caFile: "/etc/ca.pem" },
   ],
   invalid: [
     { config: "https://tokens.example", path: "" },
     { config: { registry: "r", username: "u" }, path: "url", problem: "is required" },
     { config: { url: "ftp://x", registry: "r", username: "u" }, path: "url", problem: 'got the scheme "ftp"' },
-    { config: { url: "https://user:pw@x/t", registry: "r", username: "u" }, path: "url", problem: "must not contain credentials" },
+    {
+      config: { url: "https://user:pw@x/t", registry: "r", username: "u" },
+      path: "url",
+      problem: "must not contain credentials",
+    },
     { config: { url: "https://x/t", username: "u" }, path: "registry" },
     { config: { url: "https://x/t", registry: "r", username: "a:b" }, path: "username" },
     { config: { url: "https://x/t", registry: "r", username: "u", tokenField: "a..b" }, path: "tokenField" },
     { config: { url: "https://x/t", registry: "r", username: "u", method: "PUT" }, path: "method" },
-    { config: { url: "https://x/t", registry: "r", username: "u", refreshIntervalSeconds: 0 }, path: "refreshIntervalSeconds" },
+    {
+      config: { url: "https://x/t", registry: "r", username: "u", refreshIntervalSeconds: 0 },
+      path: "refreshIntervalSeconds",
+    },
     { config: { url: "http://x/t", registry: "r", username: "u", caFile: "/ca.pem" }, path: "caFile" },
-    { config: { url: "https://x/t", registry: "r", username: "u", password: "x" }, path: "password", problem: "unknown key" },
+    {
+      config: { url: "https://x/t", registry: "r", username: "u", password: "x" },
+      path: "password",
+      problem: "unknown key",
+    },
   ],
   idempotent: true,
 });

@@ -40,7 +40,8 @@ export function describeTokenEndpoint(config: TokenEndpointConfig): string {
 function field(body: unknown, path: string): unknown {
   let current: unknown = body;
   for (const name of path.split(".")) {
-    if (typeof current !== "object" || current === null || Array.isArray(current) || !Object.hasOwn(current, name)) return undefined;
+    if (typeof current !== "object" || current === null || Array.isArray(current) || !Object.hasOwn(current, name))
+      return undefined;
     current = (current as Record<string, unknown>)[name];
   }
   return current;
@@ -112,12 +113,17 @@ export function parseAnswer(config: TokenEndpointConfig, status: number, body: s
   if (typeof token !== "string" || token === "") {
     throw new SourceFetchError(`${where}: the answer has no non-empty string field "${config.tokenField}"`, false);
   }
-  if (/[\s\p{Cc}]/u.test(token)) throw new SourceFetchError(`${where}: field "${config.tokenField}" holds whitespace or control characters`, false);
+  if (/[\s\p{Cc}]/u.test(token))
+    throw new SourceFetchError(`${where}: field "${config.tokenField}" holds whitespace or control characters`, false);
   const rawLifetime = field(parsed, config.expiresInField);
   let expiresAt: Date | undefined;
   if (rawLifetime !== undefined && rawLifetime !== null) {
     const seconds = lifetimeSeconds(rawLifetime);
-    if (seconds === undefined) throw new SourceFetchError(`${where}: field "${config.expiresInField}" must be a positive number of seconds`, false);
+    if (seconds === undefined)
+      throw new SourceFetchError(
+        `${where}: field "${config.expiresInField}" must be a positive number of seconds`,
+        false,
+      );
     expiresAt = new Date(now + seconds * 1000);
   }
   return { bytes: tokenDockerConfigJson(config.registry, config.username, token), expiresAt };
@@ -129,5 +135,7 @@ export const tokenEndpointSourceFactory: SourceFactory<TokenEndpointConfig> = {
   summary: "a short-lived registry token from an HTTP token endpoint, refreshed before it expires",
   validate: validateTokenEndpointConfig,
   create: (config, context) =>
-    new TokenEndpointSource(config, { logger: context.logger.child({ source: "token-endpoint", mapping: context.mappingName }) }),
+    new TokenEndpointSource(config, {
+      logger: context.logger.child({ source: "token-endpoint", mapping: context.mappingName }),
+    }),
 };

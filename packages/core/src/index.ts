@@ -103,7 +103,15 @@ export {
   type TrackedCounts,
 } from "./engine/engine.js";
 export { coreV1Writer, WriteRefusedError, type ClusterWriter } from "./engine/apply.js";
-export { planKey, type Plan, type Action, type Outcome, type ConflictPolicy, type KeyState, type MappingPolicy } from "./engine/plan.js";
+export {
+  planKey,
+  type Plan,
+  type Action,
+  type Outcome,
+  type ConflictPolicy,
+  type KeyState,
+  type MappingPolicy,
+} from "./engine/plan.js";
 export {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,

@@ -25,7 +25,9 @@ function actionText(action: Action, secretName: string): [string, string] {
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
+  return rows
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  "))
+    .join("\n");
 }
 
 type PlanRows = { kind: "in-sync" | "quiet" | "refused" | "changes" | "skip"; rows: string[][] };
@@ -78,7 +80,9 @@ function skippedText(keys: readonly PlannedKey[]): string {
 
 /** The `status` table: per mapping, its source and where its namespaces stand. */
 export function renderStatus(statuses: readonly MappingStatus[], keys: readonly PlannedKey[]): string {
-  const rows: string[][] = [["MAPPING", "SOURCE", "STATE", "IN SCOPE", "IN SYNC", "TO CHANGE", "CONFLICTING", "FAILING", "SKIPPED"]];
+  const rows: string[][] = [
+    ["MAPPING", "SOURCE", "STATE", "IN SCOPE", "IN SYNC", "TO CHANGE", "CONFLICTING", "FAILING", "SKIPPED"],
+  ];
   for (const s of statuses) {
     const mine = keys.filter((k) => k.mapping === s.name);
     const inScope = mine.filter((k) => k.plan.outcome !== "out-of-scope" && k.plan.outcome !== "skipped");

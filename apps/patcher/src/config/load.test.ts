@@ -15,9 +15,18 @@ function fail(text: string): ConfigFileError {
 
 describe("config files", () => {
   it("accepts the seed form verbatim: one mapping to all namespaces with the default ServiceAccount", () => {
-    const loaded = parseConfigText("source:\n  secret:\n    name: regcred\n    namespace: kube-system\n", "config.yaml");
+    const loaded = parseConfigText(
+      "source:\n  secret:\n    name: regcred\n    namespace: kube-system\n",
+      "config.yaml",
+    );
     expect(loaded.mappings).toEqual([
-      { name: "default", source: { secret: { name: "regcred", namespace: "kube-system" } }, targets: { all: {} }, serviceAccounts: undefined, conflictPolicy: undefined },
+      {
+        name: "default",
+        source: { secret: { name: "regcred", namespace: "kube-system" } },
+        targets: { all: {} },
+        serviceAccounts: undefined,
+        conflictPolicy: undefined,
+      },
     ]);
     const [m] = buildConfiguredMappings(loaded, { registries: builtinRegistries() });
     expect(m?.secretName).toBe("regcred");
@@ -57,21 +66,93 @@ leaderElection: { enabled: true }
     ["not YAML", "source: [unclosed\n", "", "not valid YAML", 2],
     ["a list at the top", "- a\n- b\n", "", "expected a map at the top level", 1],
     ["nothing to do", "secretName: x\n", "", "nothing to do", 1],
-    ["unknown top-level field", "source: {secret: {name: a, namespace: b}}\nsecretname: x\n", "secretname", 'unknown field "secretname"', 2],
-    ["wrong type", "source: {secret: {name: a, namespace: b}}\ncontroller:\n  workers: many\n", "controller.workers", "expected number", 3],
-    ["bad duration", "source: {secret: {name: a, namespace: b}}\ncontroller:\n  resyncInterval: 10 minutes\n", "controller.resyncInterval", "duration", 3],
-    ["unknown source type", "mappings:\n  - name: a\n    source:\n      s3: {bucket: x}\n    targets: {all: {}}\n", "mappings[0].source", 'unknown source type "s3"', 4],
+    [
+      "unknown top-level field",
+      "source: {secret: {name: a, namespace: b}}\nsecretname: x\n",
+      "secretname",
+      'unknown field "secretname"',
+      2,
+    ],
+    [
+      "wrong type",
+      "source: {secret: {name: a, namespace: b}}\ncontroller:\n  workers: many\n",
+      "controller.workers",
+      "expected number",
+      3,
+    ],
+    [
+      "bad duration",
+      "source: {secret: {name: a, namespace: b}}\ncontroller:\n  resyncInterval: 10 minutes\n",
+      "controller.resyncInterval",
+      "duration",
+      3,
+    ],
+    [
+      "unknown source type",
+      "mappings:\n  - name: a\n    source:\n      s3: {bucket: x}\n    targets: {all: {}}\n",
+      "mappings[0].source",
+      'unknown source type "s3"',
+      4,
+    ],
     ["missing source field", "source:\n  secret:\n    name: regcred\n", "source.secret.namespace", "required", 3],
-    ["invalid label selector", "mappings:\n  - name: a\n    source: {secret: {name: a, namespace: b}}\n    targets:\n      selector: 'team in (a'\n", "mappings[0].targets.selector", "", 5],
-    ["duplicate mapping names", "mappings:\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [y]}}\n", "mappings[1].name", "already used", 3],
-    ["same secret into one namespace", "mappings:\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n  - {name: b, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n", "mappings[1]", 'both write Secret "a" into namespace "x"', 3],
-    ["secretName not DNS-1123", "secretName: Image_Pull\nsource: {secret: {name: a, namespace: b}}\n", "secretName", '"Image_Pull" is not a valid Secret name', 1],
+    [
+      "invalid label selector",
+      "mappings:\n  - name: a\n    source: {secret: {name: a, namespace: b}}\n    targets:\n      selector: 'team in (a'\n",
+      "mappings[0].targets.selector",
+      "",
+      5,
+    ],
+    [
+      "duplicate mapping names",
+      "mappings:\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [y]}}\n",
+      "mappings[1].name",
+      "already used",
+      3,
+    ],
+    [
+      "same secret into one namespace",
+      "mappings:\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n  - {name: b, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n",
+      "mappings[1]",
+      'both write Secret "a" into namespace "x"',
+      3,
+    ],
+    [
+      "secretName not DNS-1123",
+      "secretName: Image_Pull\nsource: {secret: {name: a, namespace: b}}\n",
+      "secretName",
+      '"Image_Pull" is not a valid Secret name',
+      1,
+    ],
     ["empty mappings", "mappings: []\n", "mappings", "at least one mapping", 1],
-    ["missing file path", "mappings:\n  - name: a\n    source: {file: {}}\n    targets: {all: {}}\n", "mappings[0].source.file.path", "", 3],
-    ["invalid Vault URL", "mappings:\n  - name: a\n    source: {vault: {address: 'not a url', path: registry, auth: {token: {token: t}}}}\n    targets: {all: {}}\n", "mappings[0].source.vault.address", "", 3],
+    [
+      "missing file path",
+      "mappings:\n  - name: a\n    source: {file: {}}\n    targets: {all: {}}\n",
+      "mappings[0].source.file.path",
+      "",
+      3,
+    ],
+    [
+      "invalid Vault URL",
+      "mappings:\n  - name: a\n    source: {vault: {address: 'not a url', path: registry, auth: {token: {token: t}}}}\n    targets: {all: {}}\n",
+      "mappings[0].source.vault.address",
+      "",
+      3,
+    ],
     ["seed and mappings together", "source: {secret: {name: a, namespace: b}}\nmappings: []\n", "source", "either", 1],
-    ["bad conflict policy", "conflictPolicy: clobber\nsource: {secret: {name: a, namespace: b}}\n", "conflictPolicy", "skip", 1],
-    ["bad strategy", "serviceAccounts: everyone\nsource: {secret: {name: a, namespace: b}}\n", "serviceAccounts", "unknown strategy", 1],
+    [
+      "bad conflict policy",
+      "conflictPolicy: clobber\nsource: {secret: {name: a, namespace: b}}\n",
+      "conflictPolicy",
+      "skip",
+      1,
+    ],
+    [
+      "bad strategy",
+      "serviceAccounts: everyone\nsource: {secret: {name: a, namespace: b}}\n",
+      "serviceAccounts",
+      "unknown strategy",
+      1,
+    ],
   ])("refuses %s, naming the field and the line", (_what, text, path, problem, line) => {
     const err = fail(text);
     expect(err.path).toBe(path);
@@ -83,7 +164,13 @@ leaderElection: { enabled: true }
 
 describe("splitPath", () => {
   it("splits dotted and indexed paths", () => {
-    expect(splitPath("mappings[1].targets.selector.matchLabels")).toEqual(["mappings", 1, "targets", "selector", "matchLabels"]);
+    expect(splitPath("mappings[1].targets.selector.matchLabels")).toEqual([
+      "mappings",
+      1,
+      "targets",
+      "selector",
+      "matchLabels",
+    ]);
     expect(splitPath("")).toEqual([]);
   });
 });
@@ -102,13 +189,25 @@ const MULTI_TEAM_SKETCH = `mappings:
       - namespace: team-b
 `;
 
-const build = (text: string) => buildConfiguredMappings(parseConfigText(text, "config.yaml"), { registries: builtinRegistries() });
-const ns = (name: string) => ({ name, uid: `uid-${name}`, resourceVersion: "1", labels: {}, annotations: {}, phase: "Active" });
+const build = (text: string) =>
+  buildConfiguredMappings(parseConfigText(text, "config.yaml"), { registries: builtinRegistries() });
+const ns = (name: string) => ({
+  name,
+  uid: `uid-${name}`,
+  resourceVersion: "1",
+  labels: {},
+  annotations: {},
+  phase: "Active",
+});
 
 describe("copy names", () => {
   it("names the seed form's copies after the source Secret", () => {
-    expect(build("source:\n  secret:\n    name: regcred\n    namespace: kube-system\n").map((m) => m.secretName)).toEqual(["regcred"]);
-    expect(build("source:\n  secret:\n    name: regcred-team-a\n    namespace: kube-system\n").map((m) => m.secretName)).toEqual(["regcred-team-a"]);
+    expect(
+      build("source:\n  secret:\n    name: regcred\n    namespace: kube-system\n").map((m) => m.secretName),
+    ).toEqual(["regcred"]);
+    expect(
+      build("source:\n  secret:\n    name: regcred-team-a\n    namespace: kube-system\n").map((m) => m.secretName),
+    ).toEqual(["regcred-team-a"]);
   });
 
   it("names the full form's copies after each mapping's source Secret, image-pull-secret for other sources", () => {
@@ -136,7 +235,9 @@ mappings:
 `;
     expect(build(mappings).map((m) => m.secretName)).toEqual(["regcred-team-a", "pull-b"]);
     expect(build(`secretName: pull\n${mappings}`).map((m) => m.secretName)).toEqual(["pull", "pull-b"]);
-    expect(build("secretName: pull\nsource: {secret: {name: regcred, namespace: kube-system}}\n").map((m) => m.secretName)).toEqual(["pull"]);
+    expect(
+      build("secretName: pull\nsource: {secret: {name: regcred, namespace: kube-system}}\n").map((m) => m.secretName),
+    ).toEqual(["pull"]);
   });
 
   it("never writes a seed copy over its source: kube-system is selected, and the engine skips the source Secret", () => {
@@ -168,14 +269,25 @@ describe("shorthand forms", () => {
     expect(rest).toEqual([]);
     expect([a?.name, b?.name]).toEqual(["regcred-team-a", "regcred-team-b"]);
     expect([a?.secretName, b?.secretName]).toEqual(["regcred-team-a", "regcred-team-b"]);
-    expect([a?.source.description, b?.source.description]).toEqual(["secret kube-system/regcred-team-a", "secret kube-system/regcred-team-b"]);
-    expect([a?.selector.description, b?.selector.description]).toEqual(["namespaces team-a, team-a-dev", "namespaces team-b"]);
+    expect([a?.source.description, b?.source.description]).toEqual([
+      "secret kube-system/regcred-team-a",
+      "secret kube-system/regcred-team-b",
+    ]);
+    expect([a?.selector.description, b?.selector.description]).toEqual([
+      "namespaces team-a, team-a-dev",
+      "namespaces team-b",
+    ]);
     expect(a?.strategy.description).toContain("default");
   });
 
   it("accepts the shorthands in the seed form too", () => {
     const [m] = build("source: {name: regcred, namespace: kube-system}\ntargets:\n  - namespace: team-a\n");
-    expect([m?.name, m?.secretName, m?.source.description, m?.selector.description]).toEqual(["default", "regcred", "secret kube-system/regcred", "namespaces team-a"]);
+    expect([m?.name, m?.secretName, m?.source.description, m?.selector.description]).toEqual([
+      "default",
+      "regcred",
+      "secret kube-system/regcred",
+      "namespaces team-a",
+    ]);
   });
 
   it("makes derived mapping names unique", () => {
@@ -196,7 +308,9 @@ mappings:
   });
 
   it("names the path and line of a shorthand's problem", () => {
-    const err = fail("mappings:\n  - source: {name: regcred}\n    targets:\n      - namespace: team-a\n      - namespace: Team_B\n");
+    const err = fail(
+      "mappings:\n  - source: {name: regcred}\n    targets:\n      - namespace: team-a\n      - namespace: Team_B\n",
+    );
     expect(err.problems.map((p) => [p.path, p.line])).toEqual([
       ["mappings[0].source.namespace", 2],
       ["mappings[0].targets[1].namespace", 5],
@@ -232,7 +346,9 @@ mappings:
   });
 
   it("reports several mapping problems from the plugins", () => {
-    const err = fail("mappings:\n  - {name: a, source: {file: {}}, targets: {all: {}}, conflictPolicy: clobber}\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n");
+    const err = fail(
+      "mappings:\n  - {name: a, source: {file: {}}, targets: {all: {}}, conflictPolicy: clobber}\n  - {name: a, source: {secret: {name: a, namespace: b}}, targets: {namespaces: [x]}}\n",
+    );
     expect(err.problems.map((p) => [p.path, p.line])).toEqual([
       ["mappings[0].conflictPolicy", 2],
       ["mappings[0].source.file.path", 2],
@@ -243,12 +359,48 @@ mappings:
 
 describe("unknown keys", () => {
   it.each([
-    ["top level", "source: {secret: {name: a, namespace: b}}\nsecretname: x\n", "secretname", 'did you mean "secretName"?', 2],
-    ["top level, case", "source: {secret: {name: a, namespace: b}}\nMappings: []\n", "Mappings", 'did you mean "mappings"?', 2],
-    ["controller", "source: {secret: {name: a, namespace: b}}\ncontroller:\n  worker: 2\n", "controller.worker", 'did you mean "workers"?', 3],
-    ["leaderElection", "source: {secret: {name: a, namespace: b}}\nleaderElection:\n  enable: true\n", "leaderElection.enable", 'did you mean "enabled"?', 3],
-    ["mappings[i]", "mappings:\n  - name: a\n    source: {secret: {name: a, namespace: b}}\n    targets: {all: {}}\n    secretname: x\n", "mappings[0].secretname", 'did you mean "secretName"?', 5],
-    ["plugin config", "mappings:\n  - name: a\n    source:\n      secret: {name: a, namepsace: b}\n    targets: {all: {}}\n", "mappings[0].source.secret.namepsace", 'did you mean "namespace"?', 4],
+    [
+      "top level",
+      "source: {secret: {name: a, namespace: b}}\nsecretname: x\n",
+      "secretname",
+      'did you mean "secretName"?',
+      2,
+    ],
+    [
+      "top level, case",
+      "source: {secret: {name: a, namespace: b}}\nMappings: []\n",
+      "Mappings",
+      'did you mean "mappings"?',
+      2,
+    ],
+    [
+      "controller",
+      "source: {secret: {name: a, namespace: b}}\ncontroller:\n  worker: 2\n",
+      "controller.worker",
+      'did you mean "workers"?',
+      3,
+    ],
+    [
+      "leaderElection",
+      "source: {secret: {name: a, namespace: b}}\nleaderElection:\n  enable: true\n",
+      "leaderElection.enable",
+      'did you mean "enabled"?',
+      3,
+    ],
+    [
+      "mappings[i]",
+      "mappings:\n  - name: a\n    source: {secret: {name: a, namespace: b}}\n    targets: {all: {}}\n    secretname: x\n",
+      "mappings[0].secretname",
+      'did you mean "secretName"?',
+      5,
+    ],
+    [
+      "plugin config",
+      "mappings:\n  - name: a\n    source:\n      secret: {name: a, namepsace: b}\n    targets: {all: {}}\n",
+      "mappings[0].source.secret.namepsace",
+      'did you mean "namespace"?',
+      4,
+    ],
   ])("refuses an unknown key (%s) with a did-you-mean", (_what, text, path, hint, line) => {
     const err = fail(text);
     expect(err.path).toBe(path);
@@ -258,7 +410,9 @@ describe("unknown keys", () => {
 
   it("lists the valid keys when none is close", () => {
     const err = fail("source: {secret: {name: a, namespace: b}}\ncontroller: {colour: blue}\n");
-    expect(err.problem).toBe('unknown field "colour" (valid: workers, resyncInterval, clientQps, clientBurst, watchInactivityTimeout, onMappingRemoved, verifyCredentials, instance)');
+    expect(err.problem).toBe(
+      'unknown field "colour" (valid: workers, resyncInterval, clientQps, clientBurst, watchInactivityTimeout, onMappingRemoved, verifyCredentials, instance)',
+    );
   });
 
   it("reports unknown keys together with the mappings' problems", () => {
@@ -280,7 +434,9 @@ describe("unknown keys", () => {
 
 describe("controller.watchInactivityTimeout", () => {
   it.each(["30s", "59s", 10, 0, "0s"])("refuses %j: under the 60s floor", (value) => {
-    const err = fail(`source: {secret: {name: a, namespace: b}}\ncontroller:\n  watchInactivityTimeout: ${JSON.stringify(value)}\n`);
+    const err = fail(
+      `source: {secret: {name: a, namespace: b}}\ncontroller:\n  watchInactivityTimeout: ${JSON.stringify(value)}\n`,
+    );
     expect(err.path).toBe("controller.watchInactivityTimeout");
     expect(err.problem).toBe("must be at least 60s: a shorter window relists idle watches constantly");
     expect(err.line).toBe(3);
@@ -288,7 +444,10 @@ describe("controller.watchInactivityTimeout", () => {
 
   it("accepts the floor and above", () => {
     const timeout = (value: string | number) =>
-      parseConfigText(`source: {secret: {name: a, namespace: b}}\ncontroller:\n  watchInactivityTimeout: ${JSON.stringify(value)}\n`, "config.yaml").config.controller.watchInactivityTimeout;
+      parseConfigText(
+        `source: {secret: {name: a, namespace: b}}\ncontroller:\n  watchInactivityTimeout: ${JSON.stringify(value)}\n`,
+        "config.yaml",
+      ).config.controller.watchInactivityTimeout;
     expect(["60s", "1m", 90, "330s"].map(timeout)).toEqual(["60s", "1m", 90, "330s"]);
     expect(() => timeout("59.9s")).toThrow(/at least 60s/);
   });

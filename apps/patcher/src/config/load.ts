@@ -1,7 +1,15 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from "yaml";
 import type { ZodError } from "zod";
-import { ConfigError, buildMappings, didYouMean, builtinRegistries, type Logger, type Mapping, type Registries } from "@imagepullsecret-patcher/core";
+import {
+  ConfigError,
+  buildMappings,
+  didYouMean,
+  builtinRegistries,
+  type Logger,
+  type Mapping,
+  type Registries,
+} from "@imagepullsecret-patcher/core";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { configSchema, knownKeys, type PatcherConfig } from "./schema.js";
 import { envSourceFactory } from "../plugins/env-source.js";
@@ -25,14 +33,20 @@ export class ConfigFileError extends Error {
     problems?: readonly ConfigFileError[],
   ) {
     const several = problems && problems.length > 1 ? problems : undefined;
-    super(several ? `${origin}: ${several.length} problems:\n${several.map((p) => `  ${p.where()}`).join("\n")}` : `${origin}: ${where(path, problem, line)}`);
+    super(
+      several
+        ? `${origin}: ${several.length} problems:\n${several.map((p) => `  ${p.where()}`).join("\n")}`
+        : `${origin}: ${where(path, problem, line)}`,
+    );
     this.problems = several ?? [this];
   }
 
   /** One error for several problems, by line, duplicates dropped; a lone problem is returned as it is. */
   static of(origin: string, problems: readonly ConfigFileError[]): ConfigFileError {
     const seen = new Set<string>();
-    const unique = problems.flatMap((p) => p.problems).filter((p) => !seen.has(`${p.path}\n${p.problem}`) && seen.add(`${p.path}\n${p.problem}`));
+    const unique = problems
+      .flatMap((p) => p.problems)
+      .filter((p) => !seen.has(`${p.path}\n${p.problem}`) && seen.add(`${p.path}\n${p.problem}`));
     // Stable: problems without a line keep their order, after those with one.
     const sorted = unique
       .map((p, i) => ({ p, i }))
@@ -66,12 +80,16 @@ export interface LoadedConfig {
 /** `mappings[1].targets.selector` → ["mappings", 1, "targets", "selector"]. */
 export function splitPath(path: string): (string | number)[] {
   const out: (string | number)[] = [];
-  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g))
+    out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
   return out;
 }
 
 function joinPath(segments: readonly PropertyKey[]): string {
-  return segments.reduce<string>((acc, s) => (typeof s === "number" ? `${acc}[${s}]` : acc ? `${acc}.${String(s)}` : String(s)), "");
+  return segments.reduce<string>(
+    (acc, s) => (typeof s === "number" ? `${acc}[${s}]` : acc ? `${acc}.${String(s)}` : String(s)),
+    "",
+  );
 }
 
 /** Expands the seed form into one mapping, and fills mapping defaults from the top level. */
@@ -84,7 +102,9 @@ export function expandMappings(config: PatcherConfig): unknown[] {
   if (config.source) {
     return [defaults({ name: "default", source: config.source, targets: config.targets ?? { all: {} } })];
   }
-  return (config.mappings ?? []).map((m) => (typeof m === "object" && m !== null && !Array.isArray(m) ? defaults(m as Record<string, unknown>) : m));
+  return (config.mappings ?? []).map((m) =>
+    typeof m === "object" && m !== null && !Array.isArray(m) ? defaults(m as Record<string, unknown>) : m,
+  );
 }
 
 /** Every schema issue as a problem; an unknown key is named itself, so the line is the one to fix. */
@@ -103,7 +123,15 @@ function zodProblems(error: ZodError): { path: string; message: string }[] {
 }
 
 /** Top-level fields the mappings are built from: a schema problem in one of them skips the mapping check. */
-const MAPPING_FIELDS = new Set(["source", "targets", "mappings", "serviceAccounts", "conflictPolicy", "secretName", "plugins"]);
+const MAPPING_FIELDS = new Set([
+  "source",
+  "targets",
+  "mappings",
+  "serviceAccounts",
+  "conflictPolicy",
+  "secretName",
+  "plugins",
+]);
 
 /**
  * Parses YAML text and checks the top-level schema. When the schema refuses something, the
@@ -114,7 +142,15 @@ export function parseConfigText(text: string, origin: string): LoadedConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => new ConfigFileError(origin, "", `not valid YAML: ${e.message.split("\n")[0] ?? "parse error"}`, lineAt(e.pos[0])));
+    const problems = doc.errors.map(
+      (e) =>
+        new ConfigFileError(
+          origin,
+          "",
+          `not valid YAML: ${e.message.split("\n")[0] ?? "parse error"}`,
+          lineAt(e.pos[0]),
+        ),
+    );
     throw ConfigFileError.of(origin, problems);
   }
   const lineOf = (path: string): number | undefined => {
@@ -122,19 +158,33 @@ export function parseConfigText(text: string, origin: string): LoadedConfig {
     const segments = splitPath(path);
     for (let n = segments.length; n >= 0; n--) {
       const node = (n === 0 ? doc.contents : doc.getIn(segments.slice(0, n), true)) as Node | null | undefined;
-      if (node && (node as { range?: [number, number, number] }).range) return lineAt((node as { range: [number, number, number] }).range[0]);
+      if (node && (node as { range?: [number, number, number] }).range)
+        return lineAt((node as { range: [number, number, number] }).range[0]);
     }
     return undefined;
   };
   const raw: unknown = doc.toJS() ?? {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || !(isMap(doc.contents) || doc.contents === null)) {
-    throw new ConfigFileError(origin, "", `expected a map at the top level, found ${isSeq(doc.contents) ? "a list" : typeof raw}`, 1);
+  if (
+    typeof raw !== "object" ||
+    raw === null ||
+    Array.isArray(raw) ||
+    !(isMap(doc.contents) || doc.contents === null)
+  ) {
+    throw new ConfigFileError(
+      origin,
+      "",
+      `expected a map at the top level, found ${isSeq(doc.contents) ? "a list" : typeof raw}`,
+      1,
+    );
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = zodProblems(parsed.error).map(({ path, message }) => new ConfigFileError(origin, path, message, lineOf(path)));
+    const problems = zodProblems(parsed.error).map(
+      ({ path, message }) => new ConfigFileError(origin, path, message, lineOf(path)),
+    );
     const mappingsUntouched = parsed.error.issues.every(
-      (issue) => issue.code === "unrecognized_keys" || (issue.path.length > 0 && !MAPPING_FIELDS.has(String(issue.path[0]))),
+      (issue) =>
+        issue.code === "unrecognized_keys" || (issue.path.length > 0 && !MAPPING_FIELDS.has(String(issue.path[0]))),
     );
     if (mappingsUntouched) problems.push(...mappingProblems(raw as PatcherConfig, origin, lineOf));
     throw ConfigFileError.of(origin, problems);
@@ -147,17 +197,27 @@ export function parseConfigText(text: string, origin: string): LoadedConfig {
  * built-in plugins. Unknown plugin types are left out when `plugins:` names packages: those may
  * provide them.
  */
-function mappingProblems(config: PatcherConfig, origin: string, lineOf: (path: string) => number | undefined): ConfigFileError[] {
+function mappingProblems(
+  config: PatcherConfig,
+  origin: string,
+  lineOf: (path: string) => number | undefined,
+): ConfigFileError[] {
   if (!config.source === !config.mappings) return [];
   const registries = builtinRegistries();
   registries.sources.register(envSourceFactory);
   try {
-    buildMappings(expandMappings(config), { registries, defaultSecretName: config.secretName, path: config.source ? "" : "mappings" });
+    buildMappings(expandMappings(config), {
+      registries,
+      defaultSecretName: config.secretName,
+      path: config.source ? "" : "mappings",
+    });
     return [];
   } catch (err) {
     if (!(err instanceof ConfigError)) return [];
     const pluginsMayKnow = Array.isArray(config.plugins) && config.plugins.length > 0;
-    return fileProblems(err, { config, origin, lineOf }).filter((p) => !(pluginsMayKnow && /^unknown \w+ type "/.test(p.problem)));
+    return fileProblems(err, { config, origin, lineOf }).filter(
+      (p) => !(pluginsMayKnow && /^unknown \w+ type "/.test(p.problem)),
+    );
   }
 }
 

@@ -33,14 +33,21 @@ const controller = z
      * shorter window relists them constantly. 0 does not disable it: it would time out at once.
      */
     watchInactivityTimeout: duration
-      .refine((value) => durationMs(value) >= MIN_WATCH_INACTIVITY_MS, "must be at least 60s: a shorter window relists idle watches constantly")
+      .refine(
+        (value) => durationMs(value) >= MIN_WATCH_INACTIVITY_MS,
+        "must be at least 60s: a shorter window relists idle watches constantly",
+      )
       .default("330s"),
     /** Keep the copies and entries of a mapping removed from config. */
     onMappingRemoved: z.enum(["delete", "retain"]).default("delete"),
     /** Probe `GET /v2/` on each registry with a new credential before it fans out. */
     verifyCredentials: z.boolean().default(false),
     /** Distinguishes installations sharing a cluster. */
-    instance: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "lowercase letters, digits and '-'").max(63).default("default"),
+    instance: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "lowercase letters, digits and '-'")
+      .max(63)
+      .default("default"),
   })
   .strict();
 
@@ -81,7 +88,8 @@ export const configSchema = z
     secretName: z
       .string()
       .refine((name) => name.length <= 253 && DNS1123_SUBDOMAIN.test(name), {
-        error: (issue) => `${JSON.stringify(issue.input)} is not a valid Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.')`,
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is not a valid Secret name (DNS-1123 subdomain: lowercase letters, digits, '-' and '.')`,
       })
       .optional(),
     /** Default strategy of mappings that set none. */
@@ -103,13 +111,21 @@ export const configSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (config.source && config.mappings) {
-      ctx.addIssue({ code: "custom", path: ["source"], message: "use either the seed form (source) or mappings, not both" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["source"],
+        message: "use either the seed form (source) or mappings, not both",
+      });
     }
     if (!config.source && !config.mappings) {
       ctx.addIssue({ code: "custom", path: [], message: "nothing to do: set source (seed form) or mappings" });
     }
     if (config.targets && !config.source) {
-      ctx.addIssue({ code: "custom", path: ["targets"], message: "targets at the top level belongs to the seed form; inside mappings, set targets per mapping" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["targets"],
+        message: "targets at the top level belongs to the seed form; inside mappings, set targets per mapping",
+      });
     }
   });
 
@@ -118,10 +134,14 @@ export type PatcherConfig = z.infer<typeof configSchema>;
 /** The keys a map at `path` may have (for "did you mean" hints); empty when `path` is no fixed map. */
 export function knownKeys(path: readonly PropertyKey[]): string[] {
   let schema: z.ZodType = configSchema;
-  const unwrap = (s: z.ZodType): z.ZodType => (s instanceof z.ZodDefault || s instanceof z.ZodOptional ? unwrap(s.unwrap() as z.ZodType) : s);
+  const unwrap = (s: z.ZodType): z.ZodType =>
+    s instanceof z.ZodDefault || s instanceof z.ZodOptional ? unwrap(s.unwrap() as z.ZodType) : s;
   for (const segment of path) {
     const object = unwrap(schema);
-    const next = object instanceof z.ZodObject && typeof segment === "string" ? (object.shape as Record<string, z.ZodType>)[segment] : undefined;
+    const next =
+      object instanceof z.ZodObject && typeof segment === "string"
+        ? (object.shape as Record<string, z.ZodType>)[segment]
+        : undefined;
     if (!next) return [];
     schema = next;
   }

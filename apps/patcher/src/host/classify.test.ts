@@ -8,7 +8,8 @@ mappings:
     source: { secret: { name: regcred, namespace: src } }
     targets: { all: {} }
 `;
-const load = (extra = "", base = BASE): ReturnType<typeof parseConfigText> => parseConfigText(`${base}${extra}`, "config.yaml");
+const load = (extra = "", base = BASE): ReturnType<typeof parseConfigText> =>
+  parseConfigText(`${base}${extra}`, "config.yaml");
 
 describe("classifyReload", () => {
   it("sees no change when only formatting or defaults differ", () => {
@@ -16,10 +17,18 @@ describe("classifyReload", () => {
   });
 
   it("refuses settings bound at start, naming the field", () => {
-    expect(classifyReload(load(), load("server: { address: ':9090' }\n"))).toMatchObject({ kind: "refused", field: "server.address" });
-    expect(classifyReload(load(), load("leaderElection: { renewDeadline: 5s }\n"))).toMatchObject({ kind: "refused", field: "leaderElection.renewDeadline" });
+    expect(classifyReload(load(), load("server: { address: ':9090' }\n"))).toMatchObject({
+      kind: "refused",
+      field: "server.address",
+    });
+    expect(classifyReload(load(), load("leaderElection: { renewDeadline: 5s }\n"))).toMatchObject({
+      kind: "refused",
+      field: "leaderElection.renewDeadline",
+    });
     const refused = classifyReload(load(), load("leaderElection: { name: other }\n"));
-    expect(refused.kind === "refused" && refused.message).toMatch(/^leaderElection\.name cannot change while the patcher runs; restart it/);
+    expect(refused.kind === "refused" && refused.message).toMatch(
+      /^leaderElection\.name cannot change while the patcher runs; restart it/,
+    );
   });
 
   it("restarts the engine for every controller setting and for plugins", () => {
@@ -33,15 +42,39 @@ describe("classifyReload", () => {
       ["controller: { watchInactivityTimeout: 60s }", "controller.watchInactivityTimeout"],
       ["plugins: [some-plugin]", "plugins"],
     ] as const) {
-      expect(classifyReload(load(), load(`${edit}\n`))).toEqual({ kind: "apply", restartEngine: [field], mappings: false, logLevel: undefined });
+      expect(classifyReload(load(), load(`${edit}\n`))).toEqual({
+        kind: "apply",
+        restartEngine: [field],
+        mappings: false,
+        logLevel: undefined,
+      });
     }
   });
 
   it("tells a change of mappings (including top-level defaults that feed them) from one of settings", () => {
-    expect(classifyReload(load(), load("secretName: other\n"))).toEqual({ kind: "apply", restartEngine: [], mappings: true, logLevel: undefined });
+    expect(classifyReload(load(), load("secretName: other\n"))).toEqual({
+      kind: "apply",
+      restartEngine: [],
+      mappings: true,
+      logLevel: undefined,
+    });
     expect(classifyReload(load(), load("conflictPolicy: adopt\n"))).toMatchObject({ mappings: true });
-    expect(classifyReload(load(), load("", BASE.replace("regcred", "other")))).toMatchObject({ restartEngine: [], mappings: true });
-    expect(classifyReload(load(), load("controller: { onMappingRemoved: retain }\n", BASE.replace(/ {2}- name: a[\s\S]*$/, "  - name: b\n    source: { secret: { name: x, namespace: y } }\n    targets: { all: {} }\n")))).toEqual({
+    expect(classifyReload(load(), load("", BASE.replace("regcred", "other")))).toMatchObject({
+      restartEngine: [],
+      mappings: true,
+    });
+    expect(
+      classifyReload(
+        load(),
+        load(
+          "controller: { onMappingRemoved: retain }\n",
+          BASE.replace(
+            / {2}- name: a[\s\S]*$/,
+            "  - name: b\n    source: { secret: { name: x, namespace: y } }\n    targets: { all: {} }\n",
+          ),
+        ),
+      ),
+    ).toEqual({
       kind: "apply",
       restartEngine: ["controller.onMappingRemoved"],
       mappings: true,
@@ -50,6 +83,11 @@ describe("classifyReload", () => {
   });
 
   it("applies a log level on its own", () => {
-    expect(classifyReload(load(), load("log: { level: debug }\n"))).toEqual({ kind: "apply", restartEngine: [], mappings: false, logLevel: "debug" });
+    expect(classifyReload(load(), load("log: { level: debug }\n"))).toEqual({
+      kind: "apply",
+      restartEngine: [],
+      mappings: false,
+      logLevel: "debug",
+    });
   });
 });

@@ -60,7 +60,19 @@ class FakeEngine implements HostedEngine {
   }
   readonly msSinceLastWatchEvent = 0;
   status(): MappingStatus[] {
-    return this.mappings.map((m) => ({ name: m.name, source: m.source.description, sourceState: m.source.status().state, inScope: 0, inSync: 0, conflicting: 0, failing: 0, waiting: 0 }) as MappingStatus);
+    return this.mappings.map(
+      (m) =>
+        ({
+          name: m.name,
+          source: m.source.description,
+          sourceState: m.source.status().state,
+          inScope: 0,
+          inSync: 0,
+          conflicting: 0,
+          failing: 0,
+          waiting: 0,
+        }) as MappingStatus,
+    );
   }
   setMappings(mappings: readonly Mapping[]): void {
     for (const old of this.mappings) if (!mappings.some((m) => m.name === old.name)) this.retired.push(old.name);
@@ -106,10 +118,18 @@ function harness(initial: LoadedConfig): { host: EngineHost; engines: FakeEngine
     buildMappings: (c) => {
       const out = c.mappings.map((raw) => {
         const r = raw as { name: string; source: unknown };
-        if (JSON.stringify(r.source).includes("broken")) throw new Error(`config.yaml: mappings: ${r.name}: broken source`);
+        if (JSON.stringify(r.source).includes("broken"))
+          throw new Error(`config.yaml: mappings: ${r.name}: broken source`);
         const source = new FakeSource(r.name);
         sources.push(source);
-        return { name: r.name, secretName: "pull", source, selector: { description: "all", matches: () => true }, strategy: { description: "default", selects: () => true }, conflictPolicy: "skip" } satisfies Mapping;
+        return {
+          name: r.name,
+          secretName: "pull",
+          source,
+          selector: { description: "all", matches: () => true },
+          strategy: { description: "default", selects: () => true },
+          conflictPolicy: "skip",
+        } satisfies Mapping;
       });
       return Promise.resolve(out);
     },
@@ -151,7 +171,11 @@ describe("EngineHost", () => {
   it("builds a term from the latest applied config, settings included, not the one it started with", async () => {
     const { host, engines } = harness(config(TWO));
     // A follower (no term running) receives a reload.
-    await host.apply(config(`${TWO.replace(/ {2}- name: b[\s\S]*$/, "")}controller: { workers: 8, onMappingRemoved: retain, instance: blue }\n`));
+    await host.apply(
+      config(
+        `${TWO.replace(/ {2}- name: b[\s\S]*$/, "")}controller: { workers: 8, onMappingRemoved: retain, instance: blue }\n`,
+      ),
+    );
     const term = new AbortController();
     const run = host.runTerm(term.signal);
     await settle();
@@ -170,7 +194,9 @@ describe("EngineHost", () => {
     const old = engines[0] as FakeEngine;
     expect(old.settings.onMappingRemoved).toBe("delete");
 
-    const plan = await host.apply(config(`${TWO.replace(/ {2}- name: b[\s\S]*$/, "")}controller: { onMappingRemoved: retain }\n`));
+    const plan = await host.apply(
+      config(`${TWO.replace(/ {2}- name: b[\s\S]*$/, "")}controller: { onMappingRemoved: retain }\n`),
+    );
     expect(plan).toMatchObject({ kind: "apply", restartEngine: ["controller.onMappingRemoved"], mappings: true });
     await settle();
     // The engine running with `delete` was stopped without ever being told b is gone.
@@ -199,7 +225,11 @@ describe("EngineHost", () => {
     await settle();
     const engine = engines[0] as FakeEngine;
     const [a, b] = engine.mappings.map((m) => m.source);
-    await host.apply(config(`${TWO.replace("name: b\n    source: { fake: { v: 1 } }", "name: b\n    source: { fake: { v: 2 } }")}  - name: c\n    source: { fake: { v: 1 } }\n    targets: { all: {} }\n`));
+    await host.apply(
+      config(
+        `${TWO.replace("name: b\n    source: { fake: { v: 1 } }", "name: b\n    source: { fake: { v: 2 } }")}  - name: c\n    source: { fake: { v: 1 } }\n    targets: { all: {} }\n`,
+      ),
+    );
     await settle();
     expect(engines).toHaveLength(1);
     expect(engine.mappings.map((m) => m.name)).toEqual(["a", "b", "c"]);
@@ -227,7 +257,9 @@ describe("EngineHost", () => {
       const term = new AbortController();
       const run = host.runTerm(term.signal);
       await settle();
-      const refused = await host.apply(config(`${TWO}${edit}\ncontroller: { workers: 9 }\n`)).catch((err: unknown) => err);
+      const refused = await host
+        .apply(config(`${TWO}${edit}\ncontroller: { workers: 9 }\n`))
+        .catch((err: unknown) => err);
       expect(refused).toBeInstanceOf(ReloadRefused);
       expect((refused as ReloadRefused).field).toBe(field);
       expect((refused as Error).message).toContain(field);
@@ -245,7 +277,11 @@ describe("EngineHost", () => {
     const term = new AbortController();
     const run = host.runTerm(term.signal);
     await settle();
-    await expect(host.apply(config(`${TWO.replace("{ fake: { v: 1 } }", "{ fake: { broken: true } }")}controller: { workers: 2 }\n`))).rejects.toThrow(/broken source/);
+    await expect(
+      host.apply(
+        config(`${TWO.replace("{ fake: { v: 1 } }", "{ fake: { broken: true } }")}controller: { workers: 2 }\n`),
+      ),
+    ).rejects.toThrow(/broken source/);
     expect(host.config).toBe(initial);
     expect(engines).toHaveLength(1);
     expect(engines[0]?.history).toEqual([["a", "b"]]);

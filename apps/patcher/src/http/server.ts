@@ -16,7 +16,8 @@ export interface HttpHandlers {
 export function parseAddress(address: string): { host: string | undefined; port: number } {
   const i = address.lastIndexOf(":");
   const port = Number(address.slice(i + 1));
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`server.address "${address}" must be host:port or :port`);
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`server.address "${address}" must be host:port or :port`);
   const host = address.slice(0, i) || undefined;
   return { host, port };
 }
@@ -50,11 +51,20 @@ export async function startHttpServer(address: string, handlers: HttpHandlers, l
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === "EADDRINUSE" ? `server.address ${address} is already in use` : `cannot listen on ${address}: ${err.message}`)),
+      reject(
+        new Error(
+          err.code === "EADDRINUSE"
+            ? `server.address ${address} is already in use`
+            : `cannot listen on ${address}: ${err.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });
   const bound = server.address();
-  logger.info({ address: typeof bound === "object" && bound ? `${bound.address}:${bound.port}` : address }, "serving /healthz, /readyz and /metrics");
+  logger.info(
+    { address: typeof bound === "object" && bound ? `${bound.address}:${bound.port}` : address },
+    "serving /healthz, /readyz and /metrics",
+  );
   return server;
 }

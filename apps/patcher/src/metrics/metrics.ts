@@ -21,31 +21,72 @@ export class PatcherMetrics {
   #engine: StatusSource | undefined;
   #mappings: readonly Mapping[] = [];
 
-  readonly reconciles = new Counter({ name: `${P}reconciles_total`, help: "Reconciles by mapping and result.", labelNames: ["mapping", "result"], registers: [this.registry] });
+  readonly reconciles = new Counter({
+    name: `${P}reconciles_total`,
+    help: "Reconciles by mapping and result.",
+    labelNames: ["mapping", "result"],
+    registers: [this.registry],
+  });
   readonly reconcileDuration = new Histogram({
     name: `${P}reconcile_duration_seconds`,
     help: "Time spent reconciling one key.",
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
-  readonly queueDepth = new Gauge({ name: `${P}queue_depth`, help: "Keys waiting to be reconciled.", registers: [this.registry] });
+  readonly queueDepth = new Gauge({
+    name: `${P}queue_depth`,
+    help: "Keys waiting to be reconciled.",
+    registers: [this.registry],
+  });
   readonly queueLatency = new Histogram({
     name: `${P}queue_latency_seconds`,
     help: "Time a key waited in the queue before a worker took it.",
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
     registers: [this.registry],
   });
-  readonly writes = new Counter({ name: `${P}writes_total`, help: "API writes by kind.", labelNames: ["kind"], registers: [this.registry] });
-  readonly conflicts = new Counter({ name: `${P}conflicts_total`, help: "Keys left alone because of a conflict.", labelNames: ["mapping"], registers: [this.registry] });
-  readonly watchRestarts = new Counter({ name: `${P}watch_restarts_total`, help: "Watch re-establishments by watch and reason.", labelNames: ["watch", "reason"], registers: [this.registry] });
-  readonly relists = new Counter({ name: `${P}relists_total`, help: "Full lists by watch.", labelNames: ["watch"], registers: [this.registry] });
-  readonly leader = new Gauge({ name: `${P}leader`, help: "1 while this replica holds the leader lease.", registers: [this.registry] });
-  readonly configReloads = new Counter({ name: `${P}config_reloads_total`, help: "Config reloads by result.", labelNames: ["result"], registers: [this.registry] });
+  readonly writes = new Counter({
+    name: `${P}writes_total`,
+    help: "API writes by kind.",
+    labelNames: ["kind"],
+    registers: [this.registry],
+  });
+  readonly conflicts = new Counter({
+    name: `${P}conflicts_total`,
+    help: "Keys left alone because of a conflict.",
+    labelNames: ["mapping"],
+    registers: [this.registry],
+  });
+  readonly watchRestarts = new Counter({
+    name: `${P}watch_restarts_total`,
+    help: "Watch re-establishments by watch and reason.",
+    labelNames: ["watch", "reason"],
+    registers: [this.registry],
+  });
+  readonly relists = new Counter({
+    name: `${P}relists_total`,
+    help: "Full lists by watch.",
+    labelNames: ["watch"],
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: `${P}leader`,
+    help: "1 while this replica holds the leader lease.",
+    registers: [this.registry],
+  });
+  readonly configReloads = new Counter({
+    name: `${P}config_reloads_total`,
+    help: "Config reloads by result.",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: P });
     // prom-client calls collect() with the gauge as `this`; these read the engine through `view`.
-    const view = { mappings: (): readonly Mapping[] => this.#mappings, engine: (): StatusSource | undefined => this.#engine };
+    const view = {
+      mappings: (): readonly Mapping[] => this.#mappings,
+      engine: (): StatusSource | undefined => this.#engine,
+    };
     new Gauge({
       name: `${P}source_state`,
       help: "1 for the state each mapping's source is in (pending, ready, degraded, failed), as the engine reports it.",

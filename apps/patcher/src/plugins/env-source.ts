@@ -35,7 +35,10 @@ export class EnvSource implements SourceProvider {
       this.#value = { credential, fetchedAt: new Date() };
       this.#status = { state: "ready", lastSuccessAt: this.#value.fetchedAt };
     } catch (err) {
-      this.#status = { state: "pending", error: err instanceof InvalidCredentialError ? err.message : `${this.description}: unreadable` };
+      this.#status = {
+        state: "pending",
+        error: err instanceof InvalidCredentialError ? err.message : `${this.description}: unreadable`,
+      };
     }
     return Promise.resolve();
   }

@@ -23,7 +23,11 @@ function isFactory(value: unknown): value is { type: string; validate: unknown; 
  * `resolveFrom` (the config file's directory, then the app), so a plugin installed next to the
  * app or in the image's node_modules is found.
  */
-export async function loadPluginPackages(names: readonly string[], registries: Registries, resolveFrom: readonly string[]): Promise<string[]> {
+export async function loadPluginPackages(
+  names: readonly string[],
+  registries: Registries,
+  resolveFrom: readonly string[],
+): Promise<string[]> {
   const loaded: string[] = [];
   for (const name of names) {
     let url: string | undefined;
@@ -39,18 +43,27 @@ export async function loadPluginPackages(names: readonly string[], registries: R
       try {
         url = import.meta.resolve(name);
       } catch {
-        throw new PluginLoadError(name, "not installed (cannot be resolved); install it next to the patcher or into its image");
+        throw new PluginLoadError(
+          name,
+          "not installed (cannot be resolved); install it next to the patcher or into its image",
+        );
       }
     }
     let mod: Record<string, unknown>;
     try {
       mod = (await import(url)) as Record<string, unknown>;
     } catch (err) {
-      throw new PluginLoadError(name, `failed to load: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
+      throw new PluginLoadError(
+        name,
+        `failed to load: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`,
+      );
     }
     const pkg = (mod.default ?? mod.plugin) as PluginPackage | undefined;
     if (!pkg || typeof pkg !== "object") {
-      throw new PluginLoadError(name, "exports no plugin: expected a default export (or `plugin`) with sources, selectors or strategies");
+      throw new PluginLoadError(
+        name,
+        "exports no plugin: expected a default export (or `plugin`) with sources, selectors or strategies",
+      );
     }
     const lists: [string, readonly unknown[] | undefined, (f: never) => void][] = [
       ["sources", pkg.sources, (f) => registries.sources.register(f)],
@@ -62,7 +75,8 @@ export async function loadPluginPackages(names: readonly string[], registries: R
       if (list === undefined) continue;
       if (!Array.isArray(list)) throw new PluginLoadError(name, `${kind} must be a list of factories`);
       list.forEach((factory: unknown, i: number) => {
-        if (!isFactory(factory)) throw new PluginLoadError(name, `${kind}[${i}] is not a plugin factory (needs type, validate and create)`);
+        if (!isFactory(factory))
+          throw new PluginLoadError(name, `${kind}[${i}] is not a plugin factory (needs type, validate and create)`);
         try {
           register(factory as never);
         } catch (err) {

@@ -12,7 +12,9 @@ function registries() {
 
 describe("titansoft CONFIG_* variables", () => {
   it("maps titansoft's defaults: default ServiceAccount, image-pull-secret, force (overwrite), 10s loop", () => {
-    const { loaded, runOnce } = configFromTitansoftEnv({ CONFIG_DOCKERCONFIGJSONPATH: "/app/secrets/.dockerconfigjson" });
+    const { loaded, runOnce } = configFromTitansoftEnv({
+      CONFIG_DOCKERCONFIGJSONPATH: "/app/secrets/.dockerconfigjson",
+    });
     expect(runOnce).toBe(false);
     expect(loaded.origin).toBe("environment");
     expect(loaded.config.controller.resyncInterval).toBe("10s");
@@ -44,14 +46,23 @@ describe("titansoft CONFIG_* variables", () => {
     const ns = (name: string) => ({ name, labels: {}, annotations: {}, phase: "Active" });
     expect(m?.selector.matches(ns("kube-public"))).toBe(false); // trimmed, unlike titansoft
     expect(m?.selector.matches(ns("team-a"))).toBe(true);
-    expect(m?.selector.matches({ ...ns("opted-out"), annotations: { "k8s.titansoft.com/imagepullsecret-patcher-exclude": "true" } })).toBe(false);
+    expect(
+      m?.selector.matches({
+        ...ns("opted-out"),
+        annotations: { "k8s.titansoft.com/imagepullsecret-patcher-exclude": "true" },
+      }),
+    ).toBe(false);
     const sa = (name: string) => ({ namespace: "x", name, labels: {}, annotations: {} });
     expect(m?.strategy.selects(sa("builder"), ns("x"))).toBe(true);
     expect(m?.strategy.selects(sa("other"), ns("x"))).toBe(false);
   });
 
   it("CONFIG_ALLSERVICEACCOUNT patches every ServiceAccount; CONFIG_MANAGEDONLY means skip foreign Secrets", () => {
-    const { loaded } = configFromTitansoftEnv({ CONFIG_DOCKERCONFIGJSONPATH: "/x", CONFIG_ALLSERVICEACCOUNT: "true", CONFIG_MANAGEDONLY: "true" });
+    const { loaded } = configFromTitansoftEnv({
+      CONFIG_DOCKERCONFIGJSONPATH: "/x",
+      CONFIG_ALLSERVICEACCOUNT: "true",
+      CONFIG_MANAGEDONLY: "true",
+    });
     const [m] = buildConfiguredMappings(loaded, { registries: registries() });
     expect(m?.strategy.description).toContain("all");
     expect(m?.conflictPolicy).toBe("skip");
@@ -85,7 +96,9 @@ describe("titansoft CONFIG_* variables", () => {
     const { loaded } = configFromTitansoftEnv({ CONFIG_DOCKERCONFIGJSONPATH: "/app/secrets/.dockerconfigjson" });
     expect(loaded.config.secretName).toBe("image-pull-secret");
     const env = { ...loaded, mappings: loaded.mappings.map((m) => ({ ...(m as object), source: secret })) };
-    expect(buildConfiguredMappings(env, { registries: registries() }).map((m) => m.secretName)).toEqual(["image-pull-secret"]);
+    expect(buildConfiguredMappings(env, { registries: registries() }).map((m) => m.secretName)).toEqual([
+      "image-pull-secret",
+    ]);
     const file = parseConfigText("source: {secret: {name: regcred, namespace: kube-system}}\n", "config.yaml");
     expect(buildConfiguredMappings(file, { registries: registries() }).map((m) => m.secretName)).toEqual(["regcred"]);
   });

@@ -42,13 +42,17 @@ function parseBool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boo
 /** Go's time.ParseDuration subset titansoft users write ("10s", "1m30s"); errors instead of defaults. */
 function parseDuration(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name] ?? fallback;
-  if (!GO_DURATION_PATTERN.test(value)) throw new ConfigFileError(ORIGIN, name, `"${value}" is not a duration (for example 10s, 1m)`);
+  if (!GO_DURATION_PATTERN.test(value))
+    throw new ConfigFileError(ORIGIN, name, `"${value}" is not a duration (for example 10s, 1m)`);
   return value;
 }
 
 /** Comma list; entries are trimmed (titansoft did not trim, so "a, b" never matched "b"). */
 function parseList(value: string): string[] {
-  return value.split(",").map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export interface TitansoftEnvConfig {
@@ -62,11 +66,19 @@ function credentialSource(env: NodeJS.ProcessEnv): unknown {
   const inline = env.CONFIG_DOCKERCONFIGJSON;
   const path = env.CONFIG_DOCKERCONFIGJSONPATH;
   if (inline !== undefined && path !== undefined) {
-    throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSON", "set either CONFIG_DOCKERCONFIGJSON or CONFIG_DOCKERCONFIGJSONPATH, not both");
+    throw new ConfigFileError(
+      ORIGIN,
+      "CONFIG_DOCKERCONFIGJSON",
+      "set either CONFIG_DOCKERCONFIGJSON or CONFIG_DOCKERCONFIGJSONPATH, not both",
+    );
   }
   if (inline !== undefined) return { env: { variable: "CONFIG_DOCKERCONFIGJSON" } };
   if (path === undefined) {
-    throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSONPATH", "no credential: set CONFIG_DOCKERCONFIGJSONPATH (a mounted file) or CONFIG_DOCKERCONFIGJSON");
+    throw new ConfigFileError(
+      ORIGIN,
+      "CONFIG_DOCKERCONFIGJSONPATH",
+      "no credential: set CONFIG_DOCKERCONFIGJSONPATH (a mounted file) or CONFIG_DOCKERCONFIGJSON",
+    );
   }
   if (path.trim() === "") throw new ConfigFileError(ORIGIN, "CONFIG_DOCKERCONFIGJSONPATH", "is empty");
   return { file: { path } };
@@ -75,7 +87,8 @@ function credentialSource(env: NodeJS.ProcessEnv): unknown {
 function serviceAccountsOf(env: NodeJS.ProcessEnv, all: boolean): "all" | string[] {
   if (all) return "all";
   const names = parseList(env.CONFIG_SERVICEACCOUNTS ?? "default");
-  if (names.length === 0) throw new ConfigFileError(ORIGIN, "CONFIG_SERVICEACCOUNTS", "is empty: it would patch no ServiceAccount");
+  if (names.length === 0)
+    throw new ConfigFileError(ORIGIN, "CONFIG_SERVICEACCOUNTS", "is empty: it would patch no ServiceAccount");
   return names;
 }
 

@@ -83,11 +83,15 @@ async function waitFor(
   while (Date.now() - started < timeoutMs) {
     if (await check()) return Date.now() - started;
     if (exitReason !== undefined) {
-      throw new Error(`${proc.name} exited (${exitReason}) before ${what}. Last log lines (${proc.logPath}):\n${tail(proc.logPath)}`);
+      throw new Error(
+        `${proc.name} exited (${exitReason}) before ${what}. Last log lines (${proc.logPath}):\n${tail(proc.logPath)}`,
+      );
     }
     await sleep(250);
   }
-  throw new Error(`${proc.name}: timed out after ${timeoutMs} ms waiting for ${what}. Last log lines (${proc.logPath}):\n${tail(proc.logPath)}`);
+  throw new Error(
+    `${proc.name}: timed out after ${timeoutMs} ms waiting for ${what}. Last log lines (${proc.logPath}):\n${tail(proc.logPath)}`,
+  );
 }
 
 function kubeconfigYaml(server: string, caPem: string, user: { certPem: string; keyPem: string }): string {
@@ -247,7 +251,11 @@ export const localProvider: { readonly name: "local"; start(options: LocalStartO
         bins.kubeApiserver,
       );
       const apiReady = (proc: StartedProcess): Promise<number> =>
-        waitFor("kube-apiserver /readyz", proc, async () => (await httpGet(`${server}/readyz`, pki.ca.certPem, pki.admin)) === 200);
+        waitFor(
+          "kube-apiserver /readyz",
+          proc,
+          async () => (await httpGet(`${server}/readyz`, pki.ca.certPem, pki.admin)) === 200,
+        );
       const apiMs = await apiReady(apiserver);
       progress(`kube-apiserver ready in ${apiMs} ms`);
 
@@ -273,22 +281,32 @@ export const localProvider: { readonly name: "local"; start(options: LocalStartO
         "the default ServiceAccount in namespace default",
         kcm,
         async () =>
-          (await httpGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, pki.ca.certPem, pki.admin)) === 200,
+          (await httpGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, pki.ca.certPem, pki.admin)) ===
+          200,
       );
-      progress(`kube-controller-manager created default ServiceAccount in ${kcmMs} ms; control plane up in ${Date.now() - t0} ms`);
+      progress(
+        `kube-controller-manager created default ServiceAccount in ${kcmMs} ms; control plane up in ${Date.now() - t0} ms`,
+      );
 
       if (!options.detached) {
-        const reaper = spawn(process.execPath, [REAPER, String(process.pid), stateFile(workDir), ...processes.map((p) => String(p.pid))], {
-          detached: true,
-          stdio: "ignore",
-        });
+        const reaper = spawn(
+          process.execPath,
+          [REAPER, String(process.pid), stateFile(workDir), ...processes.map((p) => String(p.pid))],
+          {
+            detached: true,
+            stdio: "ignore",
+          },
+        );
         reaper.unref();
       }
 
       let stopped = false;
       const reap = (pids: number[]): void => {
         if (options.detached) return;
-        spawn(process.execPath, [REAPER, String(process.pid), stateFile(workDir), ...pids.map(String)], { detached: true, stdio: "ignore" }).unref();
+        spawn(process.execPath, [REAPER, String(process.pid), stateFile(workDir), ...pids.map(String)], {
+          detached: true,
+          stdio: "ignore",
+        }).unref();
       };
       return {
         provider: "local",

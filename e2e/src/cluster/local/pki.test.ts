@@ -20,7 +20,10 @@ describe("generatePki", () => {
 
   it("makes a ServiceAccount signing key whose public half matches", async () => {
     const { serviceAccount } = await generatePki();
-    const fromPrivate = createPublicKey(createPrivateKey(serviceAccount.keyPem)).export({ type: "spki", format: "pem" });
+    const fromPrivate = createPublicKey(createPrivateKey(serviceAccount.keyPem)).export({
+      type: "spki",
+      format: "pem",
+    });
     expect(String(fromPrivate).trim()).toBe(serviceAccount.publicPem.trim());
   });
 });

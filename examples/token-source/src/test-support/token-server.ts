@@ -44,7 +44,10 @@ export async function startTokenServer(options: { tls?: boolean } = {}): Promise
     });
   };
   const server: Server = options.tls
-    ? createHttpsServer({ key: readFileSync(new URL("localhost-key.pem", FIXTURES)), cert: readFileSync(FIXTURE_CERT_FILE) }, handle)
+    ? createHttpsServer(
+        { key: readFileSync(new URL("localhost-key.pem", FIXTURES)), cert: readFileSync(FIXTURE_CERT_FILE) },
+        handle,
+      )
     : createHttpServer(handle);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

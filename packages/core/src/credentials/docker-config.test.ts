@@ -28,7 +28,9 @@ describe("parseDockerConfigJson", () => {
   });
 
   it("accepts entries without auth (identitytoken style)", () => {
-    expect(parseDockerConfigJson(JSON.stringify({ auths: { r: { identitytoken: "x" } } }), "t").registries).toEqual(["r"]);
+    expect(parseDockerConfigJson(JSON.stringify({ auths: { r: { identitytoken: "x" } } }), "t").registries).toEqual([
+      "r",
+    ]);
   });
 
   it.each([
@@ -40,7 +42,10 @@ describe("parseDockerConfigJson", () => {
     [JSON.stringify({ auths: {} }), '"auths" has no registry'],
     [JSON.stringify({ auths: { r: "x" } }), 'auths["r"] is not an object'],
     [JSON.stringify({ auths: { r: { auth: "not base64!" } } }), 'auths["r"].auth is not base64'],
-    [JSON.stringify({ auths: { r: { auth: Buffer.from("nocolon").toString("base64") } } }), "does not decode to user:password"],
+    [
+      JSON.stringify({ auths: { r: { auth: Buffer.from("nocolon").toString("base64") } } }),
+      "does not decode to user:password",
+    ],
   ])("rejects %j with a message naming the problem", (raw, expected) => {
     expect(reason(raw)).toContain(expected);
   });

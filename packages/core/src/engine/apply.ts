@@ -1,7 +1,19 @@
-import { ApiException, PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
+import {
+  ApiException,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Api,
+  type V1Secret,
+  type V1ServiceAccount,
+} from "@kubernetes/client-node";
 import type { SourceValue } from "../plugins/contracts.js";
 import { classifyApiError } from "../kube/errors.js";
-import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE, type CachedSecret, type CachedServiceAccount } from "../kube/views.js";
+import {
+  DOCKER_CONFIG_JSON_KEY,
+  DOCKER_CONFIG_JSON_TYPE,
+  type CachedSecret,
+  type CachedServiceAccount,
+} from "../kube/views.js";
 import {
   ADDED_ANNOTATION,
   ADOPT_ANNOTATION,
@@ -38,7 +50,11 @@ export interface ApplyTarget {
 export interface ClusterWriter {
   createSecret(namespace: string, body: V1Secret): Promise<V1Secret>;
   replaceSecret(namespace: string, name: string, body: V1Secret): Promise<V1Secret>;
-  deleteSecret(namespace: string, name: string, preconditions: { uid: string; resourceVersion?: string | undefined }): Promise<void>;
+  deleteSecret(
+    namespace: string,
+    name: string,
+    preconditions: { uid: string; resourceVersion?: string | undefined },
+  ): Promise<void>;
   /** A JSON patch (RFC 6902). */
   patchServiceAccount(namespace: string, name: string, patch: object[]): Promise<V1ServiceAccount>;
 }
@@ -53,7 +69,8 @@ export function coreV1Writer(core: CoreV1Api, fieldManager: string): ClusterWrit
     deleteSecret: async (namespace, name, preconditions) => {
       await core.deleteNamespacedSecret({ name, namespace, body: { preconditions } });
     },
-    patchServiceAccount: (namespace, name, body) => core.patchNamespacedServiceAccount({ name, namespace, fieldManager, body }, JSON_PATCH),
+    patchServiceAccount: (namespace, name, body) =>
+      core.patchNamespacedServiceAccount({ name, namespace, fieldManager, body }, JSON_PATCH),
   };
 }
 
@@ -85,7 +102,13 @@ function pointer(segment: string): string {
   return segment.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
-function secretBody(target: ApplyTarget, credential: SourceValue, existing: CachedSecret | undefined, resourceVersion?: string, keepLifecycle = true): V1Secret {
+function secretBody(
+  target: ApplyTarget,
+  credential: SourceValue,
+  existing: CachedSecret | undefined,
+  resourceVersion?: string,
+  keepLifecycle = true,
+): V1Secret {
   // Keep labels and annotations others put on our copy, but not the adopt opt-in, which has done its job.
   const annotations: Record<string, string> = { ...(existing?.annotations ?? {}) };
   delete annotations[ADOPT_ANNOTATION];
@@ -121,7 +144,8 @@ function secretBody(target: ApplyTarget, credential: SourceValue, existing: Cach
 function recordsOp(sa: CachedServiceAccount, records: AddedRecord[]): object {
   const value = formatRecords(records);
   const exists = sa.annotations[ADDED_ANNOTATION] !== undefined;
-  if (Object.keys(sa.annotations).length === 0) return { op: "add", path: "/metadata/annotations", value: { [ADDED_ANNOTATION]: value } };
+  if (Object.keys(sa.annotations).length === 0)
+    return { op: "add", path: "/metadata/annotations", value: { [ADDED_ANNOTATION]: value } };
   const path = `/metadata/annotations/${pointer(ADDED_ANNOTATION)}`;
   if (!value) return { op: "remove", path };
   return { op: exists ? "replace" : "add", path, value };
@@ -146,7 +170,10 @@ export function addReferencePatch(sa: CachedServiceAccount, target: ApplyTarget)
 /** JSON patch that records an entry already present as ours, leaving imagePullSecrets alone. */
 export function claimReferencePatch(sa: CachedServiceAccount, target: ApplyTarget): object[] {
   const records = addedRecords(sa).filter((r) => r.secretName !== target.secretName);
-  return [{ op: "replace", path: "/metadata/resourceVersion", value: sa.resourceVersion }, recordsOp(sa, [...records, owned(target)])];
+  return [
+    { op: "replace", path: "/metadata/resourceVersion", value: sa.resourceVersion },
+    recordsOp(sa, [...records, owned(target)]),
+  ];
 }
 
 /** JSON patch that removes only our entry (checked by name) and its record. */
@@ -181,18 +208,25 @@ export interface Written {
 function isPatchApplicationFailure(err: unknown): boolean {
   if (classifyApiError(err).status !== 422 || !(err instanceof ApiException)) return false;
   try {
-    const body = (typeof err.body === "string" ? JSON.parse(err.body) : err.body) as { details?: { name?: string; causes?: unknown[] } } | undefined;
+    const body = (typeof err.body === "string" ? JSON.parse(err.body) : err.body) as
+      { details?: { name?: string; causes?: unknown[] } } | undefined;
     return !body?.details?.name && !body?.details?.causes?.length;
   } catch {
     return false;
   }
 }
 
-async function patchServiceAccount(ctx: ApplyContext, namespace: string, name: string, patch: object[]): Promise<V1ServiceAccount> {
+async function patchServiceAccount(
+  ctx: ApplyContext,
+  namespace: string,
+  name: string,
+  patch: object[],
+): Promise<V1ServiceAccount> {
   try {
     return await ctx.writer.patchServiceAccount(namespace, name, patch);
   } catch (err) {
-    if (isPatchApplicationFailure(err)) throw new StalePatchError(`ServiceAccount ${namespace}/${name} changed since it was cached`, { cause: err });
+    if (isPatchApplicationFailure(err))
+      throw new StalePatchError(`ServiceAccount ${namespace}/${name} changed since it was cached`, { cause: err });
     throw err;
   }
 }
@@ -232,7 +266,11 @@ async function applySecret(
   const { writer } = ctx;
   const ns = target.namespace;
   const wrote = (resourceVersion: string): void => {
-    written.push({ cacheKey: secretCacheKey(ns, target.secretName), resourceVersion, previousResourceVersion: existing?.resourceVersion ?? "" });
+    written.push({
+      cacheKey: secretCacheKey(ns, target.secretName),
+      resourceVersion,
+      previousResourceVersion: existing?.resourceVersion ?? "",
+    });
   };
   const needCredential = (): SourceValue => {
     if (!credential) throw new Error("internal: a secret write was planned without a credential");
@@ -244,7 +282,15 @@ async function applySecret(
       ctx.observer?.onWrite?.("secret-create");
       return;
     case "update-secret":
-      wrote(resourceVersionOf(await writer.replaceSecret(ns, target.secretName, secretBody(target, needCredential(), existing, action.resourceVersion))));
+      wrote(
+        resourceVersionOf(
+          await writer.replaceSecret(
+            ns,
+            target.secretName,
+            secretBody(target, needCredential(), existing, action.resourceVersion),
+          ),
+        ),
+      );
       ctx.observer?.onWrite?.("secret-update");
       return;
     case "recreate-secret":
@@ -253,7 +299,11 @@ async function applySecret(
       ctx.observer?.onWrite?.("secret-delete");
       wrote("");
       await ctx.beforeWrite();
-      wrote(resourceVersionOf(await writer.createSecret(ns, secretBody(target, needCredential(), existing, undefined, false))));
+      wrote(
+        resourceVersionOf(
+          await writer.createSecret(ns, secretBody(target, needCredential(), existing, undefined, false)),
+        ),
+      );
       ctx.observer?.onWrite?.("secret-create");
       return;
     case "delete-secret":
@@ -274,5 +324,9 @@ async function applyReference(ctx: ApplyContext, target: ApplyTarget, action: Se
         : removeReferencePatch(sa, target);
   const patched = await patchServiceAccount(ctx, target.namespace, sa.name, patch);
   ctx.observer?.onWrite?.("serviceaccount-patch");
-  return { cacheKey: serviceAccountCacheKey(target.namespace, sa.name), resourceVersion: resourceVersionOf(patched), previousResourceVersion: sa.resourceVersion };
+  return {
+    cacheKey: serviceAccountCacheKey(target.namespace, sa.name),
+    resourceVersion: resourceVersionOf(patched),
+    previousResourceVersion: sa.resourceVersion,
+  };
 }

@@ -123,7 +123,10 @@ export class ClusterCache {
 
   /** Resolves once namespaces, ServiceAccounts and the Secrets of `names` have listed, or on abort. */
   async waitForSync(signal: AbortSignal, names: Iterable<string>): Promise<void> {
-    await Promise.all([this.waitForBase(signal), ...[...names].map((n) => this.#copies.get(n)?.informer.waitForSync(signal))]);
+    await Promise.all([
+      this.waitForBase(signal),
+      ...[...names].map((n) => this.#copies.get(n)?.informer.waitForSync(signal)),
+    ]);
   }
 
   async waitForBase(signal: AbortSignal): Promise<void> {

@@ -37,7 +37,11 @@ export class RetiredCleanup {
   retireFromRecords(): void {
     const recorded = recordedByInstance(this.#table.instance, this.#cache.allServiceAccounts());
     const fresh = recorded.filter((r) => this.#table.retire(r.name, r.secretName));
-    if (fresh.length) this.#log.info({ retired: fresh.map((r) => retiredId(r.name, r.secretName)) }, "found entries of mappings no longer configured; cleaning up");
+    if (fresh.length)
+      this.#log.info(
+        { retired: fresh.map((r) => retiredId(r.name, r.secretName)) },
+        "found entries of mappings no longer configured; cleaning up",
+      );
   }
 
   /** Drops retired entries that left nothing behind: no copy of theirs, no record on any ServiceAccount. */
@@ -45,7 +49,8 @@ export class RetiredCleanup {
     if (!this.#ready() || this.#table.retired.size === 0) return;
     for (const [id, r] of [...this.#table.retired]) {
       const copies = this.#cache.copies(r.secretName);
-      if (!copies?.hasSynced || leftBehind(r, this.#table.instance, copies, this.#cache.serviceAccountsByNamespace())) continue;
+      if (!copies?.hasSynced || leftBehind(r, this.#table.instance, copies, this.#cache.serviceAccountsByNamespace()))
+        continue;
       this.#table.retired.delete(id);
       this.#statuses.forgetId(id);
     }

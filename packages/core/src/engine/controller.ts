@@ -62,7 +62,8 @@ export class Controller {
     this.#failingSince.set(key, since);
     const left = this.#opts.onceRetryBudgetMs - (Date.now() - since);
     if (left <= 0) return this.#giveUp(key, since);
-    if (result.kind === "retry" && result.retryAfterMs !== undefined) return { ...result, retryAfterMs: Math.min(result.retryAfterMs, left) };
+    if (result.kind === "retry" && result.retryAfterMs !== undefined)
+      return { ...result, retryAfterMs: Math.min(result.retryAfterMs, left) };
     return result;
   }
 
@@ -71,11 +72,19 @@ export class Controller {
     const [id, namespace] = splitKey(key);
     const { statuses } = this.#opts;
     const previous = statuses.get(key);
-    const why = previous && previous.outcome !== "in-sync" ? previous.reason : "its last write never showed up in the watch";
+    const why =
+      previous && previous.outcome !== "in-sync" ? previous.reason : "its last write never showed up in the watch";
     const message = `gave up after ${Math.round((Date.now() - since) / 1000)}s: ${why}`;
     if (this.#opts.namespaceExists(namespace)) {
       const outcome = previous?.outcome === "waiting" ? "waiting" : "error";
-      statuses.set(key, { mapping: previous?.mapping ?? id, namespace, secretName: previous?.secretName, outcome, reason: message, at: new Date() });
+      statuses.set(key, {
+        mapping: previous?.mapping ?? id,
+        namespace,
+        secretName: previous?.secretName,
+        outcome,
+        reason: message,
+        at: new Date(),
+      });
     }
     this.#opts.log.error({ key, reason: message }, "key did not settle; giving up for this pass");
     return { kind: "terminal", error: new Error(message) };

@@ -3,7 +3,10 @@ import type { SourceProvider, SourceValue } from "../plugins/contracts.js";
 import { describeError } from "../util/errors.js";
 
 /** Checks a new credential before it fans out, e.g. a registry login probe. */
-export type VerifyCredential = (value: SourceValue, mapping: string) => Promise<{ ok: boolean; problem?: string | undefined }>;
+export type VerifyCredential = (
+  value: SourceValue,
+  mapping: string,
+) => Promise<{ ok: boolean; problem?: string | undefined }>;
 
 /** What is known of one source: the hash checked last, its result, and the newest value that passed. */
 interface Verification {
@@ -61,7 +64,13 @@ export class CredentialGate {
     this.#bySource.delete(source);
   }
 
-  #verified(source: SourceProvider, mapping: string, value: SourceValue, ok: boolean, problem: string | undefined): void {
+  #verified(
+    source: SourceProvider,
+    mapping: string,
+    value: SourceValue,
+    ok: boolean,
+    problem: string | undefined,
+  ): void {
     const record = this.#bySource.get(source);
     const hash = value.credential.hash;
     if (record?.hash !== hash) return; // a newer value is being checked, or the source was removed

@@ -50,7 +50,8 @@ export interface EngineOptions {
    * value passes, the last value that passed keeps being used; a failure is logged and shown in
    * {@link Engine.status}.
    */
-  verifyCredential?: ((value: SourceValue, mapping: string) => Promise<{ ok: boolean; problem?: string | undefined }>) | undefined;
+  verifyCredential?:
+    ((value: SourceValue, mapping: string) => Promise<{ ok: boolean; problem?: string | undefined }>) | undefined;
   observer?: EngineObserver | undefined;
   /**
    * Asked before every write; when it answers false the write is not sent (for example: this

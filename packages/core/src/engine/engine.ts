@@ -22,7 +22,14 @@ import { RetiredCleanup } from "./cleanup.js";
 import { SourceRunner } from "./source-runner.js";
 import { KeyStatuses, mappingStatus } from "./status.js";
 
-export type { EngineObserver, EngineOptions, KeyStatus, Mapping, MappingStatus, TrackedCounts } from "./engine-types.js";
+export type {
+  EngineObserver,
+  EngineOptions,
+  KeyStatus,
+  Mapping,
+  MappingStatus,
+  TrackedCounts,
+} from "./engine-types.js";
 
 const FIELD_MANAGER = "imagepullsecret-patcher";
 
@@ -56,17 +63,34 @@ export class Engine {
     const log = (this.#log = options.logger ?? silentLogger);
     const instance = options.instance ?? "default";
     this.#bucket = new TokenBucket(options.clientQps ?? 50, options.clientBurst ?? 100);
-    this.#events = options.recordEvents === false ? undefined : (options.eventSink ?? new EventRecorder(options.kubeConfig, log, "patcher", instance));
+    this.#events =
+      options.recordEvents === false
+        ? undefined
+        : (options.eventSink ?? new EventRecorder(options.kubeConfig, log, "patcher", instance));
     // Events are writes too: none after the engine stops or the leader lease is lost.
     if (this.#events) this.#events.gate = () => !this.#signal?.aborted && (options.canWrite?.() ?? true);
     this.#progress = new InitialSyncProgress(log);
     this.#sources = new SourceRunner(log, (source) => this.#enqueue.source(source));
     this.#gate = new CredentialGate(options.verifyCredential, log, (source) => this.#enqueue.source(source));
     const informers =
-      options.informers ?? coreInformers({ kubeConfig: options.kubeConfig, logger: log, observer: options.observer, inactivityTimeoutMs: options.watchInactivityTimeoutMs });
+      options.informers ??
+      coreInformers({
+        kubeConfig: options.kubeConfig,
+        logger: log,
+        observer: options.observer,
+        inactivityTimeoutMs: options.watchInactivityTimeoutMs,
+      });
     this.#cache = new ClusterCache(informers, this.#cacheEvents());
-    this.#table = new MappingTable(instance, options.retainOnMappingRemoval ?? false, log, (secretName) => this.#cache.watchCopies(secretName));
-    this.#cleanup = new RetiredCleanup(this.#table, this.#cache, this.#statuses, log, () => this.#started && this.synced);
+    this.#table = new MappingTable(instance, options.retainOnMappingRemoval ?? false, log, (secretName) =>
+      this.#cache.watchCopies(secretName),
+    );
+    this.#cleanup = new RetiredCleanup(
+      this.#table,
+      this.#cache,
+      this.#statuses,
+      log,
+      () => this.#started && this.synced,
+    );
     this.#inputs = {
       namespace: (name) => this.#cache.namespaces.get(name),
       secret: (namespace, name) => this.#cache.secret(namespace, name),
@@ -110,7 +134,10 @@ export class Engine {
         this.#enqueue.namespace(sa.namespace);
       },
       copy: (secret, deleted) => {
-        this.#expectations.observe(secretCacheKey(secret.namespace, secret.name), deleted ? "" : secret.resourceVersion);
+        this.#expectations.observe(
+          secretCacheKey(secret.namespace, secret.name),
+          deleted ? "" : secret.resourceVersion,
+        );
         this.#enqueue.copy(secret, deleted);
       },
       // Keys of this name waited for this list (a new or renamed copy name): plan them now.
@@ -202,7 +229,10 @@ export class Engine {
       await this.#waitForCaches(controller.signal);
       await this.#waitForSources(controller.signal);
       this.#enqueueAll();
-      await Promise.race([this.#controller.whenIdle(), new Promise((resolve) => controller.signal.addEventListener("abort", resolve, { once: true }))]);
+      await Promise.race([
+        this.#controller.whenIdle(),
+        new Promise((resolve) => controller.signal.addEventListener("abort", resolve, { once: true })),
+      ]);
       controller.abort();
       await running;
     } finally {
@@ -267,7 +297,10 @@ export class Engine {
     if (options.enqueueOnSync === false) return;
     void this.waitForSync(signal).then(() => {
       if (signal.aborted) return;
-      this.#log.info({ namespaces: this.#cache.namespaces.size, serviceAccounts: this.#cache.serviceAccounts.size }, "caches synced");
+      this.#log.info(
+        { namespaces: this.#cache.namespaces.size, serviceAccounts: this.#cache.serviceAccounts.size },
+        "caches synced",
+      );
       this.#cleanup.retireFromRecords();
       this.#progress.begin(this.#cache.namespaces.size);
       this.#enqueueAll();
@@ -301,13 +334,16 @@ export class Engine {
     const state = this.#table.keyState(id, namespace, this.#inputs);
     if (!state) return undefined;
     const secretName = state.mapping.secretName;
-    return this.#cache.copiesSynced(secretName) ? { state } : { state, listProblem: this.#cache.copiesProblem(secretName) };
+    return this.#cache.copiesSynced(secretName)
+      ? { state }
+      : { state, listProblem: this.#cache.copiesProblem(secretName) };
   }
 
   async #beforeWrite(): Promise<void> {
     await this.#bucket.take();
     if (this.#signal?.aborted) throw new WriteRefusedError("the engine is stopping");
-    if (this.#opts.canWrite && !this.#opts.canWrite()) throw new WriteRefusedError("this process may not write now (not the leader)");
+    if (this.#opts.canWrite && !this.#opts.canWrite())
+      throw new WriteRefusedError("this process may not write now (not the leader)");
   }
 
   #startSource(m: Mapping): void {
@@ -335,6 +371,7 @@ export class Engine {
   #forgetNamespace(namespace: string): void {
     this.#statuses.forgetNamespace(namespace);
     this.#cleanup.schedule();
-  }}
+  }
+}
 
 export { addedByUs };

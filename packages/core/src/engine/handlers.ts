@@ -30,8 +30,11 @@ export class KeyEnqueuer {
     // One of this instance's copies from a mapping (or name) not configured now, e.g. removed
     // while the patcher was down. Another instance's copies are never ours to retire.
     const mapping = secret.labels[MAPPING_LABEL];
-    const ours = secret.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && (secret.labels[INSTANCE_LABEL] ?? "") === this.#table.instance;
-    if (!deleted && mapping && ours && this.#table.retire(mapping, secret.name)) this.#add(keyOf(retiredId(mapping, secret.name), secret.namespace));
+    const ours =
+      secret.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
+      (secret.labels[INSTANCE_LABEL] ?? "") === this.#table.instance;
+    if (!deleted && mapping && ours && this.#table.retire(mapping, secret.name))
+      this.#add(keyOf(retiredId(mapping, secret.name), secret.namespace));
   }
 
   /** Every key about copies of this name, once namespaces are known. */

@@ -96,7 +96,10 @@ export class MappingTable {
 
   /** Copy names some configured or retired entry still needs watched. */
   namesInUse(): Set<string> {
-    return new Set([...this.#mappings.map((m) => m.secretName), ...[...this.retired.values()].map((r) => r.secretName)]);
+    return new Set([
+      ...this.#mappings.map((m) => m.secretName),
+      ...[...this.retired.values()].map((r) => r.secretName),
+    ]);
   }
 
   /** Every key of one namespace. */
@@ -114,7 +117,9 @@ export class MappingTable {
     const active = this.#mappings.find((m) => m.name === id);
     const retired = active ? undefined : this.retired.get(id);
     if (!active && !retired) return undefined;
-    const policy: MappingPolicy = active ? { ...pick(active), active: true } : removedPolicy(retired?.name ?? id, retired?.secretName ?? "");
+    const policy: MappingPolicy = active
+      ? { ...pick(active), active: true }
+      : removedPolicy(retired?.name ?? id, retired?.secretName ?? "");
     const namespace = inputs.namespace(namespaceName);
     const sourceSecrets = this.sourceSecrets();
     const claimant = namespace ? this.#claimant(namespace, policy.secretName, sourceSecrets) : undefined;
@@ -133,7 +138,11 @@ export class MappingTable {
   }
 
   /** The winning mapping for (namespace, secretName): the first in config order that selects it. */
-  #claimant(namespace: CachedNamespace, secretName: string, sourceSecrets: { namespace: string; name: string }[]): string | undefined {
+  #claimant(
+    namespace: CachedNamespace,
+    secretName: string,
+    sourceSecrets: { namespace: string; name: string }[],
+  ): string | undefined {
     if (sourceSecrets.some((s) => s.namespace === namespace.name && s.name === secretName)) return undefined;
     if (namespace.phase !== "Active") return undefined;
     return this.#mappings.find((m) => m.secretName === secretName && m.selector.matches(namespace))?.name;
@@ -141,13 +150,20 @@ export class MappingTable {
 }
 
 function pick(m: Mapping): Omit<MappingPolicy, "active"> {
-  return { name: m.name, secretName: m.secretName, selector: m.selector, strategy: m.strategy, conflictPolicy: m.conflictPolicy };
+  return {
+    name: m.name,
+    secretName: m.secretName,
+    selector: m.selector,
+    strategy: m.strategy,
+    conflictPolicy: m.conflictPolicy,
+  };
 }
 
 function validateNames(mappings: readonly Mapping[]): void {
   const seen = new Set<string>();
   for (const m of mappings) {
-    if (m.name.includes(SEP) || m.name.includes(RETIRED_SEP)) throw new Error(`mapping name "${m.name}" may not contain "${SEP}" or "${RETIRED_SEP}"`);
+    if (m.name.includes(SEP) || m.name.includes(RETIRED_SEP))
+      throw new Error(`mapping name "${m.name}" may not contain "${SEP}" or "${RETIRED_SEP}"`);
     if (seen.has(m.name)) throw new Error(`mapping name "${m.name}" is used twice`);
     seen.add(m.name);
   }

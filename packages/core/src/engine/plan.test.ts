@@ -6,7 +6,10 @@ import { ADDED_ANNOTATION, ADOPT_ANNOTATION, INSTANCE_LABEL, MANAGED_BY_LABEL, M
 import { addReferencePatch, claimReferencePatch, removeReferencePatch } from "./apply.js";
 
 const credential = {
-  credential: parseDockerConfigJson(JSON.stringify({ auths: { r: { auth: Buffer.from("u:p").toString("base64") } } }), "test"),
+  credential: parseDockerConfigJson(
+    JSON.stringify({ auths: { r: { auth: Buffer.from("u:p").toString("base64") } } }),
+    "test",
+  ),
   fetchedAt: new Date(0),
 };
 const otherHash = parseDockerConfigJson(JSON.stringify({ auths: { other: {} } }), "t").hash;
@@ -41,7 +44,15 @@ function copy(overrides: Partial<CachedSecret> = {}): CachedSecret {
 }
 
 function sa(name: string, pulls: string[] = [], annotations: Record<string, string> = {}): CachedServiceAccount {
-  return { namespace: "ns1", name, uid: `${name}-uid`, resourceVersion: "5", labels: {}, annotations, imagePullSecrets: pulls };
+  return {
+    namespace: "ns1",
+    name,
+    uid: `${name}-uid`,
+    resourceVersion: "5",
+    labels: {},
+    annotations,
+    imagePullSecrets: pulls,
+  };
 }
 
 function state(overrides: Partial<KeyState> = {}): KeyState {
@@ -68,7 +79,15 @@ describe("planKey", () => {
   });
 
   it("does nothing when copy and ServiceAccounts are up to date", () => {
-    const p = planKey(state({ secret: copy(), serviceAccounts: [sa("default", ["other", "pull"], { [ADDED_ANNOTATION]: "pull@default/team-a" }), sa("builder")] }));
+    const p = planKey(
+      state({
+        secret: copy(),
+        serviceAccounts: [
+          sa("default", ["other", "pull"], { [ADDED_ANNOTATION]: "pull@default/team-a" }),
+          sa("builder"),
+        ],
+      }),
+    );
     expect(p.outcome).toBe("in-sync");
     expect(p.actions).toEqual([]);
   });
@@ -80,7 +99,9 @@ describe("planKey", () => {
   });
 
   it("updates when extra data keys were added to the copy", () => {
-    expect(types(state({ secret: copy({ dataKeys: [".dockerconfigjson", "x"] }), serviceAccounts: [] }))).toEqual(["update-secret"]);
+    expect(types(state({ secret: copy({ dataKeys: [".dockerconfigjson", "x"] }), serviceAccounts: [] }))).toEqual([
+      "update-secret",
+    ]);
   });
 
   it("recreates only when the type must change", () => {
@@ -98,19 +119,35 @@ describe("planKey", () => {
 
   it("adopts a foreign Secret only with identical content or the opt-in annotation", () => {
     const adopt = { ...mapping, conflictPolicy: "adopt" as const };
-    expect(types(state({ mapping: adopt, secret: copy({ labels: {} }), serviceAccounts: [] }))).toEqual(["update-secret"]);
-    expect(planKey(state({ mapping: adopt, secret: copy({ labels: {}, dataHash: otherHash }) })).outcome).toBe("conflict");
-    expect(types(state({ mapping: adopt, secret: copy({ labels: {}, dataHash: otherHash, annotations: { [ADOPT_ANNOTATION]: "true" } }), serviceAccounts: [] }))).toEqual(["update-secret"]);
+    expect(types(state({ mapping: adopt, secret: copy({ labels: {} }), serviceAccounts: [] }))).toEqual([
+      "update-secret",
+    ]);
+    expect(planKey(state({ mapping: adopt, secret: copy({ labels: {}, dataHash: otherHash }) })).outcome).toBe(
+      "conflict",
+    );
+    expect(
+      types(
+        state({
+          mapping: adopt,
+          secret: copy({ labels: {}, dataHash: otherHash, annotations: { [ADOPT_ANNOTATION]: "true" } }),
+          serviceAccounts: [],
+        }),
+      ),
+    ).toEqual(["update-secret"]);
   });
 
   it("overwrites a foreign Secret only when asked to", () => {
     const overwrite = { ...mapping, conflictPolicy: "overwrite" as const };
-    expect(types(state({ mapping: overwrite, secret: copy({ labels: {}, type: "Opaque" }), serviceAccounts: [] }))).toEqual(["recreate-secret"]);
+    expect(
+      types(state({ mapping: overwrite, secret: copy({ labels: {}, type: "Opaque" }), serviceAccounts: [] })),
+    ).toEqual(["recreate-secret"]);
   });
 
   it("takes over copies made by titansoft's patcher (annotation only)", () => {
     const legacy = copy({ labels: {}, annotations: { "app.kubernetes.io/managed-by": "imagepullsecret-patcher" } });
-    expect(planKey(state({ secret: legacy, serviceAccounts: [] })).actions).toEqual([{ type: "update-secret", resourceVersion: "10", adopt: true }]);
+    expect(planKey(state({ secret: legacy, serviceAccounts: [] })).actions).toEqual([
+      { type: "update-secret", resourceVersion: "10", adopt: true },
+    ]);
   });
 
   it("never touches another instance's copy", () => {
@@ -154,8 +191,13 @@ describe("planKey", () => {
   it("cleans up a removed mapping, or keeps everything when retain is set", () => {
     const removed = { ...mapping, active: false };
     const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
-    expect(types(state({ mapping: removed, secret: copy(), serviceAccounts: accounts }))).toEqual(["delete-secret", "remove-reference"]);
-    expect(types(state({ mapping: removed, secret: copy(), serviceAccounts: accounts, retainOnRemoval: true }))).toEqual([]);
+    expect(types(state({ mapping: removed, secret: copy(), serviceAccounts: accounts }))).toEqual([
+      "delete-secret",
+      "remove-reference",
+    ]);
+    expect(
+      types(state({ mapping: removed, secret: copy(), serviceAccounts: accounts, retainOnRemoval: true })),
+    ).toEqual([]);
   });
 
   it("yields to the mapping that comes first, without writing", () => {
@@ -166,12 +208,16 @@ describe("planKey", () => {
 
   it("hands its copy and entries over, untouched, to the mapping that now selects the namespace", () => {
     const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
-    expect(types(state({ namespace: ns({}), claimedBy: "team-0", secret: copy(), serviceAccounts: accounts }))).toEqual([]);
+    expect(types(state({ namespace: ns({}), claimedBy: "team-0", secret: copy(), serviceAccounts: accounts }))).toEqual(
+      [],
+    );
   });
 
   it("takes over, in place, a copy another mapping of this instance left behind", () => {
     const other = copy({ labels: { ...copy().labels, [MAPPING_LABEL]: "team-old" } });
-    expect(planKey(state({ secret: other, serviceAccounts: [] })).actions).toEqual([{ type: "update-secret", resourceVersion: "10", adopt: true }]);
+    expect(planKey(state({ secret: other, serviceAccounts: [] })).actions).toEqual([
+      { type: "update-secret", resourceVersion: "10", adopt: true },
+    ]);
   });
 
   it("removes its entry from ServiceAccounts the strategy no longer selects", () => {
@@ -201,7 +247,10 @@ describe("ServiceAccount patches", () => {
   });
 
   it("removes exactly our entry, checked by name, and keeps other records", () => {
-    const ops = removeReferencePatch(sa("default", ["a", "pull", "b"], { [ADDED_ANNOTATION]: "other@beta/x,pull@default/team-a" }), target);
+    const ops = removeReferencePatch(
+      sa("default", ["a", "pull", "b"], { [ADDED_ANNOTATION]: "other@beta/x,pull@default/team-a" }),
+      target,
+    );
     expect(ops).toEqual([
       { op: "replace", path: "/metadata/resourceVersion", value: "5" },
       { op: "test", path: "/imagePullSecrets/1/name", value: "pull" },
@@ -228,7 +277,9 @@ describe("several instances and mappings", () => {
 
   it("leaves another instance's entry alone when this instance does not select the namespace", () => {
     const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull@beta/team-a" })];
-    const result = planKey(state({ namespace: ns({ team: "c" }), secret: copy({ labels: beta }), serviceAccounts: accounts }));
+    const result = planKey(
+      state({ namespace: ns({ team: "c" }), secret: copy({ labels: beta }), serviceAccounts: accounts }),
+    );
     expect(result.outcome).toBe("out-of-scope");
     expect(result.actions).toEqual([]);
   });
@@ -253,7 +304,9 @@ describe("several instances and mappings", () => {
 
   it("leaves an entry a user added by hand (no record) alone, wanted or not", () => {
     expect(planKey(state({ secret: copy(), serviceAccounts: [sa("default", ["pull"])] })).outcome).toBe("in-sync");
-    const out = planKey(state({ namespace: ns({ team: "z" }), secret: copy(), serviceAccounts: [sa("default", ["pull"])] }));
+    const out = planKey(
+      state({ namespace: ns({ team: "z" }), secret: copy(), serviceAccounts: [sa("default", ["pull"])] }),
+    );
     expect(out.actions.map((a) => a.type)).toEqual(["delete-secret"]);
   });
 
@@ -263,23 +316,36 @@ describe("several instances and mappings", () => {
   });
 
   it("drops, where it took over, the entries the previous mapping added that its own strategy does not want", () => {
-    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull@default/team-old" }), sa("builder", ["pull"], { [ADDED_ANNOTATION]: "pull@default/team-old" })];
-    expect(planKey(state({ secret: copy(), serviceAccounts: accounts })).actions.map((a) => `${a.type} ${"serviceAccount" in a ? a.serviceAccount.name : ""}`)).toEqual([
-      "claim-reference default",
-      "remove-reference builder",
-    ]);
+    const accounts = [
+      sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull@default/team-old" }),
+      sa("builder", ["pull"], { [ADDED_ANNOTATION]: "pull@default/team-old" }),
+    ];
+    expect(
+      planKey(state({ secret: copy(), serviceAccounts: accounts })).actions.map(
+        (a) => `${a.type} ${"serviceAccount" in a ? a.serviceAccount.name : ""}`,
+      ),
+    ).toEqual(["claim-reference default", "remove-reference builder"]);
   });
 
   it("removes a record without owner only for a copy this mapping owns", () => {
     const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
-    const foreignCopy = planKey(state({ namespace: ns({ team: "z" }), secret: copy({ labels: beta }), serviceAccounts: accounts }));
+    const foreignCopy = planKey(
+      state({ namespace: ns({ team: "z" }), secret: copy({ labels: beta }), serviceAccounts: accounts }),
+    );
     expect(foreignCopy.actions).toEqual([]);
     const ownCopy = planKey(state({ namespace: ns({ team: "z" }), secret: copy(), serviceAccounts: accounts }));
     expect(ownCopy.actions.map((a) => a.type)).toEqual(["delete-secret", "remove-reference"]);
   });
 
   it("never writes over any configured source, not only its own mapping's", () => {
-    const result = planKey(state({ sourceSecrets: [{ namespace: "kube-system", name: "regcred" }, { namespace: "ns1", name: "pull" }] }));
+    const result = planKey(
+      state({
+        sourceSecrets: [
+          { namespace: "kube-system", name: "regcred" },
+          { namespace: "ns1", name: "pull" },
+        ],
+      }),
+    );
     expect(result.outcome).toBe("skipped");
     expect(result.reason).toContain("configured source");
     expect(result.actions).toEqual([]);

@@ -2,7 +2,15 @@ import type { SourceValue } from "../plugins/contracts.js";
 import type { PatchStrategy, TargetSelector } from "../plugins/contracts.js";
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "../kube/views.js";
 import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
-import { ADOPT_ANNOTATION, INSTANCE_LABEL, MAPPING_LABEL, addedRecord, ownerOf, type AddedRecord, type SecretOwner } from "./ownership.js";
+import {
+  ADOPT_ANNOTATION,
+  INSTANCE_LABEL,
+  MAPPING_LABEL,
+  addedRecord,
+  ownerOf,
+  type AddedRecord,
+  type SecretOwner,
+} from "./ownership.js";
 
 /** What to do with a same-name Secret the patcher does not own: `skip`, `adopt` or `overwrite`. */
 export type ConflictPolicy = "skip" | "adopt" | "overwrite";
@@ -79,7 +87,9 @@ function plan(outcome: Outcome, reason: string, actions: Action[] = []): Plan {
 function ownsRecord(state: KeyState, record: AddedRecord | undefined, copyOwner: SecretOwner): boolean {
   if (!record) return false;
   if (record.instance !== undefined) return record.instance === state.instance && record.mapping === state.mapping.name;
-  return copyOwner.kind === "mapping" && copyOwner.instance === state.instance && copyOwner.mapping === state.mapping.name;
+  return (
+    copyOwner.kind === "mapping" && copyOwner.instance === state.instance && copyOwner.mapping === state.mapping.name
+  );
 }
 
 function cleanup(state: KeyState, reason: string): Plan {
@@ -95,7 +105,8 @@ function cleanup(state: KeyState, reason: string): Plan {
     actions.push({ type: "delete-secret", uid: secret.uid, resourceVersion: secret.resourceVersion });
   }
   for (const sa of state.serviceAccounts) {
-    if (ownsRecord(state, addedRecord(sa, mapping.secretName), owner)) actions.push({ type: "remove-reference", serviceAccount: sa });
+    if (ownsRecord(state, addedRecord(sa, mapping.secretName), owner))
+      actions.push({ type: "remove-reference", serviceAccount: sa });
   }
   return plan("out-of-scope", actions.length ? `${reason}; cleaning up` : reason, actions);
 }
@@ -110,7 +121,9 @@ export function planKey(state: KeyState): Plan {
   const copy = copyActions(state);
   if (!Array.isArray(copy)) return copy;
   const actions = [...copy, ...referenceActions(state)];
-  return actions.length ? plan("changes", describe(actions), actions) : plan("in-sync", "copy and ServiceAccounts are up to date");
+  return actions.length
+    ? plan("changes", describe(actions), actions)
+    : plan("in-sync", "copy and ServiceAccounts are up to date");
 }
 
 /** A plan for keys that write no copy: gone, terminating, a source, removed, not selected, contested, or no credential yet. */
@@ -122,14 +135,23 @@ function scope(state: KeyState): Plan | undefined {
   if (isSource) {
     // Never written, never cleaned up; reported as skipped only where the mapping selects it.
     if (mapping.active && mapping.selector.matches(namespace)) {
-      return plan("skipped", `${namespace.name}/${mapping.secretName} is a configured source; no copy is written over it`);
+      return plan(
+        "skipped",
+        `${namespace.name}/${mapping.secretName} is a configured source; no copy is written over it`,
+      );
     }
-    return plan("out-of-scope", `not selected; ${namespace.name}/${mapping.secretName} is a configured source, left alone`);
+    return plan(
+      "out-of-scope",
+      `not selected; ${namespace.name}/${mapping.secretName} is a configured source, left alone`,
+    );
   }
   if (!mapping.active) return cleanup(state, `mapping ${mapping.name} was removed`);
   if (!mapping.selector.matches(namespace)) return cleanup(state, `not selected by ${mapping.selector.description}`);
   if (state.claimedBy) {
-    return plan("conflict", `mapping ${state.claimedBy} also writes Secret ${mapping.secretName} into this namespace and comes first in the config`);
+    return plan(
+      "conflict",
+      `mapping ${state.claimedBy} also writes Secret ${mapping.secretName} into this namespace and comes first in the config`,
+    );
   }
   if (!state.credential) return plan("waiting", "the source has no valid credential yet");
   return undefined;
@@ -148,8 +170,10 @@ function copyActions(state: KeyState): Action[] | Plan {
   const adopt = adoption(state, secret, hash);
   if (typeof adopt !== "boolean") return adopt;
   if (secret.type !== DOCKER_CONFIG_JSON_TYPE) return [{ type: "recreate-secret", uid: secret.uid, adopt }];
-  const labelsDiffer = secret.labels[MAPPING_LABEL] !== mapping.name || secret.labels[INSTANCE_LABEL] !== state.instance;
-  if (adopt || contentDiffers(secret, hash) || labelsDiffer) return [{ type: "update-secret", resourceVersion: secret.resourceVersion, adopt }];
+  const labelsDiffer =
+    secret.labels[MAPPING_LABEL] !== mapping.name || secret.labels[INSTANCE_LABEL] !== state.instance;
+  if (adopt || contentDiffers(secret, hash) || labelsDiffer)
+    return [{ type: "update-secret", resourceVersion: secret.resourceVersion, adopt }];
   return [];
 }
 
@@ -164,12 +188,18 @@ function adoption(state: KeyState, secret: CachedSecret, hash: string): boolean 
         mapping.conflictPolicy === "adopt"
           ? `its content differs; annotate it ${ADOPT_ANNOTATION}="true" to let the patcher take it over`
           : `conflictPolicy is ${mapping.conflictPolicy}`;
-      return plan("conflict", `Secret ${mapping.secretName} exists and is not managed by imagepullsecret-patcher; left alone (${hint})`);
+      return plan(
+        "conflict",
+        `Secret ${mapping.secretName} exists and is not managed by imagepullsecret-patcher; left alone (${hint})`,
+      );
     }
     case "mapping":
       // Whoever wrote it first keeps it: the other instance is never overridden, so the two never flip-flop.
       if (owner.instance !== state.instance) {
-        return plan("conflict", `Secret ${mapping.secretName} belongs to patcher instance "${owner.instance}" (mapping ${owner.mapping}); left alone`);
+        return plan(
+          "conflict",
+          `Secret ${mapping.secretName} belongs to patcher instance "${owner.instance}" (mapping ${owner.mapping}); left alone`,
+        );
       }
       // A copy of this instance from a mapping that no longer writes here (this one comes first): taken over in place.
       return owner.mapping !== mapping.name;
@@ -184,7 +214,10 @@ function adoption(state: KeyState, secret: CachedSecret, hash: string): boolean 
 function foreignAdoptable(policy: ConflictPolicy, secret: CachedSecret, hash: string): boolean {
   if (policy === "overwrite") return true;
   if (policy !== "adopt") return false;
-  return secret.annotations[ADOPT_ANNOTATION] === "true" || (secret.type === DOCKER_CONFIG_JSON_TYPE && !contentDiffers(secret, hash));
+  return (
+    secret.annotations[ADOPT_ANNOTATION] === "true" ||
+    (secret.type === DOCKER_CONFIG_JSON_TYPE && !contentDiffers(secret, hash))
+  );
 }
 
 /**
@@ -211,7 +244,5 @@ function referenceActions(state: KeyState): Action[] {
 }
 
 function describe(actions: readonly Action[]): string {
-  return actions
-    .map((a) => ("serviceAccount" in a ? `${a.type} ${a.serviceAccount.name}` : a.type))
-    .join(", ");
+  return actions.map((a) => ("serviceAccount" in a ? `${a.type} ${a.serviceAccount.name}` : a.type)).join(", ");
 }

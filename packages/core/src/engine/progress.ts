@@ -39,13 +39,17 @@ export class InitialSyncProgress {
     const totalKeys = pass.total * perNamespace;
     const total = pass.total.toLocaleString("en-US");
     if (pass.done.size >= totalKeys) {
-      this.#log.info({ namespaces: pass.total, ms: this.#now() - pass.started }, `initial sync complete: ${total} namespaces`);
+      this.#log.info(
+        { namespaces: pass.total, ms: this.#now() - pass.started },
+        `initial sync complete: ${total} namespaces`,
+      );
       this.#pass = undefined;
       return;
     }
     if (pass.total < REPORT_STEPS_FROM || pass.done.size < pass.nextReport) return;
     const done = Math.floor(pass.done.size / perNamespace);
-    if (done > 0) this.#log.info({ done, total: pass.total }, `synced ${done.toLocaleString("en-US")}/${total} namespaces`);
+    if (done > 0)
+      this.#log.info({ done, total: pass.total }, `synced ${done.toLocaleString("en-US")}/${total} namespaces`);
     pass.nextReport = pass.done.size + Math.ceil(totalKeys / 10);
   }
 }

@@ -15,7 +15,9 @@ export interface ReconcileMode {
 }
 
 /** A key's state, and whether the caches it is planned from have listed. */
-export type KeyLookup = { readonly state: KeyState; readonly listProblem?: undefined } | { readonly state: KeyState; readonly listProblem: string };
+export type KeyLookup =
+  | { readonly state: KeyState; readonly listProblem?: undefined }
+  | { readonly state: KeyState; readonly listProblem: string };
 
 export interface ReconcilerDeps {
   readonly log: Logger;
@@ -51,7 +53,13 @@ export class KeyReconciler {
       return await this.#reconcile(key, mode, written);
     } finally {
       const deps = this.#deps;
-      for (const w of written) deps.expectations.expect(w.cacheKey, w.previousResourceVersion, w.resourceVersion, deps.observedVersion(w.cacheKey));
+      for (const w of written)
+        deps.expectations.expect(
+          w.cacheKey,
+          w.previousResourceVersion,
+          w.resourceVersion,
+          deps.observedVersion(w.cacheKey),
+        );
     }
   }
 
@@ -64,7 +72,13 @@ export class KeyReconciler {
     // Keys enqueued while caches still list are enqueued again once they have synced.
     if (found.listProblem !== undefined) {
       if (!mode.once) return { kind: "done" };
-      this.#record(id, state, "error", `Secrets named ${state.mapping.secretName} could not be listed: ${found.listProblem}`, started);
+      this.#record(
+        id,
+        state,
+        "error",
+        `Secrets named ${state.mapping.secretName} could not be listed: ${found.listProblem}`,
+        started,
+      );
       return { kind: "terminal", error: new Error(found.listProblem) };
     }
     // Our last write is not in the cache yet: planning now would repeat it. The watch event
@@ -82,8 +96,20 @@ export class KeyReconciler {
     }
     try {
       const { writer, observer, instance } = this.#deps;
-      const target = { mappingName: state.mapping.name, namespace: namespaceName, secretName: state.mapping.secretName, instance };
-      await applyActions({ writer, beforeWrite: () => this.#deps.beforeWrite(), observer }, target, plan.actions, state.credential, state.secret, written);
+      const target = {
+        mappingName: state.mapping.name,
+        namespace: namespaceName,
+        secretName: state.mapping.secretName,
+        instance,
+      };
+      await applyActions(
+        { writer, beforeWrite: () => this.#deps.beforeWrite(), observer },
+        target,
+        plan.actions,
+        state.credential,
+        state.secret,
+        written,
+      );
       log.info({ actions: plan.reason }, "reconciled");
       this.#record(id, state, plan.outcome === "changes" ? "in-sync" : plan.outcome, plan.reason, started);
       return { kind: "done" };
@@ -96,15 +122,26 @@ export class KeyReconciler {
   #waitingForCache(state: KeyState): boolean {
     const { expectations } = this.#deps;
     const ns = state.namespaceName;
-    if (expectations.pending(secretCacheKey(ns, state.mapping.secretName), state.secret?.resourceVersion ?? "")) return true;
-    return state.serviceAccounts.some((sa) => expectations.pending(serviceAccountCacheKey(ns, sa.name), sa.resourceVersion));
+    if (expectations.pending(secretCacheKey(ns, state.mapping.secretName), state.secret?.resourceVersion ?? ""))
+      return true;
+    return state.serviceAccounts.some((sa) =>
+      expectations.pending(serviceAccountCacheKey(ns, sa.name), sa.resourceVersion),
+    );
   }
 
   #record(id: string, state: KeyState, outcome: Outcome | "error", reason: string, started: number): void {
     const key = keyOf(id, state.namespaceName);
     const { statuses } = this.#deps;
     // Only keys of namespaces that exist are kept: the map stays bounded by the cluster.
-    if (state.namespace) statuses.set(key, { mapping: state.mapping.name, namespace: state.namespaceName, secretName: state.mapping.secretName, outcome, reason, at: new Date() });
+    if (state.namespace)
+      statuses.set(key, {
+        mapping: state.mapping.name,
+        namespace: state.namespaceName,
+        secretName: state.mapping.secretName,
+        outcome,
+        reason,
+        at: new Date(),
+      });
     else statuses.delete(key);
     if (outcome !== "error") this.#deps.settled(key);
     this.#deps.observer?.onReconcile?.(state.mapping.name, outcome, Date.now() - started);
@@ -142,7 +179,12 @@ export class KeyReconciler {
     log.error({ error: c.message, status: c.status }, "reconcile failed; not retrying until something changes");
     // One Event per failure, not one per resync while it lasts.
     if (previous?.outcome !== "error" || previous.reason !== c.message) {
-      const target = { kind: "Namespace" as const, namespace: namespaceName, name: namespaceName, uid: state.namespace?.uid };
+      const target = {
+        kind: "Namespace" as const,
+        namespace: namespaceName,
+        name: namespaceName,
+        uid: state.namespace?.uid,
+      };
       this.#deps.events?.record(target, "Warning", "Failed", `${planned}: ${c.message}`);
     }
     return { kind: "terminal", error: new Error(c.message) };
@@ -151,7 +193,8 @@ export class KeyReconciler {
 
 /** A JSON patch built from a stale cache is re-read and tried again, like a 409. */
 function classifyWriteError(err: unknown): ClassifiedError {
-  if (err instanceof StalePatchError) return { kind: "conflict", status: 422, message: err.message, retryAfterMs: undefined };
+  if (err instanceof StalePatchError)
+    return { kind: "conflict", status: 422, message: err.message, retryAfterMs: undefined };
   return classifyApiError(err);
 }
 
@@ -165,7 +208,15 @@ export function planOnly(found: KeyLookup): PlannedKey {
   const at = new Date();
   if (found.listProblem !== undefined) {
     const reason = `Secrets named ${secretName} could not be listed: ${found.listProblem}`;
-    return { mapping: name, namespace, secretName, outcome: "error", reason, at, plan: { outcome: "waiting", actions: [], reason } };
+    return {
+      mapping: name,
+      namespace,
+      secretName,
+      outcome: "error",
+      reason,
+      at,
+      plan: { outcome: "waiting", actions: [], reason },
+    };
   }
   const plan = planKey(found.state);
   return { mapping: name, namespace, secretName, outcome: plan.outcome, reason: plan.reason, at, plan };

@@ -42,7 +42,9 @@ describe("RetiredMappings", () => {
 
 describe("recordedByInstance", () => {
   it("names the mappings only this instance's records carry", () => {
-    expect(recordedByInstance("default", [sa("n1", "pull@default/old,other@beta/x,bare")])).toEqual([{ name: "old", secretName: "pull" }]);
+    expect(recordedByInstance("default", [sa("n1", "pull@default/old,other@beta/x,bare")])).toEqual([
+      { name: "old", secretName: "pull" },
+    ]);
   });
 });
 
@@ -53,7 +55,9 @@ describe("leftBehind", () => {
     expect(leftBehind(r, "default", store(), [["n1", [sa("n1", "pull@default/old")]]])).toBe(true);
   });
   it("ignores another instance's copies and records, and records without owner where the copy is not the mapping's", () => {
-    expect(leftBehind(r, "default", store(copy("n1", "old", "beta")), [["n1", [sa("n1", "pull@beta/old")]]])).toBe(false);
+    expect(leftBehind(r, "default", store(copy("n1", "old", "beta")), [["n1", [sa("n1", "pull@beta/old")]]])).toBe(
+      false,
+    );
     expect(leftBehind(r, "default", store(copy("n1", "new")), [["n1", [sa("n1", "pull")]]])).toBe(false);
   });
 });

@@ -48,7 +48,11 @@ export class RetiredMappings implements Iterable<[string, Retired]> {
     const id = retiredId(name, secretName);
     if (this.#entries.has(id)) return false;
     if (this.#entries.size >= this.#cap) {
-      if (!this.#warned) this.#log.warn({ limit: this.#cap, mapping: name, secretName }, "too many removed mappings to track; not cleaning up this one");
+      if (!this.#warned)
+        this.#log.warn(
+          { limit: this.#cap, mapping: name, secretName },
+          "too many removed mappings to track; not cleaning up this one",
+        );
       this.#warned = true;
       return false;
     }
@@ -61,7 +65,8 @@ export class RetiredMappings implements Iterable<[string, Retired]> {
 export function recordedByInstance(instance: string, serviceAccounts: Iterable<CachedServiceAccount>): Retired[] {
   const out: Retired[] = [];
   for (const sa of serviceAccounts) {
-    for (const r of addedRecords(sa)) if (r.instance === instance && r.mapping) out.push({ name: r.mapping, secretName: r.secretName });
+    for (const r of addedRecords(sa))
+      if (r.instance === instance && r.mapping) out.push({ name: r.mapping, secretName: r.secretName });
   }
   return out;
 }
@@ -77,13 +82,19 @@ export function leftBehind(
   copies: { list(): Iterable<CachedSecret>; get(key: string): CachedSecret | undefined },
   serviceAccountsByNamespace: Iterable<[string, Iterable<CachedServiceAccount>]>,
 ): boolean {
-  const theirs = (s: CachedSecret | undefined): boolean => s?.labels[MAPPING_LABEL] === r.name && (s.labels[INSTANCE_LABEL] ?? "") === instance;
+  const theirs = (s: CachedSecret | undefined): boolean =>
+    s?.labels[MAPPING_LABEL] === r.name && (s.labels[INSTANCE_LABEL] ?? "") === instance;
   for (const s of copies.list()) if (theirs(s) && s.labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) return true;
   for (const [namespace, accounts] of serviceAccountsByNamespace) {
     for (const sa of accounts) {
       const rec = addedRecords(sa).find((x) => x.secretName === r.secretName);
       if (!rec) continue;
-      if (rec.instance === undefined ? theirs(copies.get(`${namespace}/${r.secretName}`)) : rec.instance === instance && rec.mapping === r.name) return true;
+      if (
+        rec.instance === undefined
+          ? theirs(copies.get(`${namespace}/${r.secretName}`))
+          : rec.instance === instance && rec.mapping === r.name
+      )
+        return true;
     }
   }
   return false;

@@ -32,7 +32,11 @@ export class SourceRunner {
     if (this.#running.has(source) || signal.aborted) return;
     const stop = new AbortController();
     signal.addEventListener("abort", () => stop.abort(), { once: true, signal: stop.signal });
-    const running: RunningSource = { stop, unsubscribe: source.onChange(() => this.#changed(source)), started: Promise.resolve() };
+    const running: RunningSource = {
+      stop,
+      unsubscribe: source.onChange(() => this.#changed(source)),
+      started: Promise.resolve(),
+    };
     this.#running.set(source, running);
     running.started = source.start(stop.signal).then(
       () => this.#changed(source),

@@ -62,7 +62,12 @@ export interface SourceHealth {
 }
 
 /** Per-mapping counts over the namespaces the mapping selects, from the last outcome of each key. */
-export function mappingStatus(m: Mapping, namespaces: Iterable<CachedNamespace>, statuses: KeyStatuses, health: SourceHealth): MappingStatus {
+export function mappingStatus(
+  m: Mapping,
+  namespaces: Iterable<CachedNamespace>,
+  statuses: KeyStatuses,
+  health: SourceHealth,
+): MappingStatus {
   const sourceStatus = m.source.status();
   const s: MappingStatus = {
     name: m.name,
@@ -103,7 +108,8 @@ function count(s: MappingStatus, st: KeyStatus): void {
       return;
     case "skipped":
       s.skipped++;
-      if (s.skippedReasons.length < MAX_SKIPPED_REASONS && !s.skippedReasons.includes(st.reason)) s.skippedReasons.push(st.reason);
+      if (s.skippedReasons.length < MAX_SKIPPED_REASONS && !s.skippedReasons.includes(st.reason))
+        s.skippedReasons.push(st.reason);
       return;
     default:
       return;

@@ -1,4 +1,10 @@
-import { CoreV1Api, type KubeConfig, type V1Namespace, type V1Secret, type V1ServiceAccount } from "@kubernetes/client-node";
+import {
+  CoreV1Api,
+  type KubeConfig,
+  type V1Namespace,
+  type V1Secret,
+  type V1ServiceAccount,
+} from "@kubernetes/client-node";
 import type { Logger } from "../logging/logger.js";
 import type { Informer } from "./informer.js";
 import { Reflector, type ReflectorObserver } from "./reflector.js";

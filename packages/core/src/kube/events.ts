@@ -56,7 +56,13 @@ export class EventRecorder implements EventSink {
         namespace: target.namespace,
         body: {
           metadata: { generateName: `${target.name}.` },
-          involvedObject: { apiVersion: "v1", kind: target.kind, namespace: target.namespace, name: target.name, uid: target.uid },
+          involvedObject: {
+            apiVersion: "v1",
+            kind: target.kind,
+            namespace: target.namespace,
+            name: target.name,
+            uid: target.uid,
+          },
           reason,
           message: note.slice(0, 1000),
           type,
@@ -70,7 +76,10 @@ export class EventRecorder implements EventSink {
         },
       })
       .catch((err: unknown) => {
-        this.logger.debug({ target: `${target.kind} ${target.namespace}/${target.name}`, error: describeError(err) }, "could not record event");
+        this.logger.debug(
+          { target: `${target.kind} ${target.namespace}/${target.name}`, error: describeError(err) },
+          "could not record event",
+        );
       });
   }
 }

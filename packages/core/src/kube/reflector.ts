@@ -189,7 +189,12 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
   }
 
   /** Handles how a watch ended: true to watch again from the last version seen, false to relist. */
-  async #watchAgain(outcome: WatchOutcome, ranMs: number, signal: AbortSignal, failures: { count: number }): Promise<boolean> {
+  async #watchAgain(
+    outcome: WatchOutcome,
+    ranMs: number,
+    signal: AbortSignal,
+    failures: { count: number },
+  ): Promise<boolean> {
     // The server's own timeout: a healthy watch, resumed at once.
     if (outcome.reason === "closed" && ranMs > 1000) {
       failures.count = 0;
@@ -210,10 +215,18 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
   }
 
   /** Waits before the next attempt: the backoff for this many failures, or longer if the server asked. */
-  async #backOff(signal: AbortSignal, failures: { count: number }, c: ClassifiedError | undefined, what: string): Promise<void> {
+  async #backOff(
+    signal: AbortSignal,
+    failures: { count: number },
+    c: ClassifiedError | undefined,
+    what: string,
+  ): Promise<void> {
     failures.count++;
     const wait = Math.max(c?.retryAfterMs ?? 0, backoffDelay(this.#backoff, failures.count));
-    this.#opts.logger.warn({ reflector: this.#opts.name, error: c?.message ?? "watch closed early", retryInMs: wait }, what);
+    this.#opts.logger.warn(
+      { reflector: this.#opts.name, error: c?.message ?? "watch closed early", retryInMs: wait },
+      what,
+    );
     await sleep(wait, signal);
   }
 
@@ -238,7 +251,12 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
     let cont: string | undefined;
     let resourceVersion = "";
     do {
-      const page = await o.list({ limit: o.pageSize ?? 500, _continue: cont, labelSelector: o.labelSelector, fieldSelector: o.fieldSelector });
+      const page = await o.list({
+        limit: o.pageSize ?? 500,
+        _continue: cont,
+        labelSelector: o.labelSelector,
+        fieldSelector: o.fieldSelector,
+      });
       for (const raw of page.items) {
         const obj = o.transform(raw);
         objects.set(o.key(obj), obj);
@@ -321,7 +339,12 @@ export class Reflector<TRaw extends { metadata?: { resourceVersion?: string } | 
     return query;
   }
 
-  #onWatchEvent(type: string, raw: TRaw & { code?: number }, finish: (o: WatchOutcome) => void, onResourceVersion: (rv: string) => void): void {
+  #onWatchEvent(
+    type: string,
+    raw: TRaw & { code?: number },
+    finish: (o: WatchOutcome) => void,
+    onResourceVersion: (rv: string) => void,
+  ): void {
     this.#lastEventAt = Date.now();
     if (type === "ERROR") {
       const error = Object.assign(new Error("watch error event"), { statusCode: raw.code });

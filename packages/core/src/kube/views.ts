@@ -42,7 +42,14 @@ export interface CachedServiceAccount extends ServiceAccountView {
 }
 
 /** The metadata every view keeps, with absent fields as empty values. */
-function identity(meta: V1ObjectMeta | undefined): { namespace: string; name: string; uid: string; resourceVersion: string; labels: Record<string, string>; annotations: Record<string, string> } {
+function identity(meta: V1ObjectMeta | undefined): {
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+} {
   const m = meta ?? {};
   return {
     namespace: m.namespace ?? "",

@@ -30,7 +30,13 @@ describe("buildMappings", () => {
   it("accepts the target shorthands: namespaces (list) and selector (label)", () => {
     const [a, b] = build([
       { name: "a", source: secretSource, targets: { namespaces: ["team-a"] }, secretName: "a" },
-      { name: "b", source: secretSource, targets: { selector: { matchLabels: { team: "b" } } }, secretName: "b", serviceAccounts: "all" },
+      {
+        name: "b",
+        source: secretSource,
+        targets: { selector: { matchLabels: { team: "b" } } },
+        secretName: "b",
+        serviceAccounts: "all",
+      },
     ]);
     expect(a?.selector.matches({ name: "team-a", labels: {}, annotations: {}, phase: "Active" })).toBe(true);
     expect(b?.selector.matches({ name: "x", labels: { team: "b" }, annotations: {}, phase: "Active" })).toBe(true);
@@ -42,15 +48,53 @@ describe("buildMappings", () => {
     [[], "mappings", "at least one mapping is required"],
     [[{ name: "Bad_Name", source: secretSource, targets: { all: {} } }], "mappings[0].name", "lowercase"],
     [[{ name: "a", source: secretSource, targets: { all: {} }, extra: 1 }], "mappings[0].extra", "unknown field"],
-    [[{ name: "a", source: { s3: {} }, targets: { all: {} } }], "mappings[0].source", 'unknown source type "s3"; valid types: file, secret, vault'],
+    [
+      [{ name: "a", source: { s3: {} }, targets: { all: {} } }],
+      "mappings[0].source",
+      'unknown source type "s3"; valid types: file, secret, vault',
+    ],
     [[{ name: "a", source: {}, targets: { all: {} } }], "mappings[0].source", "found none"],
-    [[{ name: "a", source: { secret: { name: "regcred" } }, targets: { all: {} } }], "mappings[0].source.secret.namespace", "required"],
-    [[{ name: "a", source: secretSource, targets: { selector: { matchExpressions: [{ key: "team", operator: "Like" }] } } }], "mappings[0].targets.selector.matchExpressions[0].operator", ""],
-    [[{ name: "a", source: secretSource, targets: { namespaces: ["ok", "Not OK"] } }], "mappings[0].targets.namespaces[1]", ""],
-    [[{ name: "a", source: secretSource, targets: { everything: true } }], "mappings[0].targets", 'unknown selector type "everything"'],
-    [[{ name: "a", source: secretSource, targets: { all: {} }, secretName: "Bad Name" }], "mappings[0].secretName", "not a valid Secret name"],
-    [[{ name: "a", source: secretSource, targets: { all: {} }, conflictPolicy: "replace" }], "mappings[0].conflictPolicy", "expected one of skip, adopt, overwrite"],
-    [[{ name: "a", source: secretSource, targets: { all: {} }, serviceAccounts: "everyone" }], "mappings[0].serviceAccounts", "unknown strategy"],
+    [
+      [{ name: "a", source: { secret: { name: "regcred" } }, targets: { all: {} } }],
+      "mappings[0].source.secret.namespace",
+      "required",
+    ],
+    [
+      [
+        {
+          name: "a",
+          source: secretSource,
+          targets: { selector: { matchExpressions: [{ key: "team", operator: "Like" }] } },
+        },
+      ],
+      "mappings[0].targets.selector.matchExpressions[0].operator",
+      "",
+    ],
+    [
+      [{ name: "a", source: secretSource, targets: { namespaces: ["ok", "Not OK"] } }],
+      "mappings[0].targets.namespaces[1]",
+      "",
+    ],
+    [
+      [{ name: "a", source: secretSource, targets: { everything: true } }],
+      "mappings[0].targets",
+      'unknown selector type "everything"',
+    ],
+    [
+      [{ name: "a", source: secretSource, targets: { all: {} }, secretName: "Bad Name" }],
+      "mappings[0].secretName",
+      "not a valid Secret name",
+    ],
+    [
+      [{ name: "a", source: secretSource, targets: { all: {} }, conflictPolicy: "replace" }],
+      "mappings[0].conflictPolicy",
+      "expected one of skip, adopt, overwrite",
+    ],
+    [
+      [{ name: "a", source: secretSource, targets: { all: {} }, serviceAccounts: "everyone" }],
+      "mappings[0].serviceAccounts",
+      "unknown strategy",
+    ],
     [[{ name: "a", source: { file: {} }, targets: { all: {} } }], "mappings[0].source.file.path", ""],
   ])("refuses %j at %s", (configs, path, problem) => {
     const err = errorOf(configs);
@@ -87,13 +131,18 @@ describe("buildMappings", () => {
 });
 
 describe("buildMappings: copy names", () => {
-  const buildOwn = (configs: unknown, defaultSecretName?: string) => buildMappings(configs, { registries, defaultSecretName });
+  const buildOwn = (configs: unknown, defaultSecretName?: string) =>
+    buildMappings(configs, { registries, defaultSecretName });
   const fileSource = { file: { path: "/etc/registry/config.json" } };
 
   it("names a secret source's copies after the source Secret", () => {
     const mappings = buildOwn([
       { name: "a", source: secretSource, targets: { namespaces: ["a"] } },
-      { name: "b", source: { secret: { name: "regcred-team-a", namespace: "kube-system" } }, targets: { namespaces: ["b"] } },
+      {
+        name: "b",
+        source: { secret: { name: "regcred-team-a", namespace: "kube-system" } },
+        targets: { namespaces: ["b"] },
+      },
     ]);
     expect(mappings.map((m) => m.secretName)).toEqual(["regcred", "regcred-team-a"]);
   });
@@ -132,7 +181,10 @@ describe("buildMappings: shorthand forms", () => {
 
   it("builds the multi-team sketch as written", () => {
     const sketch = [
-      { source: { name: "regcred-team-a", namespace: "kube-system" }, targets: [{ namespace: "team-a" }, { namespace: "team-a-dev" }] },
+      {
+        source: { name: "regcred-team-a", namespace: "kube-system" },
+        targets: [{ namespace: "team-a" }, { namespace: "team-a-dev" }],
+      },
       { source: { name: "regcred-team-b", namespace: "kube-system" }, targets: [{ namespace: "team-b" }] },
     ];
     const [a, b, ...rest] = buildOwn(sketch);
@@ -143,7 +195,12 @@ describe("buildMappings: shorthand forms", () => {
     expect(b?.source.description).toBe("secret kube-system/regcred-team-b");
     expect(a?.selector.description).toBe("namespaces team-a, team-a-dev");
     expect(b?.selector.description).toBe("namespaces team-b");
-    expect(["team-a", "team-a-dev", "team-b", "kube-system"].map((n) => a?.selector.matches(ns(n)))).toEqual([true, true, false, false]);
+    expect(["team-a", "team-a-dev", "team-b", "kube-system"].map((n) => a?.selector.matches(ns(n)))).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
   it("names mappings after their source, unique across the config", () => {
@@ -153,9 +210,20 @@ describe("buildMappings: shorthand forms", () => {
       { name: "regcred-3", source: secretSource, targets: [{ namespace: "c" }], secretName: "third" },
       { source: secretSource, targets: [{ namespace: "d" }], secretName: "fourth" },
       { source: { file: { path: "/x" } }, targets: [{ namespace: "e" }] },
-      { source: { name: "regcred.team.a", namespace: "kube-system" }, targets: [{ namespace: "f" }], secretName: "sixth" },
+      {
+        source: { name: "regcred.team.a", namespace: "kube-system" },
+        targets: [{ namespace: "f" }],
+        secretName: "sixth",
+      },
     ]);
-    expect(mappings.map((m) => m.name)).toEqual(["regcred", "regcred-2", "regcred-3", "regcred-4", "file", "regcred-team-a"]);
+    expect(mappings.map((m) => m.name)).toEqual([
+      "regcred",
+      "regcred-2",
+      "regcred-3",
+      "regcred-4",
+      "file",
+      "regcred-team-a",
+    ]);
   });
 
   it("keeps derived names within 63 characters, suffix included", () => {
@@ -172,10 +240,26 @@ describe("buildMappings: shorthand forms", () => {
   it.each([
     [{ source: { name: "regcred" }, targets: [{ namespace: "a" }] }, "mappings[0].source.namespace", "required"],
     [{ source: secretSource, targets: [] }, "mappings[0].targets", "at least one namespace"],
-    [{ source: secretSource, targets: ["team-a"] }, "mappings[0].targets[0]", "expected a map like { namespace: team-a }"],
-    [{ source: secretSource, targets: [{ namespaces: "a" }] }, "mappings[0].targets[0].namespaces", 'did you mean "namespace"?'],
-    [{ source: secretSource, targets: [{ namespace: "a" }, { namespace: "Not OK" }] }, "mappings[0].targets[1].namespace", ""],
-    [{ source: secretSource, targets: [{ namespace: "a" }, { namespace: "a" }] }, "mappings[0].targets[1].namespace", "duplicate of targets[0].namespace"],
+    [
+      { source: secretSource, targets: ["team-a"] },
+      "mappings[0].targets[0]",
+      "expected a map like { namespace: team-a }",
+    ],
+    [
+      { source: secretSource, targets: [{ namespaces: "a" }] },
+      "mappings[0].targets[0].namespaces",
+      'did you mean "namespace"?',
+    ],
+    [
+      { source: secretSource, targets: [{ namespace: "a" }, { namespace: "Not OK" }] },
+      "mappings[0].targets[1].namespace",
+      "",
+    ],
+    [
+      { source: secretSource, targets: [{ namespace: "a" }, { namespace: "a" }] },
+      "mappings[0].targets[1].namespace",
+      "duplicate of targets[0].namespace",
+    ],
   ])("reports shorthand problems where they were written: %j", (config, path, problem) => {
     try {
       buildOwn([config]);
@@ -226,11 +310,27 @@ describe("buildMappings: every problem at once", () => {
 
 describe("buildMappings: unknown keys", () => {
   it.each([
-    [{ name: "a", source: secretSource, targets: { all: {} }, secretname: "x" }, "mappings[0].secretname", 'did you mean "secretName"?'],
+    [
+      { name: "a", source: secretSource, targets: { all: {} }, secretname: "x" },
+      "mappings[0].secretname",
+      'did you mean "secretName"?',
+    ],
     [{ name: "a", source: secretSource, target: { all: {} } }, "mappings[0].target", 'did you mean "targets"?'],
-    [{ name: "a", source: { secret: { name: "regcred", namepsace: "kube-system" } }, targets: { all: {} } }, "mappings[0].source.secret.namepsace", 'did you mean "namespace"?'],
-    [{ name: "a", source: { secrets: { name: "regcred", namespace: "kube-system" } }, targets: { all: {} } }, "mappings[0].source", 'did you mean "secret"?'],
-    [{ name: "a", source: secretSource, targets: { all: { exlude: ["x"] } } }, "mappings[0].targets.all", 'did you mean "exclude"?'],
+    [
+      { name: "a", source: { secret: { name: "regcred", namepsace: "kube-system" } }, targets: { all: {} } },
+      "mappings[0].source.secret.namepsace",
+      'did you mean "namespace"?',
+    ],
+    [
+      { name: "a", source: { secrets: { name: "regcred", namespace: "kube-system" } }, targets: { all: {} } },
+      "mappings[0].source",
+      'did you mean "secret"?',
+    ],
+    [
+      { name: "a", source: secretSource, targets: { all: { exlude: ["x"] } } },
+      "mappings[0].targets.all",
+      'did you mean "exclude"?',
+    ],
   ])("refuses %j with a hint when one is close", (config, path, hint) => {
     const err = errorOf([config]);
     expect(err.path).toBe(path);

@@ -67,7 +67,6 @@ export function builtinRegistries(): Registries {
   return { sources, selectors, strategies };
 }
 
-
 /** What {@link buildMappings} needs: the registries, the default copy name and the plugins' context. */
 export interface BuildOptions {
   registries: Registries;
@@ -87,7 +86,10 @@ export interface BuildOptions {
  * Names every mapping: written names must be unique; a mapping without one is named after its
  * source, with `-2`, `-3`, … when that name is taken.
  */
-function settleNames(checked: readonly (CheckedMapping | undefined)[], problems: ConfigError[]): Map<CheckedMapping, string> {
+function settleNames(
+  checked: readonly (CheckedMapping | undefined)[],
+  problems: ConfigError[],
+): Map<CheckedMapping, string> {
   const firstUse = new Map<string, string>();
   const names = new Map<CheckedMapping, string>();
   for (const m of checked) {
@@ -117,9 +119,19 @@ function overlaps(built: readonly BuiltMapping[]): ConfigError[] {
       if (x.mapping.secretName !== y.mapping.secretName) continue;
       const clash = x.listed && y.listed ? [...x.listed].find((n) => y.listed?.has(n)) : undefined;
       if (clash) {
-        problems.push(new ConfigError(y.path, `mappings "${x.mapping.name}" and "${y.mapping.name}" both write Secret "${y.mapping.secretName}" into namespace "${clash}"; give one a different secretName`));
+        problems.push(
+          new ConfigError(
+            y.path,
+            `mappings "${x.mapping.name}" and "${y.mapping.name}" both write Secret "${y.mapping.secretName}" into namespace "${clash}"; give one a different secretName`,
+          ),
+        );
       } else if (x.all && y.all) {
-        problems.push(new ConfigError(y.path, `mappings "${x.mapping.name}" and "${y.mapping.name}" both write Secret "${y.mapping.secretName}" into every namespace; give one a different secretName`));
+        problems.push(
+          new ConfigError(
+            y.path,
+            `mappings "${x.mapping.name}" and "${y.mapping.name}" both write Secret "${y.mapping.secretName}" into every namespace; give one a different secretName`,
+          ),
+        );
       }
     }
   }
@@ -137,7 +149,11 @@ interface BuiltMapping {
 function createMapping(m: CheckedMapping, name: string, options: BuildOptions, logger: Logger): BuiltMapping[] {
   const { source, selector, strategy, secretName } = m;
   if (!m.valid || !source || !selector || !strategy || !secretName) return [];
-  const context: PluginContext = { logger: logger.child({ mapping: name }), kubeConfig: options.kubeConfig, mappingName: name };
+  const context: PluginContext = {
+    logger: logger.child({ mapping: name }),
+    kubeConfig: options.kubeConfig,
+    mappingName: name,
+  };
   const mapping: Mapping = {
     name,
     secretName,
@@ -146,7 +162,8 @@ function createMapping(m: CheckedMapping, name: string, options: BuildOptions, l
     selector: selector.factory.create(selector.config, context),
     strategy: strategy.factory.create(strategy.config, context),
   };
-  const listed = selector.type === "list" ? new Set((selector.config as { namespaces: string[] }).namespaces) : undefined;
+  const listed =
+    selector.type === "list" ? new Set((selector.config as { namespaces: string[] }).namespaces) : undefined;
   return [{ mapping, listed, all: selector.type === "all", path: m.path }];
 }
 

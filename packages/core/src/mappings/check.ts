@@ -1,7 +1,12 @@
 // Checks a mapping's config field by field, recording every problem with its path; nothing is
 // created here (see build.ts).
 import type { ConflictPolicy } from "../engine/plan.js";
-import { PluginConfigError, type SelectorFactory, type SourceFactory, type StrategyFactory } from "../plugins/contracts.js";
+import {
+  PluginConfigError,
+  type SelectorFactory,
+  type SourceFactory,
+  type StrategyFactory,
+} from "../plugins/contracts.js";
 import { UnknownPluginTypeError } from "../plugins/registry.js";
 import { strategyFromShorthand } from "../strategies/index.js";
 import type { BuildOptions, Registries } from "./build.js";
@@ -57,7 +62,12 @@ function singleKey(value: unknown, path: string, what: string): [string, unknown
   if (!isPlainObject(value)) throw new ConfigError(path, `expected a map with one ${what} type`);
   const keys = Object.keys(value);
   if (keys.length !== 1) {
-    throw new ConfigError(path, keys.length === 0 ? `expected one ${what} type, found none` : `expected one ${what} type, found ${keys.length}: ${keys.join(", ")}`);
+    throw new ConfigError(
+      path,
+      keys.length === 0
+        ? `expected one ${what} type, found none`
+        : `expected one ${what} type, found ${keys.length}: ${keys.join(", ")}`,
+    );
   }
   const key = keys[0] as string;
   return [key, value[key]];
@@ -79,7 +89,12 @@ export interface CheckedMapping {
   valid: boolean;
 }
 
-function checkSource(raw: unknown, path: string, registries: Registries, problems: ConfigError[]): { type: string; factory: SourceFactory; config: unknown } | undefined {
+function checkSource(
+  raw: unknown,
+  path: string,
+  registries: Registries,
+  problems: ConfigError[],
+): { type: string; factory: SourceFactory; config: unknown } | undefined {
   const at = `${path}.source`;
   if (isSecretShorthand(raw, (type) => registries.sources.has(type))) {
     const factory = attempt(problems, at, () => registries.sources.get("secret"));
@@ -95,7 +110,12 @@ function checkSource(raw: unknown, path: string, registries: Registries, problem
 }
 
 /** `targets: [{ namespace: a }, …]`: a `list` selector, errors reported where the user wrote them. */
-function checkTargetList(entries: readonly unknown[], at: string, registries: Registries, problems: ConfigError[]): CheckedMapping["selector"] {
+function checkTargetList(
+  entries: readonly unknown[],
+  at: string,
+  registries: Registries,
+  problems: ConfigError[],
+): CheckedMapping["selector"] {
   if (entries.length === 0) {
     problems.push(new ConfigError(at, "must list at least one namespace, like [{ namespace: team-a }]"));
     return undefined;
@@ -116,7 +136,12 @@ function checkTargetList(entries: readonly unknown[], at: string, registries: Re
   return factory && config !== undefined ? { factory, config, type: "list" } : undefined;
 }
 
-function checkTargets(raw: unknown, path: string, registries: Registries, problems: ConfigError[]): CheckedMapping["selector"] {
+function checkTargets(
+  raw: unknown,
+  path: string,
+  registries: Registries,
+  problems: ConfigError[],
+): CheckedMapping["selector"] {
   const at = `${path}.targets`;
   if (Array.isArray(raw)) return checkTargetList(raw, at, registries, problems);
   const entry = attempt(problems, at, () => singleKey(raw, at, "target"));
@@ -178,7 +203,9 @@ function checkSecretName(
     return secretName;
   }
   const rule = "DNS-1123 subdomain: lowercase letters, digits, '-' and '.'";
-  problems.push(new ConfigError(`${path}.secretName`, `${JSON.stringify(secretName)} is not a valid Secret name (${rule})`));
+  problems.push(
+    new ConfigError(`${path}.secretName`, `${JSON.stringify(secretName)} is not a valid Secret name (${rule})`),
+  );
   return undefined;
 }
 
@@ -227,4 +254,3 @@ export function checkMapping(
     valid: problems.length === before,
   };
 }
-

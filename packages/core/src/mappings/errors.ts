@@ -15,7 +15,13 @@ export class ConfigError extends Error {
     problems?: readonly ConfigError[],
   ) {
     const several = problems && problems.length > 1 ? problems : undefined;
-    super(several ? `${several.length} problems:\n${several.map((p) => `  ${p.message}`).join("\n")}` : path ? `${path}: ${problem}` : problem);
+    super(
+      several
+        ? `${several.length} problems:\n${several.map((p) => `  ${p.message}`).join("\n")}`
+        : path
+          ? `${path}: ${problem}`
+          : problem,
+    );
     this.problems = several ?? [this];
   }
 
@@ -74,6 +80,9 @@ export function withUnknownKeyHint(path: string, problem: string): string {
   if (!match) return problem;
   const key = match[1] ?? /([^.[\]]+)$/.exec(path)?.[1];
   if (key === undefined) return problem;
-  const candidates = (match[2] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const candidates = (match[2] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   return `${problem}${didYouMean(key, candidates)}`;
 }

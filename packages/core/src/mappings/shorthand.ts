@@ -16,7 +16,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * recognised when the map has `name` or `namespace` and none of its keys is a registered source
  * type.
  */
-export function isSecretShorthand(source: unknown, isSourceType: (type: string) => boolean): source is Record<string, unknown> {
+export function isSecretShorthand(
+  source: unknown,
+  isSourceType: (type: string) => boolean,
+): source is Record<string, unknown> {
   if (!isPlainObject(source)) return false;
   const keys = Object.keys(source);
   return (keys.includes("name") || keys.includes("namespace")) && !keys.some(isSourceType);
@@ -27,7 +30,10 @@ export function isSecretShorthand(source: unknown, isSourceType: (type: string) 
  * Entries that are not `{ namespace: … }` are reported at `targets[i]`; the names themselves are
  * left to the `list` selector to check.
  */
-export function namespacesOfTargetList(entries: readonly unknown[], path: string): { namespaces: unknown[]; problems: ConfigError[] } {
+export function namespacesOfTargetList(
+  entries: readonly unknown[],
+  path: string,
+): { namespaces: unknown[]; problems: ConfigError[] } {
   const namespaces: unknown[] = [];
   const problems: ConfigError[] = [];
   entries.forEach((entry, i) => {
@@ -37,9 +43,13 @@ export function namespacesOfTargetList(entries: readonly unknown[], path: string
       return;
     }
     for (const key of Object.keys(entry)) {
-      if (key !== "namespace") problems.push(new ConfigError(`${at}.${key}`, `unknown field (valid: namespace)${didYouMean(key, ["namespace"])}`));
+      if (key !== "namespace")
+        problems.push(
+          new ConfigError(`${at}.${key}`, `unknown field (valid: namespace)${didYouMean(key, ["namespace"])}`),
+        );
     }
-    if (entry.namespace === undefined || entry.namespace === null) problems.push(new ConfigError(`${at}.namespace`, "is required"));
+    if (entry.namespace === undefined || entry.namespace === null)
+      problems.push(new ConfigError(`${at}.namespace`, "is required"));
     else namespaces.push(entry.namespace);
   });
   return { namespaces, problems };

@@ -90,13 +90,22 @@ export function checkScheme(url: URL, ctx: RequestContext, what: string): void {
 }
 
 /** GET with redirects followed by hand: the Authorization header never crosses to another origin. */
-export async function get(start: string, authorization: string | undefined, ctx: RequestContext): Promise<ProbeFetchResponse> {
+export async function get(
+  start: string,
+  authorization: string | undefined,
+  ctx: RequestContext,
+): Promise<ProbeFetchResponse> {
   let url = new URL(start);
   const origin = url.origin;
   for (let hop = 0; ; hop++) {
     const headers: Record<string, string> = { "user-agent": USER_AGENT, accept: "application/json" };
     if (authorization !== undefined && url.origin === origin) headers.authorization = authorization;
-    const response = await ctx.fetchImpl(url.toString(), { method: "GET", headers, signal: ctx.signal, redirect: "manual" });
+    const response = await ctx.fetchImpl(url.toString(), {
+      method: "GET",
+      headers,
+      signal: ctx.signal,
+      redirect: "manual",
+    });
     const location = response.headers.get("location");
     if (![301, 302, 303, 307, 308].includes(response.status) || location === null) return response;
     await discard(response);
@@ -111,7 +120,11 @@ export async function get(start: string, authorization: string | undefined, ctx:
 export async function postForm(url: URL, form: URLSearchParams, ctx: RequestContext): Promise<ProbeFetchResponse> {
   return ctx.fetchImpl(url.toString(), {
     method: "POST",
-    headers: { "user-agent": USER_AGENT, accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
+    headers: {
+      "user-agent": USER_AGENT,
+      accept: "application/json",
+      "content-type": "application/x-www-form-urlencoded",
+    },
     body: form.toString(),
     signal: ctx.signal,
     redirect: "manual",

@@ -23,7 +23,11 @@ export function unexpected(status: number, who: string): ProbeProblem {
 }
 
 /** A problem and status for whatever ended a probe, naming error codes and never error messages. */
-export function describeFailure(err: unknown, signal: AbortSignal, timeoutMs: number): { problem: string; status?: number } {
+export function describeFailure(
+  err: unknown,
+  signal: AbortSignal,
+  timeoutMs: number,
+): { problem: string; status?: number } {
   if (err instanceof ProbeProblem) {
     return err.status === undefined ? { problem: err.problem } : { problem: err.problem, status: err.status };
   }
@@ -34,5 +38,7 @@ export function describeFailure(err: unknown, signal: AbortSignal, timeoutMs: nu
   }
   const code = errorCode(err);
   // Messages can quote URLs and server text; the code says enough (ECONNREFUSED, CERT_HAS_EXPIRED...).
-  return { problem: code ? `request failed: ${code}` : `request failed: ${err instanceof Error ? err.name : typeof err}` };
+  return {
+    problem: code ? `request failed: ${code}` : `request failed: ${err instanceof Error ? err.name : typeof err}`,
+  };
 }

@@ -10,7 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { parseDockerConfigJson, type DockerConfigJson } from "../credentials/docker-config.js";
-import { parseChallenges, probeRegistryLogin, registryApiHost, type ProbeFetch, type ProbeResult } from "./registry-probe.js";
+import {
+  parseChallenges,
+  probeRegistryLogin,
+  registryApiHost,
+  type ProbeFetch,
+  type ProbeResult,
+} from "./registry-probe.js";
 
 const USER = "robot";
 const PASSWORD = "s3cr3t-Probe:Passw0rd"; // a colon, as passwords may have
@@ -97,12 +103,20 @@ function basicRegistry(): Handler {
   return (req, res) => {
     if (req.url !== "/v2/") return json(res, 404, { errors: [{ code: "NOT_FOUND" }] });
     if (req.headers.authorization === `Basic ${basicOf(USER, PASSWORD)}`) return json(res, 200, {});
-    json(res, 401, { errors: [{ code: "UNAUTHORIZED", detail: req.headers.authorization }] }, { "www-authenticate": 'Basic realm="test"' });
+    json(
+      res,
+      401,
+      { errors: [{ code: "UNAUTHORIZED", detail: req.headers.authorization }] },
+      { "www-authenticate": 'Basic realm="test"' },
+    );
   };
 }
 
 /** A registry with token auth, and its token server on the same port (`/token`). */
-function tokenRegistry(realm: () => string, answer: (req: IncomingMessage, body: string) => [number, unknown]): Handler {
+function tokenRegistry(
+  realm: () => string,
+  answer: (req: IncomingMessage, body: string) => [number, unknown],
+): Handler {
   return (req, res, body) => {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname === "/token") {
@@ -111,14 +125,21 @@ function tokenRegistry(realm: () => string, answer: (req: IncomingMessage, body:
     }
     if (url.pathname !== "/v2/") return json(res, 404, {});
     if (req.headers.authorization === `Bearer ${TOKEN}`) return json(res, 200, {});
-    json(res, 401, { errors: [{ code: "UNAUTHORIZED" }] }, {
-      "www-authenticate": `Bearer realm="${realm()}",service="test-registry",scope="registry:catalog:* repository:a/b:pull,push"`,
-    });
+    json(
+      res,
+      401,
+      { errors: [{ code: "UNAUTHORIZED" }] },
+      {
+        "www-authenticate": `Bearer realm="${realm()}",service="test-registry",scope="registry:catalog:* repository:a/b:pull,push"`,
+      },
+    );
   };
 }
 
 const basicTokenAnswer = (req: IncomingMessage): [number, unknown] =>
-  req.headers.authorization === `Basic ${basicOf(USER, PASSWORD)}` ? [200, { token: TOKEN, expires_in: 300 }] : [401, { details: "incorrect username or password" }];
+  req.headers.authorization === `Basic ${basicOf(USER, PASSWORD)}`
+    ? [200, { token: TOKEN, expires_in: 300 }]
+    : [401, { details: "incorrect username or password" }];
 
 describe("registryApiHost", () => {
   it.each([
@@ -150,9 +171,14 @@ describe("registryApiHost", () => {
 describe("parseChallenges", () => {
   it("reads several challenges with quoted commas and spaces", () => {
     expect(
-      parseChallenges('Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push", Basic realm="x"'),
+      parseChallenges(
+        'Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push", Basic realm="x"',
+      ),
     ).toEqual([
-      { scheme: "bearer", params: { realm: "https://auth.example/token", service: "reg", scope: "repository:a/b:pull,push" } },
+      {
+        scheme: "bearer",
+        params: { realm: "https://auth.example/token", service: "reg", scope: "repository:a/b:pull,push" },
+      },
       { scheme: "basic", params: { realm: "x" } },
     ]);
     expect(parseChallenges('Basic realm="a\\"b"')).toEqual([{ scheme: "basic", params: { realm: 'a"b' } }]);
@@ -166,7 +192,9 @@ describe("probeRegistryLogin with Basic auth", () => {
     const registry = await serve(basicRegistry());
     const result = await probe(withAuth(registry.host), { insecureHttp: true });
     expect(result).toEqual({ ok: true, results: [{ registry: registry.host, ok: true, status: 200 }] });
-    expect(registry.seen).toEqual([{ method: "GET", url: "/v2/", authorization: `Basic ${basicOf(USER, PASSWORD)}`, body: "" }]);
+    expect(registry.seen).toEqual([
+      { method: "GET", url: "/v2/", authorization: `Basic ${basicOf(USER, PASSWORD)}`, body: "" },
+    ]);
   });
 
   it("accepts username/password fields and a key spelled as a URL", async () => {
@@ -179,13 +207,19 @@ describe("probeRegistryLogin with Basic auth", () => {
   it("reports a wrong password as rejected, without the password", async () => {
     const registry = await serve(basicRegistry());
     const result = await probe(withAuth(registry.host, WRONG), { insecureHttp: true });
-    expect(result).toEqual({ ok: false, results: [{ registry: registry.host, ok: false, status: 401, problem: "credentials rejected" }] });
+    expect(result).toEqual({
+      ok: false,
+      results: [{ registry: registry.host, ok: false, status: 401, problem: "credentials rejected" }],
+    });
   });
 
   it("probes several registries and fails when any one fails", async () => {
     const good = await serve(basicRegistry());
     const bad = await serve(basicRegistry());
-    const cred = credential({ [good.host]: { auth: basicOf(USER, PASSWORD) }, [bad.host]: { auth: basicOf(USER, WRONG) } });
+    const cred = credential({
+      [good.host]: { auth: basicOf(USER, PASSWORD) },
+      [bad.host]: { auth: basicOf(USER, WRONG) },
+    });
     const result = await probe(cred, { insecureHttp: true });
     expect(result.ok).toBe(false);
     expect(result.results).toEqual([
@@ -198,7 +232,11 @@ describe("probeRegistryLogin with Basic auth", () => {
   });
 
   it("names what is wrong with a requested registry it cannot probe", async () => {
-    const cred = credential({ "registry.example": { auth: basicOf(USER, PASSWORD) }, "*.wild.example": { auth: basicOf(USER, PASSWORD) }, "empty.example": {} });
+    const cred = credential({
+      "registry.example": { auth: basicOf(USER, PASSWORD) },
+      "*.wild.example": { auth: basicOf(USER, PASSWORD) },
+      "empty.example": {},
+    });
     const fetchImpl: ProbeFetch = () => Promise.reject(new Error("no request expected"));
     const result = await probe(cred, { fetchImpl, registries: ["other.example", "*.wild.example", "empty.example"] });
     expect(result).toEqual({
@@ -206,7 +244,11 @@ describe("probeRegistryLogin with Basic auth", () => {
       results: [
         { registry: "other.example", ok: false, problem: "no entry for this registry in auths" },
         { registry: "*.wild.example", ok: false, problem: "wildcard registry key cannot be probed" },
-        { registry: "empty.example", ok: false, problem: "no credentials for this registry (no auth, username/password or token)" },
+        {
+          registry: "empty.example",
+          ok: false,
+          problem: "no credentials for this registry (no auth, username/password or token)",
+        },
       ],
     });
     expect((await probe(cred, { fetchImpl, registries: [] })).ok).toBe(false);
@@ -217,7 +259,11 @@ describe("probeRegistryLogin with Basic auth", () => {
     const broken = await serve((_req, res) => json(res, 503, { errors: [{ message: `backend said ${PASSWORD}` }] }));
     const limited = await serve((_req, res) => json(res, 429, {}));
     const forbidden = await serve((_req, res) => json(res, 403, {}));
-    const cred = credential(Object.fromEntries([notFound, broken, limited, forbidden].map((s) => [s.host, { auth: basicOf(USER, PASSWORD) }])));
+    const cred = credential(
+      Object.fromEntries(
+        [notFound, broken, limited, forbidden].map((s) => [s.host, { auth: basicOf(USER, PASSWORD) }]),
+      ),
+    );
     const result = await probe(cred, { insecureHttp: true });
     expect(result.results.map((r) => [r.status, r.problem])).toEqual([
       [404, "the registry answered HTTP 404: not a registry v2 API"],
@@ -237,7 +283,11 @@ describe("probeRegistryLogin with the Bearer token flow", () => {
     expect(result).toEqual({ ok: true, results: [{ registry: registry.host, ok: true, status: 200 }] });
     expect(registry.seen.map((s) => [s.method, s.url, s.authorization])).toEqual([
       ["GET", "/v2/", `Basic ${basicOf(USER, PASSWORD)}`],
-      ["GET", "/token?service=test-registry&scope=registry%3Acatalog%3A*&scope=repository%3Aa%2Fb%3Apull%2Cpush", `Basic ${basicOf(USER, PASSWORD)}`],
+      [
+        "GET",
+        "/token?service=test-registry&scope=registry%3Acatalog%3A*&scope=repository%3Aa%2Fb%3Apull%2Cpush",
+        `Basic ${basicOf(USER, PASSWORD)}`,
+      ],
       ["GET", "/v2/", `Bearer ${TOKEN}`],
     ]);
   });
@@ -247,26 +297,52 @@ describe("probeRegistryLogin with the Bearer token flow", () => {
     const registry = await serve(tokenRegistry(() => realm, basicTokenAnswer));
     realm = `http://${registry.host}/token`;
     const result = await probe(withAuth(registry.host, WRONG), { insecureHttp: true });
-    expect(result).toEqual({ ok: false, results: [{ registry: registry.host, ok: false, status: 401, problem: "credentials rejected" }] });
+    expect(result).toEqual({
+      ok: false,
+      results: [{ registry: registry.host, ok: false, status: 401, problem: "credentials rejected" }],
+    });
   });
 
   it("reports a token the registry does not accept as rejected, without the token", async () => {
     let realm = "";
-    const registry = await serve(tokenRegistry(() => realm, () => [200, { access_token: `${TOKEN}-other` }]));
+    const registry = await serve(
+      tokenRegistry(
+        () => realm,
+        () => [200, { access_token: `${TOKEN}-other` }],
+      ),
+    );
     realm = `http://${registry.host}/token`;
     const result = await probe(withAuth(registry.host), { insecureHttp: true });
-    expect(result.results).toEqual([{ registry: registry.host, ok: false, status: 401, problem: "credentials rejected" }]);
+    expect(result.results).toEqual([
+      { registry: registry.host, ok: false, status: 401, problem: "credentials rejected" },
+    ]);
     expect(JSON.stringify(result)).not.toContain(`${TOKEN}-other`);
   });
 
   it("names a broken token endpoint", async () => {
     let realm = "";
-    const noToken = await serve(tokenRegistry(() => realm, () => [200, { expires_in: 60 }]));
+    const noToken = await serve(
+      tokenRegistry(
+        () => realm,
+        () => [200, { expires_in: 60 }],
+      ),
+    );
     realm = `http://${noToken.host}/token`;
-    expect((await probe(withAuth(noToken.host), { insecureHttp: true })).results[0]).toMatchObject({ status: 200, problem: "the token endpoint returned no token" });
-    const failing = await serve(tokenRegistry(() => realm, () => [500, {}]));
+    expect((await probe(withAuth(noToken.host), { insecureHttp: true })).results[0]).toMatchObject({
+      status: 200,
+      problem: "the token endpoint returned no token",
+    });
+    const failing = await serve(
+      tokenRegistry(
+        () => realm,
+        () => [500, {}],
+      ),
+    );
     realm = `http://${failing.host}/token`;
-    expect((await probe(withAuth(failing.host), { insecureHttp: true })).results[0]).toMatchObject({ status: 500, problem: "the token endpoint answered HTTP 500" });
+    expect((await probe(withAuth(failing.host), { insecureHttp: true })).results[0]).toMatchObject({
+      status: 500,
+      problem: "the token endpoint answered HTTP 500",
+    });
   });
 
   it("exchanges an identity token as an OAuth refresh token (POST form)", async () => {
@@ -276,7 +352,9 @@ describe("probeRegistryLogin with the Bearer token flow", () => {
         () => realm,
         (req, body) => {
           const form = new URLSearchParams(body);
-          return req.method === "POST" && form.get("grant_type") === "refresh_token" && form.get("refresh_token") === REFRESH
+          return req.method === "POST" &&
+            form.get("grant_type") === "refresh_token" &&
+            form.get("refresh_token") === REFRESH
             ? [200, { access_token: TOKEN }]
             : [401, {}];
         },
@@ -295,12 +373,19 @@ describe("probeRegistryLogin with the Bearer token flow", () => {
     });
     expect(post?.authorization).toBeUndefined();
 
-    const wrong = await probe(credential({ [registry.host]: { identitytoken: `${REFRESH}-old` } }), { insecureHttp: true });
+    const wrong = await probe(credential({ [registry.host]: { identitytoken: `${REFRESH}-old` } }), {
+      insecureHttp: true,
+    });
     expect(wrong.results[0]).toMatchObject({ ok: false, status: 401, problem: "credentials rejected" });
   });
 
   it("sends a registry token as a bearer token directly", async () => {
-    const registry = await serve(tokenRegistry(() => "http://127.0.0.1:1/token", () => [500, {}]));
+    const registry = await serve(
+      tokenRegistry(
+        () => "http://127.0.0.1:1/token",
+        () => [500, {}],
+      ),
+    );
     const result = await probe(credential({ [registry.host]: { registrytoken: TOKEN } }), { insecureHttp: true });
     expect(result.ok).toBe(true);
     expect(registry.seen.map((s) => s.authorization)).toEqual([`Bearer ${TOKEN}`]);
@@ -361,7 +446,13 @@ describe("probeRegistryLogin redirects and failures", () => {
       urls.push(url);
       return Promise.resolve(new Response("{}", { status: 200 }));
     };
-    const result = await probe(credential({ "https://index.docker.io/v1/": { auth: basicOf(USER, PASSWORD) }, "registry.example:5000": { auth: basicOf(USER, PASSWORD) } }), { fetchImpl });
+    const result = await probe(
+      credential({
+        "https://index.docker.io/v1/": { auth: basicOf(USER, PASSWORD) },
+        "registry.example:5000": { auth: basicOf(USER, PASSWORD) },
+      }),
+      { fetchImpl },
+    );
     expect(result.ok).toBe(true);
     expect(urls).toEqual(["https://registry-1.docker.io/v2/", "https://registry.example:5000/v2/"]);
   });
@@ -381,8 +472,25 @@ describe.skipIf(!openssl)("probeRegistryLogin over https", () => {
   if (openssl) {
     execFileSync(
       "openssl",
-      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
       { stdio: "ignore" },
     );
     cert = readFileSync(join(dir, "cert.pem"), "utf8");
@@ -395,15 +503,22 @@ describe.skipIf(!openssl)("probeRegistryLogin over https", () => {
     let realm = "";
     const registry = await serveTls(tokenRegistry(() => realm, basicTokenAnswer));
     realm = `https://${registry.host}/token`;
-    expect(await probe(withAuth(registry.host), { ca: cert })).toEqual({ ok: true, results: [{ registry: registry.host, ok: true, status: 200 }] });
+    expect(await probe(withAuth(registry.host), { ca: cert })).toEqual({
+      ok: true,
+      results: [{ registry: registry.host, ok: true, status: 200 }],
+    });
     expect(await probe(withAuth(registry.host), { ca: Buffer.from(cert) })).toMatchObject({ ok: true });
-    expect((await probe(withAuth(registry.host, WRONG), { ca: cert })).results[0]?.problem).toBe("credentials rejected");
+    expect((await probe(withAuth(registry.host, WRONG), { ca: cert })).results[0]?.problem).toBe(
+      "credentials rejected",
+    );
   });
 
   it("names the TLS error code for an untrusted certificate, before sending anything", async () => {
     const registry = await serveTls(basicRegistry());
     const result = await probe(withAuth(registry.host));
-    expect(result.results).toEqual([{ registry: registry.host, ok: false, problem: "request failed: DEPTH_ZERO_SELF_SIGNED_CERT" }]);
+    expect(result.results).toEqual([
+      { registry: registry.host, ok: false, problem: "request failed: DEPTH_ZERO_SELF_SIGNED_CERT" },
+    ]);
     expect(registry.seen).toEqual([]);
   });
 

@@ -63,10 +63,15 @@ interface ProbeContext extends RequestContext {
  * Registries are probed in parallel. Never throws for a registry's failure, and nothing in the
  * result holds a password, an `auth` value or a token.
  */
-export async function probeRegistryLogin(credential: DockerConfigJson, options: RegistryProbeOptions = {}): Promise<ProbeResult> {
+export async function probeRegistryLogin(
+  credential: DockerConfigJson,
+  options: RegistryProbeOptions = {},
+): Promise<ProbeResult> {
   const auths = readAuths(credential);
   const secrets = collectSecrets(auths);
-  const client = options.fetchImpl ? { fetch: options.fetchImpl, close: () => Promise.resolve() } : undiciProbeClient(options.ca);
+  const client = options.fetchImpl
+    ? { fetch: options.fetchImpl, close: () => Promise.resolve() }
+    : undiciProbeClient(options.ca);
   const fetchImpl = client.fetch;
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   const insecureHttp = options.insecureHttp === true;

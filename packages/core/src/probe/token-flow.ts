@@ -35,7 +35,11 @@ export async function fetchToken(
   let response: ProbeFetchResponse;
   if (creds.identityToken !== undefined) {
     // An identity token is an OAuth2 refresh token: docker posts it as a form, never as Basic.
-    const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: creds.identityToken, client_id: "docker" });
+    const form = new URLSearchParams({
+      grant_type: "refresh_token",
+      refresh_token: creds.identityToken,
+      client_id: "docker",
+    });
     if (service) form.set("service", service);
     if (scopes.length > 0) form.set("scope", scopes.join(" "));
     response = await postForm(url, form, ctx);
@@ -63,6 +67,7 @@ async function readToken(response: ProbeFetchResponse): Promise<string> {
   }
   const answer = body as { token?: unknown; access_token?: unknown } | null;
   const token = answer?.token ?? answer?.access_token;
-  if (typeof token !== "string" || token === "") throw new ProbeProblem("the token endpoint returned no token", response.status);
+  if (typeof token !== "string" || token === "")
+    throw new ProbeProblem("the token endpoint returned no token", response.status);
   return token;
 }

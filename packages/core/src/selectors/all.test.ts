@@ -5,7 +5,11 @@ import { AllNamespacesSelector, allSelectorFactory } from "./all.js";
 import { EXCLUDE_ANNOTATION } from "./exclusions.js";
 
 const context: PluginContext = { logger: silentLogger, mappingName: "test" };
-const ns = (name: string, annotations: Record<string, string> = {}, labels: Record<string, string> = {}): NamespaceView => ({
+const ns = (
+  name: string,
+  annotations: Record<string, string> = {},
+  labels: Record<string, string> = {},
+): NamespaceView => ({
   name,
   labels,
   annotations,
@@ -33,7 +37,9 @@ describe("all selector factory", () => {
   });
 
   it("reads exclude", () => {
-    expect(allSelectorFactory.validate({ exclude: ["kube-system", "openshift-*"] })).toEqual({ exclude: ["kube-system", "openshift-*"] });
+    expect(allSelectorFactory.validate({ exclude: ["kube-system", "openshift-*"] })).toEqual({
+      exclude: ["kube-system", "openshift-*"],
+    });
   });
 
   it("accepts its own output again", () => {
@@ -57,7 +63,10 @@ describe("all selector factory", () => {
 });
 
 describe("AllNamespacesSelector", () => {
-  const selector = allSelectorFactory.create(allSelectorFactory.validate({ exclude: ["kube-system", "openshift-*"] }), context);
+  const selector = allSelectorFactory.create(
+    allSelectorFactory.validate({ exclude: ["kube-system", "openshift-*"] }),
+    context,
+  );
 
   it("selects every namespace not excluded", () => {
     expect(selector.matches(ns("default"))).toBe(true);
@@ -69,7 +78,9 @@ describe("AllNamespacesSelector", () => {
 
   it("never selects a namespace annotated with the titansoft exclude annotation", () => {
     expect(selector.matches(ns("team-a", { [EXCLUDE_ANNOTATION]: "true" }))).toBe(false);
-    expect(new AllNamespacesSelector({ exclude: [] }).matches(ns("team-a", { [EXCLUDE_ANNOTATION]: "true" }))).toBe(false);
+    expect(new AllNamespacesSelector({ exclude: [] }).matches(ns("team-a", { [EXCLUDE_ANNOTATION]: "true" }))).toBe(
+      false,
+    );
     expect(selector.matches(ns("team-a", { [EXCLUDE_ANNOTATION]: "false" }))).toBe(true);
   });
 

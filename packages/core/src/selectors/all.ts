@@ -1,4 +1,9 @@
-import { PluginConfigError, type NamespaceView, type SelectorFactory, type TargetSelector } from "../plugins/contracts.js";
+import {
+  PluginConfigError,
+  type NamespaceView,
+  type SelectorFactory,
+  type TargetSelector,
+} from "../plugins/contracts.js";
 import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeList } from "./exclusions.js";
 import { describeValue, isPlainObject, refuseUnknownKeys } from "./validation.js";
 
@@ -36,7 +41,10 @@ export const allSelectorFactory: SelectorFactory<AllSelectorConfig> = {
   validate(config: unknown): AllSelectorConfig {
     if (config === undefined || config === null || config === true) return { exclude: [] };
     if (!isPlainObject(config)) {
-      throw new PluginConfigError("", `expected an object like { exclude: [kube-system] } or nothing, got ${describeValue(config)}`);
+      throw new PluginConfigError(
+        "",
+        `expected an object like { exclude: [kube-system] } or nothing, got ${describeValue(config)}`,
+      );
     }
     refuseUnknownKeys(config, ["exclude"], "");
     return { exclude: readExcludeList(config["exclude"]) };

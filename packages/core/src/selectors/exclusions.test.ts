@@ -34,7 +34,11 @@ describe("hasExcludeAnnotation", () => {
 
 describe("readExcludeList", () => {
   it("accepts names and globs, and nothing", () => {
-    expect(readExcludeList(["kube-system", "openshift-*", "team-??"])).toEqual(["kube-system", "openshift-*", "team-??"]);
+    expect(readExcludeList(["kube-system", "openshift-*", "team-??"])).toEqual([
+      "kube-system",
+      "openshift-*",
+      "team-??",
+    ]);
     expect(readExcludeList(undefined)).toEqual([]);
     expect(readExcludeList(null)).toEqual([]);
     expect(readExcludeList([])).toEqual([]);

@@ -95,12 +95,19 @@ describe("compileGlob", () => {
 });
 
 describe("namespacePatternProblem", () => {
-  it.each(["kube-system", "default", "openshift-*", "*", "team-??", "*-system", "a".repeat(63), `${"a".repeat(63)}*`, `${"a".repeat(62)}?*`])(
-    "accepts %j",
-    (pattern) => {
-      expect(namespacePatternProblem(pattern)).toBeUndefined();
-    },
-  );
+  it.each([
+    "kube-system",
+    "default",
+    "openshift-*",
+    "*",
+    "team-??",
+    "*-system",
+    "a".repeat(63),
+    `${"a".repeat(63)}*`,
+    `${"a".repeat(62)}?*`,
+  ])("accepts %j", (pattern) => {
+    expect(namespacePatternProblem(pattern)).toBeUndefined();
+  });
 
   it.each([
     ["", '"" is not a valid namespace name: must not be empty'],

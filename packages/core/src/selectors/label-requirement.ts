@@ -6,14 +6,7 @@
  * and `LessThan` exist only in the string form (`a>1`, `a<1`), as in Kubernetes.
  */
 export type RequirementOperator =
-  | "Equals"
-  | "NotEquals"
-  | "In"
-  | "NotIn"
-  | "Exists"
-  | "DoesNotExist"
-  | "GreaterThan"
-  | "LessThan";
+  "Equals" | "NotEquals" | "In" | "NotIn" | "Exists" | "DoesNotExist" | "GreaterThan" | "LessThan";
 
 /** One validated condition on one label. `values` is sorted and free of duplicates. */
 export interface Requirement {

@@ -1,20 +1,7 @@
 // The lexer of the string form, with the Go lexer's character classes and symbols
 // (k8s.io/apimachinery/pkg/labels).
 
-export type TokenKind =
-  | "end"
-  | "identifier"
-  | "in"
-  | "notin"
-  | "("
-  | ")"
-  | ","
-  | "!"
-  | "="
-  | "=="
-  | "!="
-  | ">"
-  | "<";
+export type TokenKind = "end" | "identifier" | "in" | "notin" | "(" | ")" | "," | "!" | "=" | "==" | "!=" | ">" | "<";
 
 export interface Token {
   readonly kind: TokenKind;

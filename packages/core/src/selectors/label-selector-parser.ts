@@ -1,7 +1,13 @@
 // The string form (`a=b,c in (x,y),!d`), a port of Go's recursive-descent parser in
 // k8s.io/apimachinery/pkg/labels: same tokens, same quirks, same validation.
 import { labelKeyProblem, labelValueProblem } from "./k8s-names.js";
-import { LabelSelectorError, makeRequirement, parseInt64, type Requirement, type RequirementOperator } from "./label-requirement.js";
+import {
+  LabelSelectorError,
+  makeRequirement,
+  parseInt64,
+  type Requirement,
+  type RequirementOperator,
+} from "./label-requirement.js";
 import { lex, type Token, type TokenKind } from "./label-selector-lexer.js";
 import { describeValue } from "./validation.js";
 
@@ -21,7 +27,11 @@ function describeToken(token: Token): string {
 }
 
 function unexpected(token: Token, expected: string): LabelSelectorError {
-  return new LabelSelectorError("", `expected ${expected} at position ${token.pos}, found ${describeToken(token)}`, token.pos);
+  return new LabelSelectorError(
+    "",
+    `expected ${expected} at position ${token.pos}, found ${describeToken(token)}`,
+    token.pos,
+  );
 }
 
 const OPERATOR_TOKENS: Partial<Record<TokenKind, RequirementOperator>> = {
@@ -35,7 +45,12 @@ const OPERATOR_TOKENS: Partial<Record<TokenKind, RequirementOperator>> = {
 };
 
 /** Values must be valid label values, and a number for `>` and `<`. */
-function checkValues(key: string, operator: RequirementOperator, operatorToken: Token, values: readonly PositionedValue[]): void {
+function checkValues(
+  key: string,
+  operator: RequirementOperator,
+  operatorToken: Token,
+  values: readonly PositionedValue[],
+): void {
   if (operator === "GreaterThan" || operator === "LessThan") {
     // Exactly one value, by construction of #parseExactValue.
     const { value, pos } = values[0] as PositionedValue;
@@ -113,14 +128,21 @@ class Parser {
     const key = keyToken.text;
     const keyProblem = labelKeyProblem(key);
     if (keyProblem) {
-      throw new LabelSelectorError("", `invalid label key ${JSON.stringify(key)} at position ${keyToken.pos}: ${keyProblem}`, keyToken.pos);
+      throw new LabelSelectorError(
+        "",
+        `invalid label key ${JSON.stringify(key)} at position ${keyToken.pos}: ${keyProblem}`,
+        keyToken.pos,
+      );
     }
 
     const following = this.#peekKind("values");
     if (negated) {
       // Go accepts `!key` here and then fails on whatever follows; we say why.
       if (following !== "end" && following !== ",") {
-        throw unexpected(this.#peek(), `"," or end of string after "!${key}" (a does-not-exist requirement takes no operator or value)`);
+        throw unexpected(
+          this.#peek(),
+          `"," or end of string after "!${key}" (a does-not-exist requirement takes no operator or value)`,
+        );
       }
       return makeRequirement(key, "DoesNotExist", []);
     }
@@ -129,9 +151,15 @@ class Parser {
     const operatorToken = this.#next();
     const operator = OPERATOR_TOKENS[this.#kind(operatorToken, "keyAndOperator")];
     if (!operator) {
-      throw unexpected(operatorToken, `an operator (=, ==, !=, in, notin, >, <), "," or end of string after label key ${JSON.stringify(key)}`);
+      throw unexpected(
+        operatorToken,
+        `an operator (=, ==, !=, in, notin, >, <), "," or end of string after label key ${JSON.stringify(key)}`,
+      );
     }
-    const values = operator === "In" || operator === "NotIn" ? this.#parseValueSet(operatorToken) : this.#parseExactValue(operatorToken);
+    const values =
+      operator === "In" || operator === "NotIn"
+        ? this.#parseValueSet(operatorToken)
+        : this.#parseExactValue(operatorToken);
     checkValues(key, operator, operatorToken, values);
     return makeRequirement(
       key,

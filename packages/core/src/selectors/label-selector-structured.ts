@@ -41,7 +41,10 @@ export function requirementsFromStructured(input: unknown, basePath = ""): Requi
   }
   for (const key of Object.keys(input)) {
     if (key !== "matchLabels" && key !== "matchExpressions") {
-      throw new LabelSelectorError(basePath, `unknown key ${JSON.stringify(key)} (allowed: matchLabels, matchExpressions)`);
+      throw new LabelSelectorError(
+        basePath,
+        `unknown key ${JSON.stringify(key)} (allowed: matchLabels, matchExpressions)`,
+      );
     }
   }
   return [
@@ -54,7 +57,10 @@ export function requirementsFromStructured(input: unknown, basePath = ""): Requi
 function labelRequirements(matchLabels: unknown, labelsPath: string): Requirement[] {
   if (matchLabels === undefined || matchLabels === null) return [];
   if (!isPlainObject(matchLabels)) {
-    throw new LabelSelectorError(labelsPath, `must be a map of label keys to values, got ${describeValue(matchLabels)}`);
+    throw new LabelSelectorError(
+      labelsPath,
+      `must be a map of label keys to values, got ${describeValue(matchLabels)}`,
+    );
   }
   return Object.entries(matchLabels).map(([key, value]) => {
     const path = childPath(labelsPath, key);
@@ -67,9 +73,14 @@ function labelRequirements(matchLabels: unknown, labelsPath: string): Requiremen
 function expressionRequirements(matchExpressions: unknown, expressionsPath: string): Requirement[] {
   if (matchExpressions === undefined || matchExpressions === null) return [];
   if (!Array.isArray(matchExpressions)) {
-    throw new LabelSelectorError(expressionsPath, `must be a list of {key, operator, values}, got ${describeValue(matchExpressions)}`);
+    throw new LabelSelectorError(
+      expressionsPath,
+      `must be a list of {key, operator, values}, got ${describeValue(matchExpressions)}`,
+    );
   }
-  return matchExpressions.map((expression: unknown, index) => expressionToRequirement(expression, indexPath(expressionsPath, index)));
+  return matchExpressions.map((expression: unknown, index) =>
+    expressionToRequirement(expression, indexPath(expressionsPath, index)),
+  );
 }
 
 function checkKey(key: string, path: string): void {
@@ -123,7 +134,10 @@ function expressionValues(rawValues: unknown, op: StructuredOperator, valuesPath
 
 function expressionToRequirement(expression: unknown, path: string): Requirement {
   if (!isPlainObject(expression)) {
-    throw new LabelSelectorError(path, `expected an object with key, operator and values, got ${describeValue(expression)}`);
+    throw new LabelSelectorError(
+      path,
+      `expected an object with key, operator and values, got ${describeValue(expression)}`,
+    );
   }
   for (const field of Object.keys(expression)) {
     if (field !== "key" && field !== "operator" && field !== "values") {

@@ -31,7 +31,11 @@ function structuredError(input: unknown): LabelSelectorError {
   throw new Error(`expected ${JSON.stringify(input)} to be refused`);
 }
 
-const req = (key: string, operator: Requirement["operator"], values: string[] = []): Requirement => ({ key, operator, values });
+const req = (key: string, operator: Requirement["operator"], values: string[] = []): Requirement => ({
+  key,
+  operator,
+  values,
+});
 
 describe("parseLabelSelector: operators", () => {
   it.each<[string, Requirement]>([
@@ -59,9 +63,13 @@ describe("parseLabelSelector: operators", () => {
   });
 
   it("tolerates spaces, tabs and newlines around every token", () => {
-    const spaced = compileLabelSelector(" \t env \n= prod ,\r\n tier  in  (  web ,  api  ) , ! legacy , x  !=  y , z notin(a) ");
+    const spaced = compileLabelSelector(
+      " \t env \n= prod ,\r\n tier  in  (  web ,  api  ) , ! legacy , x  !=  y , z notin(a) ",
+    );
     expect(spaced.toString()).toBe("env=prod,!legacy,tier in (api,web),x!=y,z notin (a)");
-    expect(compileLabelSelector("a==b").toString()).toBe(compileLabelSelector("a = = b".replace("= =", "==")).toString());
+    expect(compileLabelSelector("a==b").toString()).toBe(
+      compileLabelSelector("a = = b".replace("= =", "==")).toString(),
+    );
   });
 
   it("does not take other whitespace as a separator", () => {
@@ -115,7 +123,6 @@ describe("parseLabelSelector: Kubernetes quirks kept on purpose", () => {
     expect(parseLabelSelector(input)).toEqual([expected]);
   });
 
-
   it("keeps an empty value before the next requirement", () => {
     expect(parseLabelSelector("a=,b")).toEqual([req("a", "Equals", [""]), req("b", "Exists")]);
   });
@@ -129,7 +136,11 @@ describe("parseLabelSelector: errors name the problem and the position", () => {
     ["a,", 2, 'expected a label key or "!" after "," at position 2, found end of string'],
     ["a=b,", 4, 'expected a label key or "!" after "," at position 4, found end of string'],
     ["a,,b", 2, 'expected a label key or "!" after "," at position 2, found ","'],
-    ["a b", 2, 'expected an operator (=, ==, !=, in, notin, >, <), "," or end of string after label key "a" at position 2, found "b"'],
+    [
+      "a b",
+      2,
+      'expected an operator (=, ==, !=, in, notin, >, <), "," or end of string after label key "a" at position 2, found "b"',
+    ],
     ["Bad Key!", 4, 'after label key "Bad" at position 4, found "Key"'],
     ["a (b)", 2, 'after label key "a" at position 2, found "("'],
     ["a!b", 1, 'after label key "a" at position 1, found "!"'],
@@ -146,7 +157,11 @@ describe("parseLabelSelector: errors name the problem and the position", () => {
     ["a!=)", 3, 'expected a value after "!=" at position 3, found ")"'],
     ["!", 1, "expected a label key at position 1, found end of string"],
     ["!!a", 1, 'expected a label key at position 1, found "!"'],
-    ["!a=b", 2, 'expected "," or end of string after "!a" (a does-not-exist requirement takes no operator or value) at position 2, found "="'],
+    [
+      "!a=b",
+      2,
+      'expected "," or end of string after "!a" (a does-not-exist requirement takes no operator or value) at position 2, found "="',
+    ],
     ["!a in (x)", 3, 'after "!a" (a does-not-exist requirement takes no operator or value) at position 3, found "in"'],
     ["a>b", 2, 'value "b" for label key "a" at position 2 must be an integer for the ">" operator'],
     ["a<", 2, 'value "" for label key "a" at position 2 must be an integer for the "<" operator'],
@@ -179,7 +194,11 @@ describe("parseLabelSelector: errors name the problem and the position", () => {
   });
 
   it.each<[string, number, string]>([
-    ["a=b-", 2, 'invalid label value "b-" for key "a" at position 2: must be empty or consist of alphanumeric characters'],
+    [
+      "a=b-",
+      2,
+      'invalid label value "b-" for key "a" at position 2: must be empty or consist of alphanumeric characters',
+    ],
     ["a in (ok, -bad)", 10, 'invalid label value "-bad" for key "a" at position 10'],
     ["a notin (x/y)", 9, 'invalid label value "x/y" for key "a" at position 9'],
     [`a!=${"v".repeat(64)}`, 3, "must be at most 63 characters (got 64)"],
@@ -197,7 +216,9 @@ describe("parseLabelSelector: errors name the problem and the position", () => {
   });
 
   it("refuses non-string input at runtime", () => {
-    expect(() => parseLabelSelector(42 as unknown as string)).toThrow("expected a label selector string, got the number 42");
+    expect(() => parseLabelSelector(42 as unknown as string)).toThrow(
+      "expected a label selector string, got the number 42",
+    );
   });
 });
 
@@ -280,7 +301,9 @@ describe("structured selectors", () => {
         { key: "legacy", operator: "DoesNotExist", values: [] },
       ],
     });
-    expect(selector.toString()).toBe("app.kubernetes.io/part-of=shop,env in (prod,staging),!legacy,owner,team=a,tier notin (db)");
+    expect(selector.toString()).toBe(
+      "app.kubernetes.io/part-of=shop,env in (prod,staging),!legacy,owner,team=a,tier notin (db)",
+    );
     const labels = { team: "a", "app.kubernetes.io/part-of": "shop", env: "prod", owner: "me" };
     expect(selector.matches(labels)).toBe(true);
     expect(selector.matches({ ...labels, legacy: "yes" })).toBe(false);
@@ -303,9 +326,11 @@ describe("structured selectors", () => {
   });
 
   it("dedups and sorts values, and allows the empty value", () => {
-    expect(compileLabelSelector({ matchExpressions: [{ key: "a", operator: "In", values: ["y", "x", "x", ""] }] }).toString()).toBe(
-      "a in (,x,y)",
-    );
+    expect(
+      compileLabelSelector({
+        matchExpressions: [{ key: "a", operator: "In", values: ["y", "x", "x", ""] }],
+      }).toString(),
+    ).toBe("a in (,x,y)");
     expect(compileLabelSelector({ matchLabels: { a: "" } }).toString()).toBe("a=");
   });
 
@@ -316,36 +341,161 @@ describe("structured selectors", () => {
   });
 
   it.each<[string, unknown, string, string]>([
-    ["a string where an object belongs", 42, "", "expected a label selector object with matchLabels and/or matchExpressions, got the number 42"],
+    [
+      "a string where an object belongs",
+      42,
+      "",
+      "expected a label selector object with matchLabels and/or matchExpressions, got the number 42",
+    ],
     ["a list", [], "", "got a list"],
     ["null", null, "", "got null"],
     ["an unknown key", { matchLabel: {} }, "", 'unknown key "matchLabel" (allowed: matchLabels, matchExpressions)'],
-    ["matchLabels as a list", { matchLabels: ["a"] }, "matchLabels", "must be a map of label keys to values, got a list"],
-    ["a bad matchLabels key", { matchLabels: { "Bad Key!": "x" } }, 'matchLabels["Bad Key!"]', 'invalid label key "Bad Key!": name part must consist'],
+    [
+      "matchLabels as a list",
+      { matchLabels: ["a"] },
+      "matchLabels",
+      "must be a map of label keys to values, got a list",
+    ],
+    [
+      "a bad matchLabels key",
+      { matchLabels: { "Bad Key!": "x" } },
+      'matchLabels["Bad Key!"]',
+      'invalid label key "Bad Key!": name part must consist',
+    ],
     ["a bad prefixed key", { matchLabels: { "a/b/c": "x" } }, 'matchLabels["a/b/c"]', "may contain at most one '/'"],
-    ["a 64-char key", { matchLabels: { ["k".repeat(64)]: "x" } }, `matchLabels.${"k".repeat(64)}`, "name part must be at most 63 characters (got 64)"],
-    ["a bad matchLabels value", { matchLabels: { app: "a b" } }, "matchLabels.app", 'invalid label value "a b": must be empty or consist'],
-    ["a 64-char value", { matchLabels: { app: "v".repeat(64) } }, "matchLabels.app", "must be at most 63 characters (got 64)"],
-    ["a numeric value", { matchLabels: { tier: 1 } }, "matchLabels.tier", "must be a string, got the number 1 (quote it in YAML)"],
-    ["a boolean value", { matchLabels: { on: true } }, "matchLabels.on", "must be a string, got the boolean true (quote it in YAML)"],
-    ["matchExpressions as an object", { matchExpressions: {} }, "matchExpressions", "must be a list of {key, operator, values}, got an object"],
-    ["an expression that is a string", { matchExpressions: ["a=b"] }, "matchExpressions[0]", 'expected an object with key, operator and values, got the string "a=b"'],
-    ["an unknown expression field", { matchExpressions: [{ key: "a", operator: "Exists", value: ["x"] }] }, "matchExpressions[0]", 'unknown key "value" (allowed: key, operator, values)'],
+    [
+      "a 64-char key",
+      { matchLabels: { ["k".repeat(64)]: "x" } },
+      `matchLabels.${"k".repeat(64)}`,
+      "name part must be at most 63 characters (got 64)",
+    ],
+    [
+      "a bad matchLabels value",
+      { matchLabels: { app: "a b" } },
+      "matchLabels.app",
+      'invalid label value "a b": must be empty or consist',
+    ],
+    [
+      "a 64-char value",
+      { matchLabels: { app: "v".repeat(64) } },
+      "matchLabels.app",
+      "must be at most 63 characters (got 64)",
+    ],
+    [
+      "a numeric value",
+      { matchLabels: { tier: 1 } },
+      "matchLabels.tier",
+      "must be a string, got the number 1 (quote it in YAML)",
+    ],
+    [
+      "a boolean value",
+      { matchLabels: { on: true } },
+      "matchLabels.on",
+      "must be a string, got the boolean true (quote it in YAML)",
+    ],
+    [
+      "matchExpressions as an object",
+      { matchExpressions: {} },
+      "matchExpressions",
+      "must be a list of {key, operator, values}, got an object",
+    ],
+    [
+      "an expression that is a string",
+      { matchExpressions: ["a=b"] },
+      "matchExpressions[0]",
+      'expected an object with key, operator and values, got the string "a=b"',
+    ],
+    [
+      "an unknown expression field",
+      { matchExpressions: [{ key: "a", operator: "Exists", value: ["x"] }] },
+      "matchExpressions[0]",
+      'unknown key "value" (allowed: key, operator, values)',
+    ],
     ["a missing key", { matchExpressions: [{ operator: "Exists" }] }, "matchExpressions[0].key", "is required"],
-    ["a numeric key", { matchExpressions: [{ key: 5, operator: "Exists" }] }, "matchExpressions[0].key", "must be a string, got the number 5"],
-    ["a bad key", { matchExpressions: [{ key: "-a", operator: "Exists" }] }, "matchExpressions[0].key", 'invalid label key "-a"'],
+    [
+      "a numeric key",
+      { matchExpressions: [{ key: 5, operator: "Exists" }] },
+      "matchExpressions[0].key",
+      "must be a string, got the number 5",
+    ],
+    [
+      "a bad key",
+      { matchExpressions: [{ key: "-a", operator: "Exists" }] },
+      "matchExpressions[0].key",
+      'invalid label key "-a"',
+    ],
     ["a missing operator", { matchExpressions: [{ key: "a" }] }, "matchExpressions[0].operator", "is required"],
-    ["a lower-case operator", { matchExpressions: [{ key: "a", operator: "in", values: ["x"] }] }, "matchExpressions[0].operator", 'unknown operator "in"; expected one of In, NotIn, Exists, DoesNotExist; operators are case-sensitive, did you mean "In"?'],
-    ["the Gt operator", { matchExpressions: [{ key: "a", operator: "Gt", values: ["1"] }] }, "matchExpressions[0].operator", 'unknown operator "Gt"'],
-    ["the = operator", { matchExpressions: [{ key: "a", operator: "=", values: ["1"] }] }, "matchExpressions[0].operator", 'unknown operator "="'],
-    ["In without values", { matchExpressions: [{ key: "a", operator: "In" }] }, "matchExpressions[0].values", "must be a non-empty list when operator is In"],
-    ["NotIn with []", { matchExpressions: [{ key: "a", operator: "NotIn", values: [] }] }, "matchExpressions[0].values", "must be a non-empty list when operator is NotIn"],
-    ["Exists with values", { matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] }, "matchExpressions[0].values", "must be empty or absent when operator is Exists"],
-    ["DoesNotExist with values", { matchExpressions: [{ key: "a", operator: "DoesNotExist", values: ["x"] }] }, "matchExpressions[0].values", "must be empty or absent when operator is DoesNotExist"],
-    ["values as a string", { matchExpressions: [{ key: "a", operator: "In", values: "x" }] }, "matchExpressions[0].values", 'must be a list of strings, got the string "x"'],
-    ["a bad value", { matchExpressions: [{ key: "a", operator: "In", values: ["ok", "no way"] }] }, "matchExpressions[0].values[1]", 'invalid label value "no way"'],
-    ["a numeric value in a list", { matchExpressions: [{ key: "a", operator: "In", values: [1] }] }, "matchExpressions[0].values[0]", "quote it in YAML"],
-    ["an error in the second expression", { matchExpressions: [{ key: "a", operator: "Exists" }, { key: "b", operator: "Nope" }] }, "matchExpressions[1].operator", 'unknown operator "Nope"'],
+    [
+      "a lower-case operator",
+      { matchExpressions: [{ key: "a", operator: "in", values: ["x"] }] },
+      "matchExpressions[0].operator",
+      'unknown operator "in"; expected one of In, NotIn, Exists, DoesNotExist; operators are case-sensitive, did you mean "In"?',
+    ],
+    [
+      "the Gt operator",
+      { matchExpressions: [{ key: "a", operator: "Gt", values: ["1"] }] },
+      "matchExpressions[0].operator",
+      'unknown operator "Gt"',
+    ],
+    [
+      "the = operator",
+      { matchExpressions: [{ key: "a", operator: "=", values: ["1"] }] },
+      "matchExpressions[0].operator",
+      'unknown operator "="',
+    ],
+    [
+      "In without values",
+      { matchExpressions: [{ key: "a", operator: "In" }] },
+      "matchExpressions[0].values",
+      "must be a non-empty list when operator is In",
+    ],
+    [
+      "NotIn with []",
+      { matchExpressions: [{ key: "a", operator: "NotIn", values: [] }] },
+      "matchExpressions[0].values",
+      "must be a non-empty list when operator is NotIn",
+    ],
+    [
+      "Exists with values",
+      { matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] },
+      "matchExpressions[0].values",
+      "must be empty or absent when operator is Exists",
+    ],
+    [
+      "DoesNotExist with values",
+      { matchExpressions: [{ key: "a", operator: "DoesNotExist", values: ["x"] }] },
+      "matchExpressions[0].values",
+      "must be empty or absent when operator is DoesNotExist",
+    ],
+    [
+      "values as a string",
+      { matchExpressions: [{ key: "a", operator: "In", values: "x" }] },
+      "matchExpressions[0].values",
+      'must be a list of strings, got the string "x"',
+    ],
+    [
+      "a bad value",
+      { matchExpressions: [{ key: "a", operator: "In", values: ["ok", "no way"] }] },
+      "matchExpressions[0].values[1]",
+      'invalid label value "no way"',
+    ],
+    [
+      "a numeric value in a list",
+      { matchExpressions: [{ key: "a", operator: "In", values: [1] }] },
+      "matchExpressions[0].values[0]",
+      "quote it in YAML",
+    ],
+    [
+      "an error in the second expression",
+      {
+        matchExpressions: [
+          { key: "a", operator: "Exists" },
+          { key: "b", operator: "Nope" },
+        ],
+      },
+      "matchExpressions[1].operator",
+      'unknown operator "Nope"',
+    ],
   ])("refuses %s", (_name, input, path, problem) => {
     const error = structuredError(input);
     expect(error.path).toBe(path);

@@ -9,7 +9,6 @@ import { compareStrings, formatRequirement, requirementMatches, type Requirement
 import { parseLabelSelector } from "./label-selector-parser.js";
 import { requirementsFromStructured, type StructuredSelector } from "./label-selector-structured.js";
 
-
 export {
   LabelSelectorError,
   formatRequirement,
@@ -51,7 +50,9 @@ class CompiledSelector implements CompiledLabelSelector {
     // key always print the same way; identical requirements collapse since AND is idempotent.
     const byText = new Map<string, Requirement>();
     for (const requirement of requirements) byText.set(formatRequirement(requirement), requirement);
-    const sorted = [...byText].sort(([textA, a], [textB, b]) => compareStrings(a.key, b.key) || compareStrings(textA, textB));
+    const sorted = [...byText].sort(
+      ([textA, a], [textB, b]) => compareStrings(a.key, b.key) || compareStrings(textA, textB),
+    );
     this.requirements = Object.freeze(sorted.map(([, requirement]) => requirement));
     this.isEmpty = sorted.length === 0;
     this.#text = sorted.map(([text]) => text).join(",");

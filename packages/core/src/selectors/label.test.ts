@@ -6,7 +6,11 @@ import { LabelNamespaceSelector, labelSelectorFactory } from "./label.js";
 import { LabelSelectorError } from "./label-selector.js";
 
 const context: PluginContext = { logger: silentLogger, mappingName: "test" };
-const ns = (name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): NamespaceView => ({
+const ns = (
+  name: string,
+  labels: Record<string, string> = {},
+  annotations: Record<string, string> = {},
+): NamespaceView => ({
   name,
   labels,
   annotations,
@@ -30,7 +34,11 @@ describe("label selector factory: config forms", () => {
   });
 
   it.each<[string, unknown, string]>([
-    ["the structured form", { matchLabels: { env: "prod" }, matchExpressions: [{ key: "team", operator: "In", values: ["b", "a"] }] }, "env=prod,team in (a,b)"],
+    [
+      "the structured form",
+      { matchLabels: { env: "prod" }, matchExpressions: [{ key: "team", operator: "In", values: ["b", "a"] }] },
+      "env=prod,team in (a,b)",
+    ],
     ["the string form", { selector: "team in (b,a), env==prod" }, "env=prod,team in (a,b)"],
     ["the structured form under selector", { selector: { matchLabels: { env: "prod" } } }, "env=prod"],
     ["a bare string", "env=prod", "env=prod"],
@@ -42,29 +50,62 @@ describe("label selector factory: config forms", () => {
   });
 
   it("reads exclude next to either form", () => {
-    expect(labelSelectorFactory.validate({ selector: "env=prod", exclude: ["kube-*"] })).toEqual({ selector: "env=prod", exclude: ["kube-*"] });
-    expect(labelSelectorFactory.validate({ matchLabels: { env: "prod" }, exclude: ["a"] })).toEqual({ selector: "env=prod", exclude: ["a"] });
+    expect(labelSelectorFactory.validate({ selector: "env=prod", exclude: ["kube-*"] })).toEqual({
+      selector: "env=prod",
+      exclude: ["kube-*"],
+    });
+    expect(labelSelectorFactory.validate({ matchLabels: { env: "prod" }, exclude: ["a"] })).toEqual({
+      selector: "env=prod",
+      exclude: ["a"],
+    });
   });
 
   it("accepts its own output again", () => {
-    const config = labelSelectorFactory.validate({ matchExpressions: [{ key: "a", operator: "In", values: ["", "x"] }], exclude: ["b-*"] });
+    const config = labelSelectorFactory.validate({
+      matchExpressions: [{ key: "a", operator: "In", values: ["", "x"] }],
+      exclude: ["b-*"],
+    });
     expect(labelSelectorFactory.validate(config)).toEqual(config);
   });
 
   it.each<[unknown, string, string]>([
-    [undefined, "", "expected a label selector: { matchLabels: {...}, matchExpressions: [...] } or { selector: \"key=value\" }, got nothing"],
+    [
+      undefined,
+      "",
+      'expected a label selector: { matchLabels: {...}, matchExpressions: [...] } or { selector: "key=value" }, got nothing',
+    ],
     [null, "", "got null"],
     [true, "", "got the boolean true"],
     [["env=prod"], "", "got a list"],
-    [{ matchLabel: { a: "b" } }, "", 'unknown key "matchLabel" (allowed: selector, matchLabels, matchExpressions, exclude)'],
+    [
+      { matchLabel: { a: "b" } },
+      "",
+      'unknown key "matchLabel" (allowed: selector, matchLabels, matchExpressions, exclude)',
+    ],
     [{ selector: "a=b", matchLabels: { a: "b" } }, "selector", "use either selector or matchLabels, not both"],
-    [{ selector: "a=b", matchLabels: {}, matchExpressions: [] }, "selector", "use either selector or matchLabels/matchExpressions, not both"],
-    [{ selector: 5 }, "selector", "expected a label selector string (e.g. \"env=prod\") or an object with matchLabels/matchExpressions, got the number 5"],
+    [
+      { selector: "a=b", matchLabels: {}, matchExpressions: [] },
+      "selector",
+      "use either selector or matchLabels/matchExpressions, not both",
+    ],
+    [
+      { selector: 5 },
+      "selector",
+      'expected a label selector string (e.g. "env=prod") or an object with matchLabels/matchExpressions, got the number 5',
+    ],
     [{ selector: "env in (a" }, "selector", 'expected "," or ")" at position 9, found end of string'],
     [{ selector: "Bad_=x" }, "selector", 'invalid label key "Bad_" at position 0'],
     ["a b", "", 'at position 2, found "b"'],
-    [{ selector: { matchExpressions: [{ key: "a", operator: "in", values: ["x"] }] } }, "selector.matchExpressions[0].operator", 'unknown operator "in"'],
-    [{ matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] }, "matchExpressions[0].values", "must be empty or absent when operator is Exists"],
+    [
+      { selector: { matchExpressions: [{ key: "a", operator: "in", values: ["x"] }] } },
+      "selector.matchExpressions[0].operator",
+      'unknown operator "in"',
+    ],
+    [
+      { matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] },
+      "matchExpressions[0].values",
+      "must be empty or absent when operator is Exists",
+    ],
     [{ matchLabels: { "example.com/team": "a b" } }, 'matchLabels["example.com/team"]', 'invalid label value "a b"'],
     [{ selector: "a", exclude: ["ok", "Not-Ok"] }, "exclude[1]", '"Not-Ok" is not a valid namespace name'],
   ])("refuses %j", (config, path, problem) => {
@@ -82,7 +123,10 @@ describe("LabelNamespaceSelector", () => {
   };
 
   it("selects namespaces by label", () => {
-    const selector = create({ matchLabels: { "imagepullsecret/enabled": "true" }, matchExpressions: [{ key: "tier", operator: "NotIn", values: ["sandbox"] }] });
+    const selector = create({
+      matchLabels: { "imagepullsecret/enabled": "true" },
+      matchExpressions: [{ key: "tier", operator: "NotIn", values: ["sandbox"] }],
+    });
     expect(selector.matches(ns("a", { "imagepullsecret/enabled": "true" }))).toBe(true);
     expect(selector.matches(ns("b", { "imagepullsecret/enabled": "true", tier: "sandbox" }))).toBe(false);
     expect(selector.matches(ns("c", { "imagepullsecret/enabled": "false" }))).toBe(false);

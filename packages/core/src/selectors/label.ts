@@ -1,4 +1,9 @@
-import { PluginConfigError, type NamespaceView, type SelectorFactory, type TargetSelector } from "../plugins/contracts.js";
+import {
+  PluginConfigError,
+  type NamespaceView,
+  type SelectorFactory,
+  type TargetSelector,
+} from "../plugins/contracts.js";
 import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeList } from "./exclusions.js";
 import { type CompiledLabelSelector, compileLabelSelector } from "./label-selector.js";
 import { readLabelSelector, readSelectorFromConfigObject } from "./selector-config.js";
@@ -31,7 +36,9 @@ export class LabelNamespaceSelector implements TargetSelector {
     this.#selector = compileLabelSelector(config.selector);
     this.#exclusions = new NamespaceExclusions(config.exclude);
     this.labelSelector = this.#selector.toString();
-    const what = this.#selector.isEmpty ? "all namespaces" : `namespaces matching ${JSON.stringify(this.labelSelector)}`;
+    const what = this.#selector.isEmpty
+      ? "all namespaces"
+      : `namespaces matching ${JSON.stringify(this.labelSelector)}`;
     this.description = `${what}${this.#exclusions.describeSuffix()}`;
   }
 

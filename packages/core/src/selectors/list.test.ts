@@ -5,7 +5,12 @@ import { EXCLUDE_ANNOTATION } from "./exclusions.js";
 import { NamespaceListSelector, listSelectorFactory } from "./list.js";
 
 const context: PluginContext = { logger: silentLogger, mappingName: "test" };
-const ns = (name: string, annotations: Record<string, string> = {}): NamespaceView => ({ name, labels: {}, annotations, phase: "Active" });
+const ns = (name: string, annotations: Record<string, string> = {}): NamespaceView => ({
+  name,
+  labels: {},
+  annotations,
+  phase: "Active",
+});
 
 function configError(config: unknown): PluginConfigError {
   try {
@@ -44,7 +49,11 @@ describe("list selector factory", () => {
     [{ namespaces: "team-a" }, "namespaces", 'must be a list of strings, got the string "team-a"'],
     [{ namespace: ["a"] }, "", 'unknown key "namespace" (allowed: namespaces)'],
     [{ namespaces: ["a"], exclude: ["b"] }, "", 'unknown key "exclude" (allowed: namespaces)'],
-    [{ namespaces: ["a", "Team-B"] }, "namespaces[1]", '"Team-B" is not a valid namespace name: must consist of lower case alphanumeric characters'],
+    [
+      { namespaces: ["a", "Team-B"] },
+      "namespaces[1]",
+      '"Team-B" is not a valid namespace name: must consist of lower case alphanumeric characters',
+    ],
     [{ namespaces: ["a", "b", "a.b"] }, "namespaces[2]", '"a.b" is not a valid namespace name'],
     [{ namespaces: ["a".repeat(64)] }, "namespaces[0]", "must be at most 63 characters (got 64)"],
     [{ namespaces: [""] }, "namespaces[0]", "must not be empty"],
@@ -60,7 +69,10 @@ describe("list selector factory", () => {
 });
 
 describe("NamespaceListSelector", () => {
-  const selector = listSelectorFactory.create(listSelectorFactory.validate({ namespaces: ["team-a", "team-b"] }), context) as NamespaceListSelector;
+  const selector = listSelectorFactory.create(
+    listSelectorFactory.validate({ namespaces: ["team-a", "team-b"] }),
+    context,
+  ) as NamespaceListSelector;
 
   it("is a NamespaceListSelector", () => {
     expect(selector).toBeInstanceOf(NamespaceListSelector);

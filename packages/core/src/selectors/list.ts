@@ -1,4 +1,9 @@
-import { PluginConfigError, type NamespaceView, type SelectorFactory, type TargetSelector } from "../plugins/contracts.js";
+import {
+  PluginConfigError,
+  type NamespaceView,
+  type SelectorFactory,
+  type TargetSelector,
+} from "../plugins/contracts.js";
 import { hasWildcards } from "./glob.js";
 import { dns1123LabelProblem } from "./k8s-names.js";
 import { describeValue, isPlainObject, readStringList, refuseUnknownKeys } from "./validation.js";
@@ -43,7 +48,10 @@ export const listSelectorFactory: SelectorFactory<ListSelectorConfig> = {
   summary: "exactly the namespaces named in `namespaces`",
   validate(config: unknown): ListSelectorConfig {
     if (!isPlainObject(config)) {
-      throw new PluginConfigError("", `expected an object like { namespaces: [team-a, team-b] }, got ${describeValue(config)}`);
+      throw new PluginConfigError(
+        "",
+        `expected an object like { namespaces: [team-a, team-b] }, got ${describeValue(config)}`,
+      );
     }
     refuseUnknownKeys(config, ["namespaces"], "");
     if (config["namespaces"] === undefined || config["namespaces"] === null) {

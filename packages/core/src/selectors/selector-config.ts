@@ -31,7 +31,10 @@ export function readLabelSelector(value: unknown, path: string): CompiledLabelSe
  * the structured fields `matchLabels`/`matchExpressions` inline, next to `extraKeys` the caller
  * handles itself. Having neither means the empty selector, which matches everything.
  */
-export function readSelectorFromConfigObject(config: Record<string, unknown>, extraKeys: readonly string[]): CompiledLabelSelector {
+export function readSelectorFromConfigObject(
+  config: Record<string, unknown>,
+  extraKeys: readonly string[],
+): CompiledLabelSelector {
   refuseUnknownKeys(config, ["selector", ...STRUCTURED_KEYS, ...extraKeys], "");
   const structured: Record<string, unknown> = {};
   for (const key of STRUCTURED_KEYS) if (Object.hasOwn(config, key)) structured[key] = config[key];

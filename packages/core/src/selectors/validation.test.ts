@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { PluginConfigError } from "../plugins/contracts.js";
-import { childPath, describeValue, indexPath, isPlainObject, joinPath, readStringList, validateNoConfig } from "./validation.js";
+import {
+  childPath,
+  describeValue,
+  indexPath,
+  isPlainObject,
+  joinPath,
+  readStringList,
+  validateNoConfig,
+} from "./validation.js";
 
 describe("config validation helpers", () => {
   it("recognises plain objects only", () => {

@@ -68,7 +68,8 @@ export function refuseUnknownKeys(object: Record<string, unknown>, allowed: read
  * the message says to quote them: it is the usual cause.
  */
 export function notAStringProblem(value: unknown): string {
-  const quoteHint = typeof value === "number" || typeof value === "boolean" || value === null ? " (quote it in YAML)" : "";
+  const quoteHint =
+    typeof value === "number" || typeof value === "boolean" || value === null ? " (quote it in YAML)" : "";
   return `must be a string, got ${describeValue(value)}${quoteHint}`;
 }
 

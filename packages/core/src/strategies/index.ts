@@ -11,7 +11,12 @@ export {
   defaultStrategyFactory,
   type DefaultStrategyConfig,
 } from "./default.js";
-export { NamedServiceAccountsStrategy, namedStrategyFactory, readServiceAccountNames, type NamedStrategyConfig } from "./named.js";
+export {
+  NamedServiceAccountsStrategy,
+  namedStrategyFactory,
+  readServiceAccountNames,
+  type NamedStrategyConfig,
+} from "./named.js";
 export {
   LabelSelectorStrategy,
   selectorStrategyFactory,

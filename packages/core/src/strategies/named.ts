@@ -1,4 +1,9 @@
-import { PluginConfigError, type PatchStrategy, type ServiceAccountView, type StrategyFactory } from "../plugins/contracts.js";
+import {
+  PluginConfigError,
+  type PatchStrategy,
+  type ServiceAccountView,
+  type StrategyFactory,
+} from "../plugins/contracts.js";
 import { dns1123SubdomainProblem } from "../selectors/k8s-names.js";
 import { describeValue, isPlainObject, readStringList, refuseUnknownKeys } from "../selectors/validation.js";
 
@@ -48,7 +53,10 @@ export const namedStrategyFactory: StrategyFactory<NamedStrategyConfig> = {
   summary: "the ServiceAccounts listed in `names`",
   validate(config: unknown): NamedStrategyConfig {
     if (!isPlainObject(config)) {
-      throw new PluginConfigError("", `expected an object like { names: [default, builder] }, got ${describeValue(config)}`);
+      throw new PluginConfigError(
+        "",
+        `expected an object like { names: [default, builder] }, got ${describeValue(config)}`,
+      );
     }
     refuseUnknownKeys(config, ["names"], "");
     if (config["names"] === undefined || config["names"] === null) throw new PluginConfigError("names", "is required");

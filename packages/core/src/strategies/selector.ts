@@ -1,4 +1,9 @@
-import { PluginConfigError, type PatchStrategy, type ServiceAccountView, type StrategyFactory } from "../plugins/contracts.js";
+import {
+  PluginConfigError,
+  type PatchStrategy,
+  type ServiceAccountView,
+  type StrategyFactory,
+} from "../plugins/contracts.js";
 import { type CompiledLabelSelector, compileLabelSelector } from "../selectors/label-selector.js";
 import { readLabelSelector, readSelectorFromConfigObject } from "../selectors/selector-config.js";
 import { describeValue, isPlainObject } from "../selectors/validation.js";

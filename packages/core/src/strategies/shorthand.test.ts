@@ -41,7 +41,11 @@ describe("strategyFromShorthand", () => {
   });
 
   it.each<[unknown, string, string]>([
-    ["everything", "", 'unknown strategy "everything"; expected "default", "all", a list of ServiceAccount names, or { selector: ... }'],
+    [
+      "everything",
+      "",
+      'unknown strategy "everything"; expected "default", "all", a list of ServiceAccount names, or { selector: ... }',
+    ],
     ["Default", "", 'unknown strategy "Default"; did you mean "default"?'],
     [" all ", "", 'did you mean "all"?'],
     ["", "", 'unknown strategy ""'],
@@ -55,7 +59,11 @@ describe("strategyFromShorthand", () => {
     [{ selector: "a=b", type: "x" }, "", 'unknown key "type" in strategy shorthand'],
     [{ selector: 3 }, "selector", "expected a label selector string"],
     [{ selector: "app in (a" }, "selector", 'expected "," or ")" at position 9, found end of string'],
-    [{ selector: { matchExpressions: [{ key: "a", operator: "Equals", values: ["x"] }] } }, "selector.matchExpressions[0].operator", 'unknown operator "Equals"'],
+    [
+      { selector: { matchExpressions: [{ key: "a", operator: "Equals", values: ["x"] }] } },
+      "selector.matchExpressions[0].operator",
+      'unknown operator "Equals"',
+    ],
     [undefined, "", "got nothing"],
     [null, "", "got null"],
     [true, "", "got the boolean true"],

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { PluginConfigError, type NamespaceView, type PluginContext, type ServiceAccountView, type StrategyFactory } from "../plugins/contracts.js";
+import {
+  PluginConfigError,
+  type NamespaceView,
+  type PluginContext,
+  type ServiceAccountView,
+  type StrategyFactory,
+} from "../plugins/contracts.js";
 import { PluginRegistry } from "../plugins/registry.js";
 import { silentLogger } from "../logging/logger.js";
 import { LabelSelectorError } from "../selectors/label-selector.js";
@@ -103,7 +109,11 @@ describe("named strategy", () => {
     [{ names: [] }, "names", "must list at least one ServiceAccount name"],
     [{ names: "default" }, "names", 'must be a list of strings, got the string "default"'],
     [{ name: ["default"] }, "", 'unknown key "name" (allowed: names)'],
-    [{ names: ["default", "Builder"] }, "names[1]", '"Builder" is not a valid ServiceAccount name: must consist of lower case alphanumeric characters'],
+    [
+      { names: ["default", "Builder"] },
+      "names[1]",
+      '"Builder" is not a valid ServiceAccount name: must consist of lower case alphanumeric characters',
+    ],
     [{ names: ["a_b"] }, "names[0]", '"a_b" is not a valid ServiceAccount name'],
     [{ names: ["a".repeat(254)] }, "names[0]", "must be at most 253 characters (got 254)"],
     [{ names: ["ok", 3] }, "names[1]", "must be a string, got the number 3"],
@@ -127,7 +137,11 @@ describe("named strategy", () => {
 describe("selector strategy", () => {
   it.each<[string, unknown, string]>([
     ["a string", "app=web", "app=web"],
-    ["the structured form", { matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "Exists" }] }, "app=web,tier"],
+    [
+      "the structured form",
+      { matchLabels: { app: "web" }, matchExpressions: [{ key: "tier", operator: "Exists" }] },
+      "app=web,tier",
+    ],
     ["a wrapped string", { selector: "tier in (b,a)" }, "tier in (a,b)"],
     ["a wrapped structured form", { selector: { matchLabels: { app: "web" } } }, "app=web"],
     ["the empty selector", {}, ""],
@@ -136,7 +150,9 @@ describe("selector strategy", () => {
   });
 
   it("accepts its own output again", () => {
-    const config = selectorStrategyFactory.validate({ matchExpressions: [{ key: "a", operator: "NotIn", values: ["x"] }] });
+    const config = selectorStrategyFactory.validate({
+      matchExpressions: [{ key: "a", operator: "NotIn", values: ["x"] }],
+    });
     expect(selectorStrategyFactory.validate(config)).toEqual(config);
   });
 
@@ -147,7 +163,11 @@ describe("selector strategy", () => {
     [{ selector: "app=", matchLabels: {} }, "selector", "use either selector or matchLabels, not both"],
     ["app in", "", 'expected "(" after "in" at position 6, found end of string'],
     [{ selector: "app in (a b)" }, "selector", 'expected "," or ")" at position 10, found "b"'],
-    [{ matchExpressions: [{ key: "app", operator: "Exists", values: ["x"] }] }, "matchExpressions[0].values", "must be empty or absent"],
+    [
+      { matchExpressions: [{ key: "app", operator: "Exists", values: ["x"] }] },
+      "matchExpressions[0].values",
+      "must be empty or absent",
+    ],
     [{ selector: { matchLabels: { app: 1 } } }, "selector.matchLabels.app", "quote it in YAML"],
   ])("refuses %j", (config, path, problem) => {
     const error = configError(selectorStrategyFactory, config);
@@ -156,7 +176,10 @@ describe("selector strategy", () => {
   });
 
   it("selects ServiceAccounts by label", () => {
-    const strategy = selectorStrategyFactory.create(selectorStrategyFactory.validate({ selector: "patch-pull-secret=true,!skip" }), context);
+    const strategy = selectorStrategyFactory.create(
+      selectorStrategyFactory.validate({ selector: "patch-pull-secret=true,!skip" }),
+      context,
+    );
     expect(strategy).toBeInstanceOf(LabelSelectorStrategy);
     expect(strategy.selects(sa("a", { "patch-pull-secret": "true" }), namespace)).toBe(true);
     expect(strategy.selects(sa("b", { "patch-pull-secret": "true", skip: "" }), namespace)).toBe(false);

@@ -50,8 +50,14 @@ function pollingHarness(drive: "refreshNow" | "clock"): SourceHarness {
   };
 }
 
-describeSourceProviderContract("PollingSource (refreshNow)", () => pollingHarness("refreshNow"), { expiry: true, expiryToleranceMs: 0 });
-describeSourceProviderContract("PollingSource (timers on a manual clock)", () => pollingHarness("clock"), { expiry: true, expiryToleranceMs: 0 });
+describeSourceProviderContract("PollingSource (refreshNow)", () => pollingHarness("refreshNow"), {
+  expiry: true,
+  expiryToleranceMs: 0,
+});
+describeSourceProviderContract("PollingSource (timers on a manual clock)", () => pollingHarness("clock"), {
+  expiry: true,
+  expiryToleranceMs: 0,
+});
 
 /** A VaultSource (token auth, KV v2) over a scripted transport: no network. */
 function vaultHarness(): SourceHarness {
@@ -77,7 +83,10 @@ function vaultHarness(): SourceHarness {
   return {
     source,
     serve: (secret) => {
-      kv = () => respond(200, { data: { data: { dockerconfigjson: sampleDockerConfigJson(secret) }, metadata: { version: 1 } } });
+      kv = () =>
+        respond(200, {
+          data: { data: { dockerconfigjson: sampleDockerConfigJson(secret) }, metadata: { version: 1 } },
+        });
     },
     fail: () => {
       kv = () => respond(503, { errors: ["Vault is sealed"] });
@@ -106,10 +115,14 @@ function trackFileSourceHandles(): { pending(): number; restore(): void } {
   const mine = (): boolean => /file-source\.(ts|js)/.test(new Error().stack ?? "");
   const g = globalThis as unknown as Record<keyof typeof real, unknown>;
   g.setTimeout = (callback: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
-    const handle: unknown = real.setTimeout((...a: unknown[]) => {
-      live.delete(handle);
-      callback(...a);
-    }, ms, ...args);
+    const handle: unknown = real.setTimeout(
+      (...a: unknown[]) => {
+        live.delete(handle);
+        callback(...a);
+      },
+      ms,
+      ...args,
+    );
     if (mine()) live.add(handle);
     return handle;
   };
@@ -126,7 +139,8 @@ function trackFileSourceHandles(): { pending(): number; restore(): void } {
     live.delete(handle);
     real.clearInterval(handle);
   };
-  const watches = (): number => process.getActiveResourcesInfo().filter((r) => r === "FSEventWrap" || r === "StatWatcher").length;
+  const watches = (): number =>
+    process.getActiveResourcesInfo().filter((r) => r === "FSEventWrap" || r === "StatWatcher").length;
   const baseline = watches();
   return {
     pending: () => live.size + Math.max(0, watches() - baseline),
@@ -144,7 +158,8 @@ async function fileHarness(): Promise<SourceHarness> {
   const path = join(dir, "config.json");
   const handles = trackFileSourceHandles();
   const source = new FileSource({ path, pollIntervalMs: 20, debounceMs: 5 });
-  const observed = (): string => JSON.stringify([source.current()?.credential.hash, source.status().state, source.status().error]);
+  const observed = (): string =>
+    JSON.stringify([source.current()?.credential.hash, source.status().state, source.status().error]);
   let changedFrom: string | undefined;
   const changed = async <T>(change: () => Promise<T>): Promise<void> => {
     changedFrom = observed();

@@ -55,8 +55,14 @@ export function pluginFactoryChecks(subject: PluginFactorySubject): ContractChec
     {
       name: "has a lower-case type and a one-line summary",
       run: () => {
-        check(typeof factory.type === "string" && TYPE.test(factory.type), `type must be lower-case words joined by "-", got ${show(factory.type)}`);
-        check(typeof factory.summary === "string" && factory.summary.trim() !== "" && !factory.summary.includes("\n"), `summary must be one non-empty line, got ${show(factory.summary)}`);
+        check(
+          typeof factory.type === "string" && TYPE.test(factory.type),
+          `type must be lower-case words joined by "-", got ${show(factory.type)}`,
+        );
+        check(
+          typeof factory.summary === "string" && factory.summary.trim() !== "" && !factory.summary.includes("\n"),
+          `summary must be one non-empty line, got ${show(factory.summary)}`,
+        );
         check(subject.valid.length > 0, "give at least one valid config");
         return Promise.resolve();
       },
@@ -69,10 +75,16 @@ export function pluginFactoryChecks(subject: PluginFactorySubject): ContractChec
           const validated = validate(factory, deepFreeze(clone(config)), label);
           const plugin = factory.create(validated as never, context) as { description?: unknown } | undefined;
           check(plugin && typeof plugin === "object", `create(${label}) returned ${show(plugin)}`);
-          check(typeof plugin.description === "string" && plugin.description.trim() !== "", `create(${label}) made a plugin without a description`);
+          check(
+            typeof plugin.description === "string" && plugin.description.trim() !== "",
+            `create(${label}) made a plugin without a description`,
+          );
           if (subject.idempotent) {
             const again = validate(factory, clone(validated), `validate(${label})`);
-            check(JSON.stringify(again) === JSON.stringify(validated), `validate() does not accept its own output for ${label} unchanged: ${show(validated)} became ${show(again)}`);
+            check(
+              JSON.stringify(again) === JSON.stringify(validated),
+              `validate() does not accept its own output for ${label} unchanged: ${show(validated)} became ${show(again)}`,
+            );
           }
         });
         return Promise.resolve();
@@ -96,9 +108,16 @@ export function pluginFactoryChecks(subject: PluginFactorySubject): ContractChec
             thrown instanceof PluginConfigError,
             `validate(${label}) threw ${thrown instanceof Error ? thrown.name : typeof thrown}, not a PluginConfigError (from the same @imagepullsecret-patcher/core: make core a peer dependency of the plugin)`,
           );
-          if (entry.path !== undefined) check(thrown.path === entry.path, `validate(${label}): error path is ${show(thrown.path)}, expected ${show(entry.path)}`);
+          if (entry.path !== undefined)
+            check(
+              thrown.path === entry.path,
+              `validate(${label}): error path is ${show(thrown.path)}, expected ${show(entry.path)}`,
+            );
           if (entry.problem !== undefined) {
-            const ok = typeof entry.problem === "string" ? thrown.problem.includes(entry.problem) : entry.problem.test(thrown.problem);
+            const ok =
+              typeof entry.problem === "string"
+                ? thrown.problem.includes(entry.problem)
+                : entry.problem.test(thrown.problem);
             check(ok, `validate(${label}): problem ${show(thrown.problem)} does not match ${String(entry.problem)}`);
           }
         });

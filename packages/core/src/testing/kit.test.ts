@@ -78,7 +78,10 @@ class ToySource implements SourceProvider {
     const before = this.key();
     if (answer instanceof Error) {
       if (this.flaw === "drops-value-on-failure") this.value = undefined;
-      const error = this.flaw === "leaks-secret" ? `toy backend: ${answer.message}` : `toy backend: ${answer.message.replace(/contract-\S+/g, "[x]")}`;
+      const error =
+        this.flaw === "leaks-secret"
+          ? `toy backend: ${answer.message}`
+          : `toy backend: ${answer.message.replace(/contract-\S+/g, "[x]")}`;
       this.state = { state: this.value ? "degraded" : "pending", error };
     } else {
       let credential: DockerConfigJson;
@@ -155,7 +158,8 @@ function toyHarness(flaw: Flaw): () => SourceHarness {
 /** The password inside the kept value, so a source that copies errors verbatim leaks it. */
 function leakMarker(source: ToySource): string {
   if (!source.value) return "";
-  const auths = (JSON.parse(source.value.credential.bytes.toString()) as { auths: Record<string, { auth: string }> }).auths;
+  const auths = (JSON.parse(source.value.credential.bytes.toString()) as { auths: Record<string, { auth: string }> })
+    .auths;
   const auth = Object.values(auths)[0]?.auth ?? "";
   return Buffer.from(auth, "base64").toString().split(":")[1] ?? "";
 }
@@ -166,7 +170,9 @@ async function failures(checks: ContractCheck[]): Promise<Record<string, string>
     try {
       await c.run();
     } catch (err) {
-      expect(err, `${c.name} threw something other than a ContractViolation: ${String(err)}`).toBeInstanceOf(ContractViolation);
+      expect(err, `${c.name} threw something other than a ContractViolation: ${String(err)}`).toBeInstanceOf(
+        ContractViolation,
+      );
       failed[c.name] = (err as Error).message;
     }
   }
@@ -175,20 +181,54 @@ async function failures(checks: ContractCheck[]): Promise<Record<string, string>
 
 describe("SourceProvider contract checks", () => {
   it("pass for a correct source", async () => {
-    expect(await failures(sourceProviderChecks(toyHarness("none"), { expiry: true, expiryToleranceMs: 0 }))).toEqual({});
+    expect(await failures(sourceProviderChecks(toyHarness("none"), { expiry: true, expiryToleranceMs: 0 }))).toEqual(
+      {},
+    );
   });
 
   it.each<[Flaw, string, RegExp]>([
-    ["unvalidated", "exposes only validated values: an invalid first value leaves it pending", /current\(\) must stay undefined/],
-    ["drops-value-on-failure", "keeps the last good value while the backend fails (degraded), then recovers to ready", /current\(\) is undefined/],
-    ["noisy", "fires onChange when the value changes, not on an identical refresh", /identical refresh: onChange fired 1 time/],
+    [
+      "unvalidated",
+      "exposes only validated values: an invalid first value leaves it pending",
+      /current\(\) must stay undefined/,
+    ],
+    [
+      "drops-value-on-failure",
+      "keeps the last good value while the backend fails (degraded), then recovers to ready",
+      /current\(\) is undefined/,
+    ],
+    [
+      "noisy",
+      "fires onChange when the value changes, not on an identical refresh",
+      /identical refresh: onChange fired 1 time/,
+    ],
     ["silent", "fires onChange when the value changes, not on an identical refresh", /did not fire onChange/],
-    ["ignores-abort", "stops when the signal aborts: no more reads, events or timers", /after stop: current\(\) holds the credential served as B/],
+    [
+      "ignores-abort",
+      "stops when the signal aborts: no more reads, events or timers",
+      /after stop: current\(\) holds the credential served as B/,
+    ],
     ["leaks-timer", "stops when the signal aborts: no more reads, events or timers", /1 timer\(s\) still pending/],
-    ["lazy-start", "start() resolves once the first attempt has settled, with the served value", /right after start\(\): current\(\) is undefined/],
-    ["keeps-error", "start() resolves after a failed first attempt: pending, with an error", /a ready source must clear its error/],
-    ["no-expiry", "reports expiresAt, in current() and status(), and keeps it with the last good value", /current\(\)\.expiresAt is undefined/],
-    ["leaks-secret", "keeps the last good value while the backend fails (degraded), then recovers to ready", /contains the secret served as A/],
+    [
+      "lazy-start",
+      "start() resolves once the first attempt has settled, with the served value",
+      /right after start\(\): current\(\) is undefined/,
+    ],
+    [
+      "keeps-error",
+      "start() resolves after a failed first attempt: pending, with an error",
+      /a ready source must clear its error/,
+    ],
+    [
+      "no-expiry",
+      "reports expiresAt, in current() and status(), and keeps it with the last good value",
+      /current\(\)\.expiresAt is undefined/,
+    ],
+    [
+      "leaks-secret",
+      "keeps the last good value while the backend fails (degraded), then recovers to ready",
+      /contains the secret served as A/,
+    ],
   ])("catch a source that is %s", async (flaw, check, message) => {
     const failed = await failures(sourceProviderChecks(toyHarness(flaw), { expiry: true, expiryToleranceMs: 0 }));
     expect(Object.keys(failed)).toContain(check);
@@ -209,7 +249,7 @@ describe("TargetSelector and PatchStrategy contract checks", () => {
     "a truthy non-boolean": () => ({ description: "x", matches: (ns) => ns.labels.team as unknown as boolean }),
     "an async answer": () => ({ description: "x", matches: () => Promise.resolve(true) as unknown as boolean }),
     "a clock": () => ({ description: "x", matches: () => Date.now() % 2 === 0 }),
-    "randomness": () => ({ description: "x", matches: () => Math.random() > 0.5 }),
+    randomness: () => ({ description: "x", matches: () => Math.random() > 0.5 }),
     "hidden state": () => ({ description: "x", matches: () => ++calls % 3 === 0 }),
     "a mutation": () => ({
       description: "x",
@@ -228,13 +268,27 @@ describe("TargetSelector and PatchStrategy contract checks", () => {
   };
 
   it("pass for a correct selector and strategy", async () => {
-    expect(await failures(targetSelectorChecks({ create: () => good, matching: [{ name: "a", labels: { team: "a" }, annotations: {}, phase: "Active" }] }))).toEqual({});
-    expect(await failures(patchStrategyChecks(() => ({ description: "default", selects: (sa) => sa.name === "default" })))).toEqual({});
+    expect(
+      await failures(
+        targetSelectorChecks({
+          create: () => good,
+          matching: [{ name: "a", labels: { team: "a" }, annotations: {}, phase: "Active" }],
+        }),
+      ),
+    ).toEqual({});
+    expect(
+      await failures(patchStrategyChecks(() => ({ description: "default", selects: (sa) => sa.name === "default" }))),
+    ).toEqual({});
   });
 
   it.each(Object.keys(flawed))("catch a selector with %s", async (flaw) => {
     const create = flawed[flaw] as () => TargetSelector;
-    const failed = await failures(targetSelectorChecks({ create, matching: [{ name: "a", labels: { team: "a" }, annotations: {}, phase: "Active" }] }));
+    const failed = await failures(
+      targetSelectorChecks({
+        create,
+        matching: [{ name: "a", labels: { team: "a" }, annotations: {}, phase: "Active" }],
+      }),
+    );
     expect(Object.keys(failed).length, JSON.stringify(failed)).toBeGreaterThan(0);
   });
 
@@ -266,7 +320,16 @@ describe("PluginFactory contract checks", () => {
   };
 
   it("pass for a correct factory", async () => {
-    expect(await failures(pluginFactoryChecks({ factory, valid: [{ team: "a" }], invalid: [{ config: {}, path: "team" }], idempotent: true }))).toEqual({});
+    expect(
+      await failures(
+        pluginFactoryChecks({
+          factory,
+          valid: [{ team: "a" }],
+          invalid: [{ config: {}, path: "team" }],
+          idempotent: true,
+        }),
+      ),
+    ).toEqual({});
   });
 
   it("catch a bad type, a foreign error class, a wrong path and a mutating validate", async () => {
@@ -286,8 +349,12 @@ describe("PluginFactory contract checks", () => {
       }),
     );
     expect(failed["has a lower-case type and a one-line summary"]).toMatch(/type must be lower-case/);
-    expect(failed["refuses invalid configs with a PluginConfigError naming the path"]).toMatch(/not a PluginConfigError/);
-    expect(failed["validates the valid configs without modifying them, and creates a described plugin from each"]).toMatch(/refused a valid config/);
+    expect(failed["refuses invalid configs with a PluginConfigError naming the path"]).toMatch(
+      /not a PluginConfigError/,
+    );
+    expect(
+      failed["validates the valid configs without modifying them, and creates a described plugin from each"],
+    ).toMatch(/refused a valid config/);
   });
 });
 

@@ -57,14 +57,21 @@ function decisions<P, I extends readonly unknown[]>(subject: Pure<P, I>, plugin:
     try {
       answer = subject.decide(plugin, input);
     } catch (err) {
-      violation(`${subject.method}(${subject.label(input)}) threw: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+      violation(
+        `${subject.method}(${subject.label(input)}) threw: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
+      );
     }
-    check(typeof answer === "boolean", `${subject.method}(${subject.label(input)}) must return a boolean, got ${answer instanceof Promise ? "a Promise (it must be synchronous)" : show(answer)}`);
+    check(
+      typeof answer === "boolean",
+      `${subject.method}(${subject.label(input)}) must return a boolean, got ${answer instanceof Promise ? "a Promise (it must be synchronous)" : show(answer)}`,
+    );
     return answer;
   });
 }
 
-function pureChecks<P extends { description?: unknown }, I extends readonly unknown[]>(subject: Pure<P, I>): ContractCheck[] {
+function pureChecks<P extends { description?: unknown }, I extends readonly unknown[]>(
+  subject: Pure<P, I>,
+): ContractCheck[] {
   const { kind, method } = subject;
   const all = [...subject.inputs, ...subject.positive, ...subject.negative];
   const checks: ContractCheck[] = [
@@ -100,7 +107,10 @@ function pureChecks<P extends { description?: unknown }, I extends readonly unkn
           check(again[i] === first[i], `${label} answered ${first[i]} then ${again[i]}`);
           check(reversed[i] === first[i], `${label} depends on what was asked before it`);
           check(other[i] === first[i], `${label} differs between two instances built alike`);
-          check(later[i] === first[i] && earlier[i] === first[i], `${label} depends on the clock or Math.random (it must be pure)`);
+          check(
+            later[i] === first[i] && earlier[i] === first[i],
+            `${label} depends on the clock or Math.random (it must be pure)`,
+          );
         });
         return Promise.resolve();
       },
@@ -118,7 +128,9 @@ function pureChecks<P extends { description?: unknown }, I extends readonly unkn
           try {
             subject.decide(plugin, frozen);
           } catch (err) {
-            violation(`${method}(${subject.label(input)}) failed on a frozen input (it tried to modify it?): ${err instanceof Error ? err.message : String(err)}`);
+            violation(
+              `${method}(${subject.label(input)}) failed on a frozen input (it tried to modify it?): ${err instanceof Error ? err.message : String(err)}`,
+            );
           }
         }
         return Promise.resolve();
@@ -126,19 +138,17 @@ function pureChecks<P extends { description?: unknown }, I extends readonly unkn
     },
   ];
   if (subject.positive.length === 0 && subject.negative.length === 0) return checks;
-  checks.push(
-    {
-      name: "decides as expected on the given examples",
-      run: () => {
-        const plugin = subject.create();
-        const yes = decisions(subject, plugin, subject.positive);
-        subject.positive.forEach((input, i) => check(yes[i], `${method}(${subject.label(input)}) must be true`));
-        const no = decisions(subject, plugin, subject.negative);
-        subject.negative.forEach((input, i) => check(!no[i], `${method}(${subject.label(input)}) must be false`));
-        return Promise.resolve();
-      },
+  checks.push({
+    name: "decides as expected on the given examples",
+    run: () => {
+      const plugin = subject.create();
+      const yes = decisions(subject, plugin, subject.positive);
+      subject.positive.forEach((input, i) => check(yes[i], `${method}(${subject.label(input)}) must be true`));
+      const no = decisions(subject, plugin, subject.negative);
+      subject.negative.forEach((input, i) => check(!no[i], `${method}(${subject.label(input)}) must be false`));
+      return Promise.resolve();
     },
-  );
+  });
   return checks;
 }
 

@@ -33,7 +33,10 @@ export const DEFAULT_CONTRACT_TIMEOUT_MS = 30_000;
  * Jest, Mocha). `timeoutMs` is passed to vitest's and the globals' `it(name, fn, timeout)`; an
  * explicit `testApi` gets `it(name, fn)` only, since runners disagree on the third argument.
  */
-export function resolveTestApi(explicit: TestApi | undefined, timeoutMs: number = DEFAULT_CONTRACT_TIMEOUT_MS): TestApi {
+export function resolveTestApi(
+  explicit: TestApi | undefined,
+  timeoutMs: number = DEFAULT_CONTRACT_TIMEOUT_MS,
+): TestApi {
   if (explicit) return explicit;
   const timed = (api: { describe: TestApi["describe"]; it: TimedIt }): TestApi => ({
     describe: api.describe,

@@ -56,7 +56,7 @@ export function sampleServiceAccounts(): [ServiceAccountView, NamespaceView][] {
   const pairs: [ServiceAccountView, NamespaceView][] = [];
   for (const ns of namespaces.slice(0, 6)) {
     pairs.push([serviceAccountView(ns.name, "default"), ns]);
-    pairs.push([serviceAccountView(ns.name, "builder", { app: "ci", "team": ns.labels.team ?? "none" }), ns]);
+    pairs.push([serviceAccountView(ns.name, "builder", { app: "ci", team: ns.labels.team ?? "none" }), ns]);
     pairs.push([serviceAccountView(ns.name, "deployer.v2", {}, { "example.com/note": "x" }), ns]);
   }
   return pairs;

@@ -13,20 +13,31 @@ import {
 } from "./source-session.js";
 
 export { type ContractCheck } from "./runner.js";
-export { type ServeOptions, type SourceContractOptions, type SourceHarness, type SourceHarnessFactory } from "./source-harness.js";
+export {
+  type ServeOptions,
+  type SourceContractOptions,
+  type SourceHarness,
+  type SourceHarnessFactory,
+} from "./source-harness.js";
 
 /**
  * The rules of {@link SourceProvider} as runnable checks. {@link describeSourceProviderContract}
  * registers them with a test runner; call this directly to run them another way.
  */
-export function sourceProviderChecks(makeHarness: SourceHarnessFactory, options: SourceContractOptions = {}): ContractCheck[] {
+export function sourceProviderChecks(
+  makeHarness: SourceHarnessFactory,
+  options: SourceContractOptions = {},
+): ContractCheck[] {
   const tolerance = options.expiryToleranceMs ?? 1_000;
   const checks: ContractCheck[] = [
     {
       name: "has a non-empty description without secrets",
       run: () =>
         inSession(makeHarness, async (s) => {
-          check(typeof s.source.description === "string" && s.source.description.trim() !== "", `description must be a non-empty string, got ${show(s.source.description)}`);
+          check(
+            typeof s.source.description === "string" && s.source.description.trim() !== "",
+            `description must be a non-empty string, got ${show(s.source.description)}`,
+          );
           await s.harness.serve(s.secret.A);
           await s.start();
           expectNoSecrets(s, "after start");
@@ -37,7 +48,10 @@ export function sourceProviderChecks(makeHarness: SourceHarnessFactory, options:
       run: () =>
         inSession(makeHarness, async (s) => {
           check(s.source.current() === undefined, "before start: current() must be undefined");
-          check(s.source.status().state === "pending", `before start: status().state must be "pending", got ${show(s.source.status().state)}`);
+          check(
+            s.source.status().state === "pending",
+            `before start: status().state must be "pending", got ${show(s.source.status().state)}`,
+          );
           await s.harness.serve(s.secret.A);
           await s.start();
           expectValue(s, s.secret.A, "right after start()");
@@ -84,7 +98,10 @@ export function sourceProviderChecks(makeHarness: SourceHarnessFactory, options:
           await s.harness.refresh();
           expectValue(s, s.secret.A, "after an identical refresh");
           expectNoEvent(s, before, "identical refresh");
-          check(s.source.current()?.credential.hash === first?.credential.hash, "an identical refresh changed the hash");
+          check(
+            s.source.current()?.credential.hash === first?.credential.hash,
+            "an identical refresh changed the hash",
+          );
           await s.harness.serve(s.secret.B);
           await s.harness.refresh();
           expectValue(s, s.secret.B, "after the backend changed");
@@ -178,9 +195,15 @@ export function sourceProviderChecks(makeHarness: SourceHarnessFactory, options:
           check(s.source.current() === undefined, "started with an aborted signal: current() must stay undefined");
           check(s.events() === 0, "started with an aborted signal: onChange fired");
           const reads = s.harness.backendReads?.();
-          check(reads === undefined || reads === 0, () => `started with an aborted signal: the backend was read ${reads} time(s)`);
+          check(
+            reads === undefined || reads === 0,
+            () => `started with an aborted signal: the backend was read ${reads} time(s)`,
+          );
           const timers = s.harness.pendingTimers?.();
-          check(timers === undefined || timers === 0, () => `started with an aborted signal: ${timers} timer(s) pending`);
+          check(
+            timers === undefined || timers === 0,
+            () => `started with an aborted signal: ${timers} timer(s) pending`,
+          );
         }),
     },
   ];
@@ -195,7 +218,10 @@ export function sourceProviderChecks(makeHarness: SourceHarnessFactory, options:
           await s.start();
           expectValue(s, s.secret.A, "after start");
           const reported = s.source.current()?.expiresAt;
-          check(closeTo(reported, first, tolerance), `current().expiresAt is ${show(reported)}, expected ${first.toISOString()} (± ${tolerance} ms)`);
+          check(
+            closeTo(reported, first, tolerance),
+            `current().expiresAt is ${show(reported)}, expected ${first.toISOString()} (± ${tolerance} ms)`,
+          );
           check(
             s.source.status().expiresAt?.getTime() === reported?.getTime(),
             `status().expiresAt (${show(s.source.status().expiresAt)}) differs from current().expiresAt (${show(reported)})`,
@@ -205,7 +231,10 @@ export function sourceProviderChecks(makeHarness: SourceHarnessFactory, options:
           await s.harness.serve(s.secret.A, { expiresAt: second });
           await s.harness.refresh();
           const renewed = s.source.current()?.expiresAt;
-          check(closeTo(renewed, second, tolerance), `after a refresh with a later expiry: current().expiresAt is ${show(renewed)}, expected ${second.toISOString()}`);
+          check(
+            closeTo(renewed, second, tolerance),
+            `after a refresh with a later expiry: current().expiresAt is ${show(renewed)}, expected ${second.toISOString()}`,
+          );
           expectEvent(s, before, "after only the expiry changed");
           await s.harness.fail();
           await s.harness.refresh();
@@ -237,10 +266,13 @@ export function sourceProviderChecks(makeHarness: SourceHarnessFactory, options:
  * });
  * ```
  */
-export function describeSourceProviderContract(name: string, makeHarness: SourceHarnessFactory, options: SourceContractOptions = {}): void {
+export function describeSourceProviderContract(
+  name: string,
+  makeHarness: SourceHarnessFactory,
+  options: SourceContractOptions = {},
+): void {
   const api = resolveTestApi(options.testApi, options.timeoutMs);
   api.describe(`${name}: SourceProvider contract`, () => {
     for (const c of sourceProviderChecks(makeHarness, options)) api.it(c.name, () => c.run());
   });
 }
-

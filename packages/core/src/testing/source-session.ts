@@ -71,7 +71,9 @@ export function expectValue(s: Session, secret: string, when: string): void {
   try {
     validated = parseDockerConfigJson(bytes, "contract check");
   } catch (err) {
-    violation(`${when}: current() exposes a value that does not pass parseDockerConfigJson (${(err as Error).message})`);
+    violation(
+      `${when}: current() exposes a value that does not pass parseDockerConfigJson (${(err as Error).message})`,
+    );
   }
   const expected = sha256(bytesOf(s.harness.credentialFor?.(secret) ?? sampleDockerConfigJson(secret)));
   const actual = sha256(bytes);
@@ -79,27 +81,45 @@ export function expectValue(s: Session, secret: string, when: string): void {
     const other = Object.entries(s.secret).find(
       ([, v]) => sha256(bytesOf(s.harness.credentialFor?.(v) ?? sampleDockerConfigJson(v))) === actual,
     );
-    violation(`${when}: current() holds ${other ? `the credential served as ${other[0]}` : `unexpected bytes (${actual})`}; expected the one served as ${label}`);
+    violation(
+      `${when}: current() holds ${other ? `the credential served as ${other[0]}` : `unexpected bytes (${actual})`}; expected the one served as ${label}`,
+    );
   }
-  check(value.credential.hash === actual, `${when}: credential.hash ${show(value.credential.hash)} is not the sha256 of its bytes (${actual})`);
   check(
-    Array.isArray(value.credential.registries) && value.credential.registries.join(",") === validated.registries.join(","),
+    value.credential.hash === actual,
+    `${when}: credential.hash ${show(value.credential.hash)} is not the sha256 of its bytes (${actual})`,
+  );
+  check(
+    Array.isArray(value.credential.registries) &&
+      value.credential.registries.join(",") === validated.registries.join(","),
     `${when}: credential.registries ${show(value.credential.registries)} do not list the registries in the value (${show(validated.registries)})`,
   );
-  check(value.fetchedAt instanceof Date && !Number.isNaN(value.fetchedAt.getTime()), `${when}: fetchedAt must be a valid Date, got ${show(value.fetchedAt)}`);
+  check(
+    value.fetchedAt instanceof Date && !Number.isNaN(value.fetchedAt.getTime()),
+    `${when}: fetchedAt must be a valid Date, got ${show(value.fetchedAt)}`,
+  );
 }
 
 export function expectState(s: Session, state: SourceStatus["state"], when: string): SourceStatus {
   const status = s.source.status();
   check(status && typeof status === "object", `${when}: status() returned ${show(status)}`);
-  check(status.state === state, `${when}: status().state is ${show(status.state)}, expected "${state}"${status.error ? ` (error: ${status.error})` : ""}`);
+  check(
+    status.state === state,
+    `${when}: status().state is ${show(status.state)}, expected "${state}"${status.error ? ` (error: ${status.error})` : ""}`,
+  );
   if (state === "ready") {
     check(status.error === undefined, `${when}: a ready source must clear its error, got ${show(status.error)}`);
   } else {
-    check(typeof status.error === "string" && status.error.trim() !== "", `${when}: a ${state} source must explain why in status().error, got ${show(status.error)}`);
+    check(
+      typeof status.error === "string" && status.error.trim() !== "",
+      `${when}: a ${state} source must explain why in status().error, got ${show(status.error)}`,
+    );
   }
   if (status.lastSuccessAt !== undefined) {
-    check(status.lastSuccessAt instanceof Date && !Number.isNaN(status.lastSuccessAt.getTime()), `${when}: lastSuccessAt must be a valid Date`);
+    check(
+      status.lastSuccessAt instanceof Date && !Number.isNaN(status.lastSuccessAt.getTime()),
+      `${when}: lastSuccessAt must be a valid Date`,
+    );
   }
   expectNoSecrets(s, when);
   return status;
@@ -110,12 +130,18 @@ export function expectNoSecrets(s: Session, when: string): void {
   const text = `${s.source.description}\n${JSON.stringify(s.source.status())}`;
   for (const [label, secret] of Object.entries(s.secret)) {
     const auth = Buffer.from(`${SAMPLE_USER}:${secret}`).toString("base64");
-    check(!text.includes(secret) && !text.includes(auth), `${when}: description or status() contains the secret served as ${label}`);
+    check(
+      !text.includes(secret) && !text.includes(auth),
+      `${when}: description or status() contains the secret served as ${label}`,
+    );
   }
 }
 
 export function expectNoEvent(s: Session, before: number, when: string): void {
-  check(s.events() === before, `${when}: onChange fired ${s.events() - before} time(s); nothing changed, so it must not fire`);
+  check(
+    s.events() === before,
+    `${when}: onChange fired ${s.events() - before} time(s); nothing changed, so it must not fire`,
+  );
 }
 
 export function expectEvent(s: Session, before: number, when: string): void {

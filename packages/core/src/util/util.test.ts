@@ -9,7 +9,9 @@ import { sleep } from "./sleep.js";
 describe("backoffDelay", () => {
   const policy = { initialMs: 100, maxMs: 1_000 };
   it("doubles per attempt up to the cap", () => {
-    expect([1, 2, 3, 4, 5, 10].map((n) => backoffDelay(policy, n, () => 0))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect([1, 2, 3, 4, 5, 10].map((n) => backoffDelay(policy, n, () => 0))).toEqual([
+      100, 200, 400, 800, 1_000, 1_000,
+    ]);
   });
   it("jitters downwards by at most the jitter fraction, so the cap holds", () => {
     expect(backoffDelay(policy, 1, () => 0.999)).toBe(90);

@@ -3,7 +3,13 @@ import type { Logger } from "../../logging/logger.js";
 import { ManualClock, flushAsync } from "./clock.js";
 import { redactSecrets } from "../../util/errors.js";
 import { SourceFetchError, describeSourceError } from "./errors.js";
-import { PollingSource, backoffDelay, refreshDelay, type PolledValue, type PollingSourceOptions } from "./polling-source.js";
+import {
+  PollingSource,
+  backoffDelay,
+  refreshDelay,
+  type PolledValue,
+  type PollingSourceOptions,
+} from "./polling-source.js";
 
 const PASSWORD = "pa55-Word-never-logged";
 function dockerConfig(user = "robot", password = PASSWORD, registry = "registry.example"): string {
@@ -54,7 +60,9 @@ function harness(steps: Step[], options: Partial<PollingSourceOptions> = {}) {
     ...options,
   });
   const changes: string[] = [];
-  source.onChange(() => changes.push(`${source.status().state}:${source.current()?.credential.hash.slice(7, 15) ?? "-"}`));
+  source.onChange(() =>
+    changes.push(`${source.status().state}:${source.current()?.credential.hash.slice(7, 15) ?? "-"}`),
+  );
   const controller = new AbortController();
   return { clock, lines, signals, fetch, source, changes, controller, start: () => source.start(controller.signal) };
 }
@@ -135,10 +143,17 @@ describe("PollingSource", () => {
   });
 
   it("stays pending with an error when the first attempts fail; a repeated error is not news", async () => {
-    const h = harness([new SourceFetchError("secret not found"), new SourceFetchError("secret not found"), { bytes: dockerConfig() }]);
+    const h = harness([
+      new SourceFetchError("secret not found"),
+      new SourceFetchError("secret not found"),
+      { bytes: dockerConfig() },
+    ]);
     await h.start();
     expect(h.source.current()).toBeUndefined();
-    expect(h.source.status()).toMatchObject({ state: "pending", error: "test backend team-a/registry: secret not found" });
+    expect(h.source.status()).toMatchObject({
+      state: "pending",
+      error: "test backend team-a/registry: secret not found",
+    });
     expect(h.changes).toEqual(["pending:-"]); // status() gained an error
     await h.clock.advanceToNext();
     expect(h.changes).toEqual(["pending:-"]);
@@ -150,13 +165,20 @@ describe("PollingSource", () => {
 
   it("retries with exponential backoff from 1 s capped at 5 min, and resets after a success", async () => {
     const failure = new SourceFetchError("down");
-    const steps: Step[] = [{ bytes: dockerConfig() }, ...Array<Step>(12).fill(failure), { bytes: dockerConfig() }, failure];
+    const steps: Step[] = [
+      { bytes: dockerConfig() },
+      ...Array<Step>(12).fill(failure),
+      { bytes: dockerConfig() },
+      failure,
+    ];
     const h = harness(steps, { refreshIntervalMs: 3_600_000 });
     await h.start();
     await h.clock.advanceToNext(); // first failure
     const delays: number[] = [];
     for (let i = 0; i < 12; i++) delays.push((await h.clock.advanceToNext()) ?? -1);
-    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000, 300_000]);
+    expect(delays).toEqual([
+      1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 300_000, 300_000, 300_000,
+    ]);
     expect(h.source.status().state).toBe("ready");
     expect(h.source.consecutiveFailures).toBe(0);
     await h.clock.advanceToNext();
@@ -168,11 +190,14 @@ describe("PollingSource", () => {
     let random = 0;
     let expiresInMs = 600_000;
     const clock = new ManualClock();
-    const h = harness([() => Promise.resolve({ bytes: dockerConfig(), expiresAt: new Date(clock.now() + expiresInMs) })], {
-      clock,
-      refreshIntervalMs: 3_600_000,
-      random: () => random,
-    });
+    const h = harness(
+      [() => Promise.resolve({ bytes: dockerConfig(), expiresAt: new Date(clock.now() + expiresInMs) })],
+      {
+        clock,
+        refreshIntervalMs: 3_600_000,
+        random: () => random,
+      },
+    );
     await h.start();
     expect(h.clock.pendingDelays()).toEqual([480_000]); // 0.8 * 600 s
     expect(h.source.status().expiresAt?.getTime()).toBe(clock.now() + 600_000);
@@ -192,9 +217,12 @@ describe("PollingSource", () => {
 
   it("fires onChange when only the expiry changes", async () => {
     const clock = new ManualClock();
-    const h = harness([() => Promise.resolve({ bytes: dockerConfig(), expiresAt: new Date(clock.now() + 3_600_000) })], {
-      clock,
-    });
+    const h = harness(
+      [() => Promise.resolve({ bytes: dockerConfig(), expiresAt: new Date(clock.now() + 3_600_000) })],
+      {
+        clock,
+      },
+    );
     await h.start();
     await h.clock.advanceToNext();
     expect(h.changes).toHaveLength(2);
@@ -203,7 +231,10 @@ describe("PollingSource", () => {
 
   it("does not let the backoff sleep past the refresh deadline of an expiring value", async () => {
     const clock = new ManualClock();
-    const steps: Step[] = [{ bytes: dockerConfig(), expiresAt: new Date(clock.now() + 1_000_000) }, ...Array<Step>(20).fill(new SourceFetchError("down"))];
+    const steps: Step[] = [
+      { bytes: dockerConfig(), expiresAt: new Date(clock.now() + 1_000_000) },
+      ...Array<Step>(20).fill(new SourceFetchError("down")),
+    ];
     const h = harness(steps, { clock, maxBackoffMs: 600_000 });
     await h.start();
     const deadline = clock.now() + 1_000_000 - 30_000;
@@ -229,12 +260,17 @@ describe("PollingSource", () => {
   });
 
   it("aborts an attempt that hangs and counts it as a failure", async () => {
-    const h = harness([{ bytes: dockerConfig() }, () => new Promise<PolledValue>(() => {})], { attemptTimeoutMs: 5_000 });
+    const h = harness([{ bytes: dockerConfig() }, () => new Promise<PolledValue>(() => {})], {
+      attemptTimeoutMs: 5_000,
+    });
     await h.start();
     await h.clock.advanceToNext(); // refresh starts and hangs
     expect(h.source.status().state).toBe("ready");
     await h.clock.advance(5_000);
-    expect(h.source.status()).toMatchObject({ state: "degraded", error: "test backend team-a/registry: no answer within 5 s" });
+    expect(h.source.status()).toMatchObject({
+      state: "degraded",
+      error: "test backend team-a/registry: no answer within 5 s",
+    });
     expect(h.signals[1]?.aborted).toBe(true);
     h.controller.abort();
   });
@@ -322,8 +358,12 @@ describe("PollingSource", () => {
 describe("refreshDelay and backoffDelay", () => {
   it("uses the interval when nothing expires sooner", () => {
     expect(refreshDelay({ now: 0, refreshIntervalMs: 300_000, random: () => 0 })).toBe(300_000);
-    expect(refreshDelay({ now: 0, refreshIntervalMs: 300_000, expiresAt: new Date(3_600_000), random: () => 0.5 })).toBe(300_000);
-    expect(refreshDelay({ now: 0, refreshIntervalMs: 3_600_000, expiresAt: new Date(1_000_000), random: () => 0.5 })).toBe(750_000);
+    expect(
+      refreshDelay({ now: 0, refreshIntervalMs: 300_000, expiresAt: new Date(3_600_000), random: () => 0.5 }),
+    ).toBe(300_000);
+    expect(
+      refreshDelay({ now: 0, refreshIntervalMs: 3_600_000, expiresAt: new Date(1_000_000), random: () => 0.5 }),
+    ).toBe(750_000);
   });
 
   it("applies up to 10 % jitter to backoff", () => {
@@ -347,7 +387,9 @@ describe("error redaction", () => {
   });
 
   it("names network failures by their code", () => {
-    const err = new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }) });
+    const err = new TypeError("fetch failed", {
+      cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }),
+    });
     expect(describeSourceError("vault x", err)).toBe("vault x: request failed (ECONNREFUSED)");
     expect(describeSourceError("vault x", "boom")).toBe("vault x: failed with a non-error value (string)");
   });

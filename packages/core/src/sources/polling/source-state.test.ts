@@ -5,7 +5,10 @@ import { silentLogger } from "../../logging/logger.js";
 import { SourceStateMachine } from "./source-state.js";
 
 const credential = (user: string) =>
-  parseDockerConfigJson(JSON.stringify({ auths: { "registry.example": { auth: Buffer.from(`${user}:pw`).toString("base64") } } }), "test");
+  parseDockerConfigJson(
+    JSON.stringify({ auths: { "registry.example": { auth: Buffer.from(`${user}:pw`).toString("base64") } } }),
+    "test",
+  );
 
 function machine(logger: Logger = silentLogger): { state: SourceStateMachine; events: () => number } {
   const state = new SourceStateMachine("test source", logger);
@@ -17,7 +20,12 @@ function machine(logger: Logger = silentLogger): { state: SourceStateMachine; ev
 describe("SourceStateMachine", () => {
   it("starts pending, turns ready on a value, and keeps the value through failures as degraded", () => {
     const { state, events } = machine();
-    expect(state.status()).toEqual({ state: "pending", error: undefined, lastSuccessAt: undefined, expiresAt: undefined });
+    expect(state.status()).toEqual({
+      state: "pending",
+      error: undefined,
+      lastSuccessAt: undefined,
+      expiresAt: undefined,
+    });
     const at = new Date(1_000);
     const first = state.succeeded(credential("a"), at, new Date(9_000));
     expect(first).toMatchObject({ previousState: "pending", state: "ready", valueChanged: true, announced: true });
@@ -26,7 +34,12 @@ describe("SourceStateMachine", () => {
     expect(failed).toMatchObject({ previousState: "ready", state: "degraded", announced: true });
     expect(failed.previous?.credential.hash).toBe(credential("a").hash);
     expect(state.current()?.credential.hash).toBe(credential("a").hash);
-    expect(state.status()).toMatchObject({ state: "degraded", error: "test source: down", lastSuccessAt: at, expiresAt: new Date(9_000) });
+    expect(state.status()).toMatchObject({
+      state: "degraded",
+      error: "test source: down",
+      lastSuccessAt: at,
+      expiresAt: new Date(9_000),
+    });
     expect(events()).toBe(2);
   });
 
@@ -40,7 +53,10 @@ describe("SourceStateMachine", () => {
     expect(confirmed).toMatchObject({ valueChanged: false, announced: false });
     expect(state.current()?.fetchedAt).toEqual(new Date(2)); // timestamps still move
     expect(state.succeeded(credential("a"), new Date(3), new Date(10)).announced).toBe(true);
-    expect(state.succeeded(credential("b"), new Date(4), new Date(10))).toMatchObject({ valueChanged: true, announced: true });
+    expect(state.succeeded(credential("b"), new Date(4), new Date(10))).toMatchObject({
+      valueChanged: true,
+      announced: true,
+    });
     expect(events()).toBe(5);
   });
 

@@ -45,7 +45,12 @@ export class SourceStateMachine {
   }
 
   status(): SourceStatus {
-    return { state: this.#state, error: this.#error, lastSuccessAt: this.#lastSuccessAt, expiresAt: this.#value?.expiresAt };
+    return {
+      state: this.#state,
+      error: this.#error,
+      lastSuccessAt: this.#lastSuccessAt,
+      expiresAt: this.#value?.expiresAt,
+    };
   }
 
   onChange(listener: () => void): () => void {

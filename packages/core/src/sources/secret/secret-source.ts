@@ -109,10 +109,14 @@ export class SecretSource implements SourceProvider {
     const encoded = secret.data?.[DOCKER_CONFIG_JSON_KEY];
     if (encoded === undefined) {
       const keys = Object.keys(secret.data ?? {});
-      return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has no ${DOCKER_CONFIG_JSON_KEY} key (keys: ${keys.join(", ") || "none"})`);
+      return this.#fail(
+        `Secret ${this.#config.namespace}/${this.#config.name} has no ${DOCKER_CONFIG_JSON_KEY} key (keys: ${keys.join(", ") || "none"})`,
+      );
     }
     if (secret.type !== DOCKER_CONFIG_JSON_TYPE) {
-      return this.#fail(`Secret ${this.#config.namespace}/${this.#config.name} has type ${secret.type ?? "Opaque"}, expected ${DOCKER_CONFIG_JSON_TYPE}`);
+      return this.#fail(
+        `Secret ${this.#config.namespace}/${this.#config.name} has type ${secret.type ?? "Opaque"}, expected ${DOCKER_CONFIG_JSON_TYPE}`,
+      );
     }
     let credential;
     try {
@@ -127,7 +131,10 @@ export class SecretSource implements SourceProvider {
     const error = problem.startsWith(this.description) ? problem : `${this.description}: ${problem}`;
     const { state, announced } = this.#state.failed(error);
     if (announced) {
-      this.#context.logger.warn({ source: this.description, state, error }, "source is not usable; existing copies are kept");
+      this.#context.logger.warn(
+        { source: this.description, state, error },
+        "source is not usable; existing copies are kept",
+      );
     }
   }
 }
@@ -135,7 +142,10 @@ export class SecretSource implements SourceProvider {
 function requireName(value: unknown, field: string, pattern: RegExp, max: number): string {
   if (typeof value !== "string" || value === "") throw new PluginConfigError(field, "required, a non-empty string");
   if (value.length > max || !pattern.test(value)) {
-    throw new PluginConfigError(field, `"${value}" is not a valid Kubernetes name (lowercase letters, digits, '-'${pattern === DNS1123_SUBDOMAIN ? ", '.'" : ""}; at most ${max} characters)`);
+    throw new PluginConfigError(
+      field,
+      `"${value}" is not a valid Kubernetes name (lowercase letters, digits, '-'${pattern === DNS1123_SUBDOMAIN ? ", '.'" : ""}; at most ${max} characters)`,
+    );
   }
   return value;
 }

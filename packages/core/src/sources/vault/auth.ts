@@ -234,7 +234,10 @@ export class VaultTokenManager {
         this.#renewals++;
         const shrinking = this.method !== "token" && renewed.leaseMs < renewed.initialLeaseMs / 3;
         this.#cached = renewed;
-        this.#logger.debug({ auth: this.method, leaseSeconds: Math.round(renewed.leaseMs / 1000) }, "vault token renewed");
+        this.#logger.debug(
+          { auth: this.method, leaseSeconds: Math.round(renewed.leaseMs / 1000) },
+          "vault token renewed",
+        );
         if (!shrinking) {
           this.#scheduleRenewal(renewed);
           return;
@@ -269,15 +272,22 @@ export class VaultTokenManager {
     if (cached.expiresAt === undefined) return;
     const remaining = cached.expiresAt - this.#clock.now();
     if (remaining <= 2 * MIN_RENEW_DELAY_MS) return;
-    const handle = this.#clock.setTimeout(() => {
-      this.#timer = undefined;
-      void this.#refreshInBackground(cached);
-    }, Math.round(remaining / 2));
+    const handle = this.#clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        void this.#refreshInBackground(cached);
+      },
+      Math.round(remaining / 2),
+    );
     this.#timer = { handle };
   }
 
   async #renew(cached: CachedToken, signal: AbortSignal): Promise<CachedToken> {
-    const response = await this.#client.request("POST", "auth/token/renew-self", { token: cached.token, body: {}, signal });
+    const response = await this.#client.request("POST", "auth/token/renew-self", {
+      token: cached.token,
+      body: {},
+      signal,
+    });
     expectOk("auth/token/renew-self", response);
     const auth = (response.body as { auth?: AuthBlock } | undefined)?.auth;
     const lease = typeof auth?.lease_duration === "number" && auth.lease_duration > 0 ? auth.lease_duration : 0;

@@ -92,8 +92,23 @@ describe.skipIf(!openssl)("VaultSource over https with caFile", () => {
   beforeAll(async () => {
     execFileSync(
       "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
       { stdio: "ignore" },
     );
     server = createHttpsServer(
@@ -133,7 +148,9 @@ describe.skipIf(!openssl)("VaultSource over https with caFile", () => {
     const controller = new AbortController();
     const untrusted = source();
     await untrusted.start(controller.signal);
-    expect(untrusted.status().error).toMatch(/request failed \((SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/);
+    expect(untrusted.status().error).toMatch(
+      /request failed \((SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)/,
+    );
     const missing = source(join(dir, "missing.pem"));
     await missing.start(controller.signal);
     expect(missing.status().error).toMatch(/cannot read caFile .*missing\.pem \(ENOENT\)$/);

@@ -30,7 +30,13 @@ export const readTextFile: ReadTextFile = (path) => fsReadFile(path, "utf8");
 
 /** undici's fetch, as the client calls it. Redirects are followed by {@link VaultClient} itself. */
 async function send(req: VaultHttpRequest, dispatcher: Dispatcher | undefined): Promise<VaultHttpResponse> {
-  const init = { method: req.method, headers: req.headers, body: req.body ?? null, signal: req.signal, redirect: "manual" as const };
+  const init = {
+    method: req.method,
+    headers: req.headers,
+    body: req.body ?? null,
+    signal: req.signal,
+    redirect: "manual" as const,
+  };
   const response = await undiciFetch(req.url, dispatcher ? { ...init, dispatcher } : init);
   const length = Number(response.headers.get("content-length") ?? "0");
   if (length > MAX_RESPONSE_BYTES) {
@@ -47,7 +53,8 @@ async function readLimited(response: UndiciResponse): Promise<string> {
   let size = 0;
   for await (const chunk of response.body as ReadableStream<Uint8Array>) {
     size += chunk.length;
-    if (size > MAX_RESPONSE_BYTES) throw new SourceFetchError(`response is larger than the ${MAX_RESPONSE_BYTES}-byte limit`);
+    if (size > MAX_RESPONSE_BYTES)
+      throw new SourceFetchError(`response is larger than the ${MAX_RESPONSE_BYTES}-byte limit`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString("utf8");
@@ -77,7 +84,15 @@ export class VaultApiError extends SourceFetchError {
   }
 
   static #summary(status: number, errors: readonly string[]): string {
-    const text = clip(redactSecrets(errors.map((e) => e.trim()).filter(Boolean).join("; ")), 200);
+    const text = clip(
+      redactSecrets(
+        errors
+          .map((e) => e.trim())
+          .filter(Boolean)
+          .join("; "),
+      ),
+      200,
+    );
     if (text) return ` (${text})`;
     if (status === 403) return " (permission denied)";
     if (status === 404) return " (not found)";

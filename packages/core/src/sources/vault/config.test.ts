@@ -4,7 +4,11 @@ import { silentLogger } from "../../logging/logger.js";
 import { validateVaultSourceConfig } from "./config.js";
 import { vaultSourceFactory } from "./vault-source.js";
 
-const base = { address: "https://vault.example:8200", path: "registry/dockerconfig", auth: { token: { tokenFile: "/vault/token" } } };
+const base = {
+  address: "https://vault.example:8200",
+  path: "registry/dockerconfig",
+  auth: { token: { tokenFile: "/vault/token" } },
+};
 
 function refusal(config: unknown): { path: string; problem: string } {
   try {
@@ -54,7 +58,11 @@ describe("validateVaultSourceConfig", () => {
 
   it("defaults the kubernetes auth mount and token file", () => {
     expect(validateVaultSourceConfig({ ...base, auth: { kubernetes: { role: "patcher" } } }).auth).toEqual({
-      kubernetes: { role: "patcher", mount: "kubernetes", jwtFile: "/var/run/secrets/kubernetes.io/serviceaccount/token" },
+      kubernetes: {
+        role: "patcher",
+        mount: "kubernetes",
+        jwtFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+      },
     });
   });
 
@@ -77,16 +85,41 @@ describe("validateVaultSourceConfig", () => {
     ["caFile with http", { ...base, address: "http://vault", caFile: "/ca.pem" }, "caFile", /https/],
     ["no auth", { address: base.address, path: "p" }, "auth", /required/],
     ["auth with no method", { ...base, auth: {} }, "auth", /exactly one method/],
-    ["auth with two methods", { ...base, auth: { token: { token: "t" }, appRole: { roleId: "r" } } }, "auth", /token and appRole/],
+    [
+      "auth with two methods",
+      { ...base, auth: { token: { token: "t" }, appRole: { roleId: "r" } } },
+      "auth",
+      /token and appRole/,
+    ],
     ["an unknown auth method", { ...base, auth: { ldap: {} } }, "auth.ldap", /unknown auth method/],
     ["token with neither field", { ...base, auth: { token: {} } }, "auth.token", /exactly one of token or tokenFile/],
-    ["token with both fields", { ...base, auth: { token: { token: "t", tokenFile: "/f" } } }, "auth.token", /exactly one/],
+    [
+      "token with both fields",
+      { ...base, auth: { token: { token: "t", tokenFile: "/f" } } },
+      "auth.token",
+      /exactly one/,
+    ],
     ["an unknown token key", { ...base, auth: { token: { token: "t", ttl: 1 } } }, "auth.token.ttl", /unknown key/],
     ["kubernetes without role", { ...base, auth: { kubernetes: {} } }, "auth.kubernetes.role", /required/],
-    ["an unknown kubernetes key", { ...base, auth: { kubernetes: { role: "r", jwt: "x" } } }, "auth.kubernetes.jwt", /unknown key/],
+    [
+      "an unknown kubernetes key",
+      { ...base, auth: { kubernetes: { role: "r", jwt: "x" } } },
+      "auth.kubernetes.jwt",
+      /unknown key/,
+    ],
     ["appRole without roleId", { ...base, auth: { appRole: { secretId: "s" } } }, "auth.appRole.roleId", /required/],
-    ["appRole with both secrets", { ...base, auth: { appRole: { roleId: "r", secretId: "s", secretIdFile: "/f" } } }, "auth.appRole", /not both/],
-    ["an appRole method that is not an object", { ...base, auth: { appRole: "r" } }, "auth.appRole", /must be an object/],
+    [
+      "appRole with both secrets",
+      { ...base, auth: { appRole: { roleId: "r", secretId: "s", secretIdFile: "/f" } } },
+      "auth.appRole",
+      /not both/,
+    ],
+    [
+      "an appRole method that is not an object",
+      { ...base, auth: { appRole: "r" } },
+      "auth.appRole",
+      /must be an object/,
+    ],
   ])("refuses %s", (_what, config, path, problem) => {
     const refused = refusal(config);
     expect(refused.path).toBe(path);
@@ -96,7 +129,11 @@ describe("validateVaultSourceConfig", () => {
   it("does not echo a token or address credentials in its errors", () => {
     const err = (() => {
       try {
-        validateVaultSourceConfig({ ...base, address: "https://user:hunter2@vault", auth: { token: { token: "hvs.secret" } } });
+        validateVaultSourceConfig({
+          ...base,
+          address: "https://user:hunter2@vault",
+          auth: { token: { token: "hvs.secret" } },
+        });
       } catch (e) {
         return e as Error;
       }

@@ -26,9 +26,7 @@ export interface VaultAppRoleAuthConfig {
 }
 
 export type VaultAuthConfig =
-  | { token: VaultTokenAuthConfig }
-  | { kubernetes: VaultKubernetesAuthConfig }
-  | { appRole: VaultAppRoleAuthConfig };
+  { token: VaultTokenAuthConfig } | { kubernetes: VaultKubernetesAuthConfig } | { appRole: VaultAppRoleAuthConfig };
 
 /** Config of the `vault` source, as users write it. */
 export interface VaultSourceConfig {
@@ -63,7 +61,17 @@ export const DEFAULT_JWT_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/t
 export const MIN_REFRESH_INTERVAL_SECONDS = 1;
 export const MAX_REFRESH_INTERVAL_SECONDS = 7 * 24 * 3600;
 
-const TOP_KEYS = ["address", "mount", "path", "version", "key", "namespace", "refreshIntervalSeconds", "caFile", "auth"];
+const TOP_KEYS = [
+  "address",
+  "mount",
+  "path",
+  "version",
+  "key",
+  "namespace",
+  "refreshIntervalSeconds",
+  "caFile",
+  "auth",
+];
 const AUTH_METHODS = ["token", "kubernetes", "appRole"] as const;
 
 function join(base: string, key: string): string {
@@ -94,7 +102,8 @@ function refuseUnknownKeys(object: Record<string, unknown>, allowed: readonly st
 function optionalString(object: Record<string, unknown>, key: string, path: string): string | undefined {
   const value = object[key];
   if (value === undefined) return undefined;
-  if (typeof value !== "string") throw new PluginConfigError(join(path, key), `must be a string, got ${describeType(value)}`);
+  if (typeof value !== "string")
+    throw new PluginConfigError(join(path, key), `must be a string, got ${describeType(value)}`);
   if (value.trim() === "") throw new PluginConfigError(join(path, key), "must not be empty");
   return value;
 }
@@ -107,7 +116,8 @@ function requiredString(object: Record<string, unknown>, key: string, path: stri
 
 /** Trims slashes and refuses empty, `.` and `..` segments, which would address another path. */
 function vaultPath(object: Record<string, unknown>, key: string, path: string, fallback?: string): string {
-  const raw = fallback === undefined ? requiredString(object, key, path) : (optionalString(object, key, path) ?? fallback);
+  const raw =
+    fallback === undefined ? requiredString(object, key, path) : (optionalString(object, key, path) ?? fallback);
   const trimmed = raw.trim().replace(/^\/+|\/+$/g, "");
   if (trimmed === "") throw new PluginConfigError(join(path, key), "must name a path, not only slashes");
   for (const segment of trimmed.split("/")) {
@@ -130,7 +140,10 @@ function address(object: Record<string, unknown>): string {
     throw new PluginConfigError("address", "must be an http(s) URL such as https://vault.example:8200");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new PluginConfigError("address", `must be an http(s) URL, got the scheme "${url.protocol.replace(/:$/, "")}"`);
+    throw new PluginConfigError(
+      "address",
+      `must be an http(s) URL, got the scheme "${url.protocol.replace(/:$/, "")}"`,
+    );
   }
   if (url.username || url.password) throw new PluginConfigError("address", "must not contain credentials");
   if (url.search || url.hash) throw new PluginConfigError("address", "must not have a query or fragment");
@@ -142,7 +155,10 @@ function authConfig(value: unknown): VaultAuthConfig {
   const methods = Object.keys(auth);
   for (const method of methods) {
     if (!(AUTH_METHODS as readonly string[]).includes(method)) {
-      throw new PluginConfigError(join("auth", method), `unknown auth method; use exactly one of ${AUTH_METHODS.join(", ")}`);
+      throw new PluginConfigError(
+        join("auth", method),
+        `unknown auth method; use exactly one of ${AUTH_METHODS.join(", ")}`,
+      );
     }
   }
   if (methods.length !== 1) {
@@ -209,13 +225,17 @@ export function validateVaultSourceConfig(config: unknown): VaultSourceConfig {
     version: 2,
     refreshIntervalSeconds: DEFAULT_REFRESH_INTERVAL_SECONDS,
     auth: (() => {
-      if (object.auth === undefined) throw new PluginConfigError("auth", `is required: one of ${AUTH_METHODS.join(", ")}`);
+      if (object.auth === undefined)
+        throw new PluginConfigError("auth", `is required: one of ${AUTH_METHODS.join(", ")}`);
       return authConfig(object.auth);
     })(),
   };
   if (object.version !== undefined) {
     if (object.version !== 1 && object.version !== 2) {
-      throw new PluginConfigError("version", `must be 1 or 2 (the KV engine version), got ${JSON.stringify(object.version)}`);
+      throw new PluginConfigError(
+        "version",
+        `must be 1 or 2 (the KV engine version), got ${JSON.stringify(object.version)}`,
+      );
     }
     result.version = object.version;
   }

@@ -70,13 +70,20 @@ function setup(config: Record<string, unknown>, routes: Record<string, Handler>,
   const vault = fakeVault(routes);
   const clock = new ManualClock();
   const lines: LogLine[] = [];
-  const validated: VaultSourceConfig = validateVaultSourceConfig({ address: "https://vault.example:8200", path: "registry/docker", ...config });
+  const validated: VaultSourceConfig = validateVaultSourceConfig({
+    address: "https://vault.example:8200",
+    path: "registry/docker",
+    ...config,
+  });
   const source = new VaultSource(validated, {
     transport: vault.transport,
     clock,
     random: () => 0,
     logger: capture(lines),
-    readFile: (path) => (path in files ? Promise.resolve(files[path] ?? "") : Promise.reject(Object.assign(new Error(`ENOENT ${path}`), { code: "ENOENT" }))),
+    readFile: (path) =>
+      path in files
+        ? Promise.resolve(files[path] ?? "")
+        : Promise.reject(Object.assign(new Error(`ENOENT ${path}`), { code: "ENOENT" })),
   });
   const controller = new AbortController();
   const everything = () => JSON.stringify({ lines, status: source.status(), description: source.description });
@@ -84,7 +91,14 @@ function setup(config: Record<string, unknown>, routes: Record<string, Handler>,
 }
 
 function assertNoSecrets(text: string): void {
-  for (const secret of [CLIENT_TOKEN, CLIENT_TOKEN_2, JWT, SECRET_ID, PASSWORD, Buffer.from(`robot:${PASSWORD}`).toString("base64")]) {
+  for (const secret of [
+    CLIENT_TOKEN,
+    CLIENT_TOKEN_2,
+    JWT,
+    SECRET_ID,
+    PASSWORD,
+    Buffer.from(`robot:${PASSWORD}`).toString("base64"),
+  ]) {
     expect(text).not.toContain(secret);
   }
 }
@@ -106,13 +120,23 @@ describe("VaultSource request shapes", () => {
       {
         method: "POST",
         path: "/v1/auth/kubernetes/login",
-        headers: { accept: "application/json", "x-vault-request": "true", "x-vault-namespace": "team-a", "content-type": "application/json" },
+        headers: {
+          accept: "application/json",
+          "x-vault-request": "true",
+          "x-vault-namespace": "team-a",
+          "content-type": "application/json",
+        },
         body: { role: "patcher", jwt: JWT },
       },
       {
         method: "GET",
         path: "/v1/secret/data/registry/docker",
-        headers: { accept: "application/json", "x-vault-request": "true", "x-vault-namespace": "team-a", "x-vault-token": CLIENT_TOKEN },
+        headers: {
+          accept: "application/json",
+          "x-vault-request": "true",
+          "x-vault-namespace": "team-a",
+          "x-vault-token": CLIENT_TOKEN,
+        },
         body: undefined,
       },
     ]);
@@ -146,16 +170,27 @@ describe("VaultSource request shapes", () => {
 
   it("logs in with AppRole on a custom mount, reading the secret ID file, and reads KV v1", async () => {
     const t = setup(
-      { version: 1, mount: "kv", key: "config", auth: { appRole: { roleId: "role-1", secretIdFile: "/approle/secret-id", mount: "ci/approle" } } },
+      {
+        version: 1,
+        mount: "kv",
+        key: "config",
+        auth: { appRole: { roleId: "role-1", secretIdFile: "/approle/secret-id", mount: "ci/approle" } },
+      },
       {
         "POST /v1/auth/ci/approle/login": () => login(CLIENT_TOKEN),
-        "GET /v1/kv/registry/docker": () => ({ status: 200, body: { data: { config: dockerconfig() }, lease_duration: 2764800 } }),
+        "GET /v1/kv/registry/docker": () => ({
+          status: 200,
+          body: { data: { config: dockerconfig() }, lease_duration: 2764800 },
+        }),
       },
       { "/approle/secret-id": `${SECRET_ID}\n` },
     );
     await t.start();
     expect(t.source.status().state).toBe("ready");
-    expect(t.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /v1/auth/ci/approle/login", "GET /v1/kv/registry/docker"]);
+    expect(t.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "POST /v1/auth/ci/approle/login",
+      "GET /v1/kv/registry/docker",
+    ]);
     expect(t.requests[0]?.body).toEqual({ role_id: "role-1", secret_id: SECRET_ID });
     expect(t.requests[0]?.headers["x-vault-token"]).toBeUndefined();
     assertNoSecrets(t.everything());
@@ -204,7 +239,8 @@ describe("VaultSource request shapes", () => {
     await t.start();
     expect(t.source.status()).toMatchObject({
       state: "pending",
-      error: "vault secret/registry/docker at https://vault.example:8200: token auth: the token is invalid or expired: HTTP 403 (permission denied)",
+      error:
+        "vault secret/registry/docker at https://vault.example:8200: token auth: the token is invalid or expired: HTTP 403 (permission denied)",
     });
     assertNoSecrets(t.everything());
     t.controller.abort();
@@ -284,7 +320,8 @@ describe("VaultSource token lifecycle", () => {
       { refreshIntervalSeconds: 3600, auth: { token: { token: CLIENT_TOKEN } } },
       {
         "GET /v1/auth/token/lookup-self": () => ({ status: 200, body: { data: { ttl: 30, renewable: true } } }),
-        "POST /v1/auth/token/renew-self": () => (++renewals === 1 ? { status: 503, body: { errors: ["Vault is sealed"] } } : login(CLIENT_TOKEN, 30)),
+        "POST /v1/auth/token/renew-self": () =>
+          ++renewals === 1 ? { status: 503, body: { errors: ["Vault is sealed"] } } : login(CLIENT_TOKEN, 30),
         "GET /v1/secret/data/registry/docker": () => kv2({ dockerconfigjson: dockerconfig() }),
       },
     );
@@ -326,7 +363,10 @@ describe("VaultSource token lifecycle", () => {
       { auth: { appRole: { roleId: "r", secretId: SECRET_ID } } },
       {
         "POST /v1/auth/approle/login": () => login(CLIENT_TOKEN),
-        "GET /v1/secret/data/registry/docker": () => ({ status: 403, body: { errors: ["1 error occurred:\n\t* permission denied\n\n"] } }),
+        "GET /v1/secret/data/registry/docker": () => ({
+          status: 403,
+          body: { errors: ["1 error occurred:\n\t* permission denied\n\n"] },
+        }),
       },
     );
     await t.start();
@@ -375,7 +415,10 @@ describe("VaultSource values", () => {
       "GET /v1/auth/token/lookup-self": lookup,
       "GET /v1/secret/data/registry/docker": () =>
         deleted
-          ? { status: 404, body: { data: { data: null, metadata: { deletion_time: "2030-01-01T00:00:00Z", destroyed: false } } } }
+          ? {
+              status: 404,
+              body: { data: { data: null, metadata: { deletion_time: "2030-01-01T00:00:00Z", destroyed: false } } },
+            }
           : { status: 404, body: { errors: [] } },
     });
     await t.start();
@@ -399,11 +442,16 @@ describe("VaultSource values", () => {
   it("names network failures", async () => {
     const t = setup(token, {});
     const failing = new VaultSource(t.source.config, {
-      transport: () => Promise.reject(new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }) })),
+      transport: () =>
+        Promise.reject(
+          new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }) }),
+        ),
     });
     const controller = new AbortController();
     await failing.start(controller.signal);
-    expect(failing.status().error).toBe("vault secret/registry/docker at https://vault.example:8200: request failed (ECONNREFUSED)");
+    expect(failing.status().error).toBe(
+      "vault secret/registry/docker at https://vault.example:8200: request failed (ECONNREFUSED)",
+    );
     controller.abort();
   });
 });
@@ -424,7 +472,9 @@ describe("extractDockerConfig", () => {
     expect(() => extractDockerConfig({ username: "robot", password: PASSWORD }, undefined)).toThrow(
       'the secret has neither an "auths" object nor a "dockerconfigjson" field (set "key" to the field to use); its fields are "username", "password"',
     );
-    expect(() => extractDockerConfig({ password: PASSWORD }, "config")).toThrow('the secret has no field "config"; its fields are "password"');
+    expect(() => extractDockerConfig({ password: PASSWORD }, "config")).toThrow(
+      'the secret has no field "config"; its fields are "password"',
+    );
     expect(() => extractDockerConfig({ config: 42 }, "config")).toThrow('field "config" holds a number');
   });
 });

@@ -65,7 +65,8 @@ function fieldText(data: Record<string, unknown>, field: string): string {
  */
 export function extractDockerConfig(data: Record<string, unknown>, key: string | undefined): string {
   if (key !== undefined) {
-    if (!Object.hasOwn(data, key)) throw new SourceFetchError(`the secret has no field "${key}"; ${fieldList(data)}`, false);
+    if (!Object.hasOwn(data, key))
+      throw new SourceFetchError(`the secret has no field "${key}"; ${fieldList(data)}`, false);
     return fieldText(data, key);
   }
   if (Object.hasOwn(data, "auths")) return JSON.stringify(data);
@@ -109,7 +110,8 @@ export class VaultSource extends PollingSource {
     super({
       description,
       fetch: (signal) => readKvSecret(client, tokens, config, signal),
-      refreshIntervalMs: options.refreshIntervalMs ?? (config.refreshIntervalSeconds ?? DEFAULT_REFRESH_INTERVAL_SECONDS) * 1000,
+      refreshIntervalMs:
+        options.refreshIntervalMs ?? (config.refreshIntervalSeconds ?? DEFAULT_REFRESH_INTERVAL_SECONDS) * 1000,
       logger: options.logger,
       clock: options.clock,
       random: options.random,
@@ -155,8 +157,8 @@ async function readKvSecret(
 
 /** Why a KV read found nothing: the latest version was destroyed or deleted, or there is no secret. */
 function notFound(operation: string, body: unknown): Error {
-  const metadata = (body as { data?: { metadata?: { deletion_time?: unknown; destroyed?: unknown } } } | undefined)?.data
-    ?.metadata;
+  const metadata = (body as { data?: { metadata?: { deletion_time?: unknown; destroyed?: unknown } } } | undefined)
+    ?.data?.metadata;
   if (metadata?.destroyed === true) return new SourceFetchError(`${operation}: the latest version is destroyed`);
   if (typeof metadata?.deletion_time === "string" && metadata.deletion_time !== "") {
     return new SourceFetchError(`${operation}: the latest version is deleted`);
