@@ -65,10 +65,30 @@ function nonEmpty<T>(list: T[] | undefined): T[] | undefined {
   return list?.length ? list : undefined;
 }
 
+/**
+ * Annotations whose values no selector or strategy needs, and which can be large: `kubectl apply`
+ * keeps a copy of the whole object in one. The key is kept with an empty value, so the cached
+ * view still says the object has annotations (a JSON patch adding our record must not replace
+ * the map), while the cache does not hold a second copy of every applied Namespace and
+ * ServiceAccount.
+ */
+export const BLANKED_ANNOTATIONS: ReadonlySet<string> = new Set(["kubectl.kubernetes.io/last-applied-configuration"]);
+
+/** `annotations` with the values of {@link BLANKED_ANNOTATIONS} emptied; the same object when none is set. */
+function thinAnnotations(annotations: Record<string, string>): Record<string, string> {
+  let thin: Record<string, string> | undefined;
+  for (const key of BLANKED_ANNOTATIONS) {
+    if (!annotations[key]) continue;
+    thin ??= { ...annotations };
+    thin[key] = "";
+  }
+  return thin ?? annotations;
+}
+
 export function namespaceView(ns: V1Namespace): CachedNamespace {
   const { name, uid, resourceVersion, labels, annotations } = identity(ns.metadata);
   const phase = ns.metadata?.deletionTimestamp ? "Terminating" : (ns.status?.phase ?? "Active");
-  return { name, uid, resourceVersion, labels, annotations, phase };
+  return { name, uid, resourceVersion, labels, annotations: thinAnnotations(annotations), phase };
 }
 
 export function secretView(secret: V1Secret): CachedSecret {
@@ -87,7 +107,12 @@ export function secretView(secret: V1Secret): CachedSecret {
 }
 
 export function serviceAccountView(sa: V1ServiceAccount): CachedServiceAccount {
-  return { ...identity(sa.metadata), imagePullSecrets: (sa.imagePullSecrets ?? []).map((ref) => ref.name ?? "") };
+  const meta = identity(sa.metadata);
+  return {
+    ...meta,
+    annotations: thinAnnotations(meta.annotations),
+    imagePullSecrets: (sa.imagePullSecrets ?? []).map((ref) => ref.name ?? ""),
+  };
 }
 
 export function namespacedKey(obj: { namespace: string; name: string }): string {
