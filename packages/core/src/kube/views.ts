@@ -41,6 +41,9 @@ export interface CachedServiceAccount extends ServiceAccountView {
   readonly imagePullSecrets: readonly string[];
 }
 
+/** One shared empty map for the many objects without labels or annotations (views are never mutated). */
+const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 /** The metadata every view keeps, with absent fields as empty values. */
 function identity(meta: V1ObjectMeta | undefined): {
   namespace: string;
@@ -56,8 +59,8 @@ function identity(meta: V1ObjectMeta | undefined): {
     name: m.name ?? "",
     uid: m.uid ?? "",
     resourceVersion: m.resourceVersion ?? "",
-    labels: m.labels ?? {},
-    annotations: m.annotations ?? {},
+    labels: m.labels ?? NONE,
+    annotations: m.annotations ?? NONE,
   };
 }
 
