@@ -6,7 +6,7 @@
 //   node --expose-gc e2e/bench/cache-footprint.ts [N]
 //
 // Needs `pnpm exec turbo run build` first (it reads core's compiled views).
-import type { V1Namespace, V1ServiceAccount } from "@kubernetes/client-node";
+import type { V1ManagedFieldsEntry, V1Namespace, V1ServiceAccount } from "@kubernetes/client-node";
 import { randomUUID } from "node:crypto";
 import { namespaceView, serviceAccountView } from "../../packages/core/dist/kube/views.js";
 
@@ -14,12 +14,12 @@ const N = Number(process.argv[2] ?? 10_000);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with node --expose-gc");
 
-const managedFields = (manager: string) => [
+const managedFields = (manager: string): V1ManagedFieldsEntry[] => [
   {
     manager,
     operation: "Update",
     apiVersion: "v1",
-    time: new Date().toISOString(),
+    time: new Date(),
     fieldsType: "FieldsV1",
     fieldsV1: { "f:metadata": { "f:labels": { ".": {}, "f:kubernetes.io/metadata.name": {} } } },
   },
