@@ -127,6 +127,7 @@ export {
 } from "./engine/ownership.js";
 export { WorkQueue, type HandlerResult, type QueueObserver, type WorkQueueOptions } from "./queue/work-queue.js";
 export { classifyApiError, type ApiErrorKind, type ClassifiedError } from "./kube/errors.js";
+export { shareConnections, type SharedConnections, type ShareConnectionsOptions } from "./kube/connections.js";
 
 // Utilities
 export { parseGoDuration, GO_DURATION_PATTERN } from "./util/duration.js";
