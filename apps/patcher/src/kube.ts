@@ -1,14 +1,22 @@
 import { existsSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
+import { shareConnections } from "@imagepullsecret-patcher/core";
 
 export interface ConnectionOptions {
   kubeconfig?: string | undefined;
   context?: string | undefined;
 }
 
+/** TLS/TCP connections opened to the API server by every KubeConfig connect() made, for the metric. */
+let connectionsOpened = 0;
+export function kubeConnectionsOpened(): number {
+  return connectionsOpened;
+}
+
 /**
  * `--kubeconfig`/`--context` when given; the in-cluster ServiceAccount when running in a Pod;
- * otherwise KUBECONFIG or ~/.kube/config, as kubectl does.
+ * otherwise KUBECONFIG or ~/.kube/config, as kubectl does. Every client made from it shares one
+ * keep-alive connection pool (client-node alone opens a connection per request).
  */
 export function connect(options: ConnectionOptions): KubeConfig {
   const kc = new KubeConfig();
@@ -35,5 +43,6 @@ export function connect(options: ConnectionOptions): KubeConfig {
   }
   if (!kc.getCurrentCluster())
     throw new Error("no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a Pod");
+  shareConnections(kc, { onConnectionOpened: () => connectionsOpened++ });
   return kc;
 }

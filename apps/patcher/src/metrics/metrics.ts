@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { kubeConnectionsOpened } from "../kube.js";
 import type { EngineObserver, Mapping, MappingStatus, TrackedCounts } from "@imagepullsecret-patcher/core";
 
 /** What the scrape-time gauges read from the running engine. */
@@ -78,6 +79,16 @@ export class PatcherMetrics {
     help: "Config reloads by result.",
     labelNames: ["result"],
     registers: [this.registry],
+  });
+  /** Read from the shared connection pools (kube.ts) when scraped; stays low however many requests are made. */
+  readonly kubeConnectionsOpened = new Counter({
+    name: `${P}kube_connections_opened_total`,
+    help: "TLS/TCP connections opened to the Kubernetes API server.",
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      this.inc(kubeConnectionsOpened());
+    },
   });
 
   constructor() {
