@@ -1,7 +1,9 @@
-// The checks a run is judged by. Gating ones are --check's exit status (exact write counts);
-// the others are targets, reported only.
+// The checks a run is judged by. Gating ones are --check's exit status (exact write counts, the
+// connection bound, peak RSS); the others are targets, reported only.
+import { CONNECTIONS_METRIC } from "./patcher.ts";
 import type {
   ColdResult,
+  ConnectionsResult,
   IdleResult,
   LatencyResult,
   Results,
@@ -98,12 +100,53 @@ function throughputCheck(t: ThroughputRun): Check {
   };
 }
 
-export function gatingChecks(results: Results): Check[] {
+/**
+ * Peak RSS allowed in the --check run (N=100, whole run, VmHWM). Measured 156 MB before the shared
+ * connection pool (bundle, --max-semi-space-size=1); about 20 % above that, so machine noise passes
+ * and a regression to per-request connections or unbounded caches fails.
+ */
+export const CHECK_PEAK_RSS_MB = 190;
+
+function connectionsCheck(c: ConnectionsResult): Check {
+  const name = `connections opened ≤ workers + watches + ${c.bound - c.workers - c.watches} (${c.bound})`;
+  if (c.opened === undefined) {
+    return {
+      name,
+      gating: true,
+      pass: false,
+      detail: `the patcher's /metrics has no ${CONNECTIONS_METRIC}, so its connections cannot be checked (sockets seen in /proc: ${c.socketsSeen})`,
+    };
+  }
+  return {
+    name,
+    gating: true,
+    pass: c.opened <= c.bound,
+    detail: `${c.opened} opened (workers ${c.workers}, watches ${c.watches}); sockets seen in /proc: ${c.socketsSeen}`,
+  };
+}
+
+function peakRssCheck(peakRssMB: number | undefined): Check {
+  return {
+    name: `peak RSS over the run ≤ ${CHECK_PEAK_RSS_MB} MB`,
+    gating: true,
+    pass: peakRssMB !== undefined && peakRssMB <= CHECK_PEAK_RSS_MB,
+    detail: `${peakRssMB} MB (VmHWM of the patcher)`,
+  };
+}
+
+/** Process checks of the last patcher: connections always, peak RSS only in --check (its ceiling is for N=100). */
+function atEndChecks(atEnd: Results["atEnd"], check: boolean): Check[] {
+  if (!atEnd) return [];
+  return [connectionsCheck(atEnd.connections), ...(check ? [peakRssCheck(atEnd.peakRssMB)] : [])];
+}
+
+export function gatingChecks(results: Results, check: boolean): Check[] {
   return [
     ...(results.cold ? coldChecks(results.cold) : []),
     ...(results.idle ? idleChecks(results.idle) : []),
     ...(results.latency ? latencyChecks(results.latency) : []),
     ...(results.rotation ? [rotationCheck(results.rotation)] : []),
     ...(results.throughput ?? []).map(throughputCheck),
+    ...atEndChecks(results.atEnd, check),
   ];
 }

@@ -1,11 +1,22 @@
 // Starts and stops the patcher under test, one process at a time, and samples its memory.
 import type { BenchCluster } from "./cluster.ts";
-import { Patcher, type ControllerSettings } from "./patcher.ts";
+import { Patcher, connectionsOpened, type ControllerSettings } from "./patcher.ts";
 import { RssSampler, round2, type RssWindow } from "./proc.ts";
+import type { ConnectionsResult } from "./scenarios/results.ts";
+
+/** The patcher's watches: namespaces, ServiceAccounts, copies (all namespaces) and the source Secret. */
+export const WATCHES = 4;
+/**
+ * Connections allowed beyond one per worker and one per watch: the initial lists, the Lease and
+ * Events may share the pool or not, and a server-closed keep-alive connection is reopened.
+ */
+export const CONNECTION_SLACK = 4;
 
 export interface PatcherRunOptions {
+  /** The script the patcher runs from. */
+  main: string;
   leaderElection: boolean;
-  /** Extra node arguments for the patcher process (experiments only). */
+  /** Node arguments: the image's flags, then any experiment's. */
   nodeArgs: string[];
 }
 
@@ -16,6 +27,7 @@ export class PatcherRunner {
   #patcher: Patcher | undefined;
   /** The last patcher's sampler; kept after it stops, so its figures can still be read. */
   #sampler: RssSampler | undefined;
+  #settings: ControllerSettings | undefined;
 
   constructor(cluster: BenchCluster, options: PatcherRunOptions, log: (line: string) => void) {
     this.#cluster = cluster;
@@ -40,6 +52,7 @@ export class PatcherRunner {
 
   async start(settings: ControllerSettings, label: string): Promise<Patcher> {
     const patcher = await Patcher.start({
+      main: this.#options.main,
       dir: this.#cluster.workDir,
       kubeconfigPath: this.#cluster.patcherKubeconfig,
       settings,
@@ -48,6 +61,7 @@ export class PatcherRunner {
       nodeArgs: this.#options.nodeArgs,
     });
     this.#patcher = patcher;
+    this.#settings = settings;
     this.#sampler = new RssSampler(patcher.pid, 250);
     void patcher.exited.then((code) => {
       if (this.#patcher === patcher)
@@ -83,6 +97,19 @@ export class PatcherRunner {
 
   rssWindow(from: number, to: number, steadyMs: number): RssWindow | undefined {
     return this.#sampler?.window(from, to, steadyMs);
+  }
+
+  /** The running patcher's connection counter against the bound workers + watches + slack. */
+  async connections(): Promise<ConnectionsResult> {
+    const workers = this.#settings?.workers ?? 0;
+    const metrics = await this.#patcher?.tryMetrics();
+    return {
+      opened: connectionsOpened(metrics),
+      bound: workers + WATCHES + CONNECTION_SLACK,
+      workers,
+      watches: WATCHES,
+      socketsSeen: this.#sampler?.socketsSeen.size,
+    };
   }
 
   /** VmHWM of the last patcher at its last sample: its peak RSS over the run. */

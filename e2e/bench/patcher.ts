@@ -3,11 +3,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { nowMs } from "./kube.ts";
-
-export const PATCHER_MAIN = fileURLToPath(new URL("../../apps/patcher/dist/main.js", import.meta.url));
 
 export const BENCH_NAMESPACE = "ipsp-bench";
 export const SOURCE = { namespace: "kube-system", name: "regcred" };
@@ -23,6 +20,8 @@ export interface ControllerSettings {
 }
 
 export const DEFAULT_SETTINGS: ControllerSettings = { workers: 4, clientQps: 50, clientBurst: 100 };
+/** The "fast" setting for large clusters that BENCHMARKS.md reports next to the defaults. */
+export const FAST_SETTINGS: ControllerSettings = { workers: 16, clientQps: 500, clientBurst: 1000 };
 
 export function parseSettings(text: string): ControllerSettings {
   const out = { ...DEFAULT_SETTINGS };
@@ -116,6 +115,8 @@ export class Patcher {
   }
 
   static async start(options: {
+    /** The script the patcher runs from (the bundle, see artifact.ts). */
+    main: string;
     dir: string;
     kubeconfigPath: string;
     settings: ControllerSettings;
@@ -146,7 +147,7 @@ export class Patcher {
       process.execPath,
       [
         ...(options.nodeArgs ?? []),
-        PATCHER_MAIN,
+        options.main,
         "run",
         "--config",
         configPath,
@@ -232,11 +233,23 @@ export function diffCounters(a: Record<string, number>, b: Record<string, number
   return out;
 }
 
-/** The patcher's own counters of work done: writes, relists, watch restarts, reconciles. */
+const COUNTERS = /^imagepullsecret_patcher_(writes|relists|watch_restarts|reconciles|kube_connections_opened)_total/;
+
+export const CONNECTIONS_METRIC = "imagepullsecret_patcher_kube_connections_opened_total";
+
+/** Connections the patcher says it opened to the API server (all its series summed); undefined when not served. */
+export function connectionsOpened(m: Record<string, number> | undefined): number | undefined {
+  const series = Object.entries(m ?? {}).filter(
+    ([k]) => k === CONNECTIONS_METRIC || k.startsWith(`${CONNECTIONS_METRIC}{`),
+  );
+  return series.length ? series.reduce((sum, [, v]) => sum + v, 0) : undefined;
+}
+
+/** The patcher's own counters of work done: writes, relists, watch restarts, reconciles, connections. */
 export function pickCounters(m: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(m)) {
-    if (/^imagepullsecret_patcher_(writes|relists|watch_restarts|reconciles)_total/.test(k)) out[k] = v;
+    if (COUNTERS.test(k)) out[k] = v;
   }
   return out;
 }
@@ -255,8 +268,7 @@ const REPORTED_GAUGES = new Set([
 export function pickMetrics(m: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(m)) {
-    if (REPORTED_GAUGES.has(k) || /^imagepullsecret_patcher_(writes|relists|watch_restarts|reconciles)_total/.test(k))
-      out[k] = v;
+    if (REPORTED_GAUGES.has(k) || COUNTERS.test(k)) out[k] = v;
   }
   return out;
 }

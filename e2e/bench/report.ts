@@ -27,6 +27,11 @@ export interface Meta {
   command: string;
   args: RecordedArgs;
   patcher: string;
+  /** The Node flags the patcher ran with (the image's, from apps/patcher/node-flags.json). */
+  nodeFlags: string[];
+  nodeFlagsWhy: string | undefined;
+  bundledNow: boolean;
+  bundleBytes: number;
   loadAtStart: LoadInfo;
   startedAt: string;
   machine?: MachineInfo;
@@ -116,6 +121,7 @@ function cold(title: string, r: ColdResult | ThroughputRun): string {
     `- settings: \`${r.settings}\`; namespaces: ${r.targets}; expected writes: ${r.expectedWrites}`,
     `- converged (poll): **${r.convergedSeconds} s**; timeline (s from spawn): ${timeline}`,
     `- RSS (MB) when modules were loaded / caches synced / converged: ${r.rssAtMB.modulesLoaded} / ${r.rssAtMB.cachesSynced} / ${r.rssAtMB.converged}`,
+    `- throughput: **${r.writesPerSecond} writes/s**, ${r.ceilingRatio ?? "–"} of the ceiling; connections opened (patcher's counter): ${r.connectionsOpened ?? "not served"}; requests by verb: ${JSON.stringify(r.byVerb)}`,
     `- writes (audit, Secrets and ServiceAccounts): **${s.writes}** (${s.failedWrites} failed); Lease requests ${s.leaseRequests}; Events written ${s.eventWrites}; patcher's own counter: ${JSON.stringify(r.patcherReportedWrites)}; ${r.writesPerSecond} writes/s; write request latency p50 ${r.writeLatencyMs.p50} ms, p99 ${r.writeLatencyMs.p99} ms`,
     `- per-namespace reads: **${s.perNamespaceReads}**; per-namespace write shapes: ${JSON.stringify(s.writeShapes)}`,
     `- responses: ${JSON.stringify(s.byCode)}; copies carry the source bytes: ${r.contentVerified}`,
@@ -148,6 +154,7 @@ function header(meta: Meta): string[] {
     "",
     `- machine: ${m?.nproc} cores (${m?.cpuModel}), ${m?.memTotalGiB} GiB; kernel ${m?.kernel}; Node ${m?.node}`,
     `- control plane: ${m?.kubeApiserver} (kube-apiserver), ${m?.kubeControllerManager} (kube-controller-manager), ${m?.etcd}`,
+    `- patcher: \`${meta.patcher}\` (${meta.bundleBytes} bytes${meta.bundledNow ? ", bundled by this run" : ""}) with node ${meta.nodeFlags.join(" ") || "(no flags)"}${meta.nodeFlagsWhy ? ` — ${meta.nodeFlagsWhy}` : ""}`,
     ...(meta.experiment ? [`- **experiment, not the patcher as shipped:** ${meta.experiment}`] : []),
     `- patcher identity: \`${meta.identity}\`; leader election: ${JSON.stringify(meta.leaderElection)}`,
     `- load at start: ${meta.loadAtStart.uptime}; go builds: ${meta.loadAtStart.goBuilds}`,
@@ -243,6 +250,7 @@ function throughputSection(runs: ThroughputRun[]): string[] {
       r.convergedSeconds,
       r.summary.writes,
       r.writesPerSecond,
+      r.ceilingRatio ?? "–",
       r.writeLatencyMs.p99,
     ];
     const more = [c.patcher, c["kube-apiserver"], c.etcd, c.machineBusyCores, r.rss?.peakRssMB, r.rss?.socketsOpened];
@@ -251,8 +259,8 @@ function throughputSection(runs: ThroughputRun[]): string[] {
   return [
     "### 5. Cold-start throughput by controller settings",
     "",
-    "| settings | namespaces | converged (s) | writes | writes/s | write p99 (ms) | patcher CPU | apiserver CPU | etcd CPU | machine busy | peak RSS (MB) | sockets opened |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| settings | namespaces | converged (s) | writes | writes/s | of ceiling | write p99 (ms) | patcher CPU | apiserver CPU | etcd CPU | machine busy | peak RSS (MB) | sockets opened |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...runs.map(row),
     "",
     ...runs.map((r, i) => cold(`5.${i + 1} ${r.settings}`, r)),
@@ -263,6 +271,8 @@ export function renderMarkdown(report: Report): string {
   const { meta, results, checks } = report;
   const out = header(meta);
   if (results.setup) out.push(`Setup: ${JSON.stringify(results.setup)}`, "");
+  if (results.ceiling) out.push(`API server ceiling (tight keep-alive client): ${JSON.stringify(results.ceiling)}`, "");
+  if (results.atEnd) out.push(`Last patcher at the end of the run: ${JSON.stringify(results.atEnd)}`, "");
   if (results.error) out.push("**Run failed:**", "", "```", results.error, "```", "");
   out.push(...checkTable(checks));
   if (results.cold) out.push(cold("1. Cold start", results.cold));

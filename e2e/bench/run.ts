@@ -9,12 +9,14 @@ import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs, type Args } from "./args.ts";
+import { shippedArtifact, type Artifact } from "./artifact.ts";
 import { gatingChecks } from "./checks.ts";
 import { BenchCluster } from "./cluster.ts";
 import { PatcherRunner } from "./patcher-runner.ts";
-import { BENCH_NAMESPACE, DEFAULT_SETTINGS, LEASE_NAME, PATCHER_MAIN, settingsLabel } from "./patcher.ts";
+import { BENCH_NAMESPACE, DEFAULT_SETTINGS, LEASE_NAME, settingsLabel } from "./patcher.ts";
 import { Timeline, goBuildRunning, loadInfo, machineInfo } from "./proc.ts";
 import { renderMarkdown, type Meta, type Report } from "./report.ts";
+import { ceiling } from "./scenarios/ceiling.ts";
 import { coldStart } from "./scenarios/cold-start.ts";
 import { names, type BenchEnv } from "./scenarios/common.ts";
 import { idle } from "./scenarios/idle.ts";
@@ -39,7 +41,7 @@ async function waitQuiet(log: Log): Promise<void> {
   }
 }
 
-function initialMeta(args: Args, started: number): Meta {
+function initialMeta(args: Args, artifact: Artifact, started: number): Meta {
   return {
     command: `node e2e/bench/run.ts ${process.argv.slice(2).join(" ")}`.trim(),
     // Paths relative to the checkout, so recorded results read the same on every machine.
@@ -50,7 +52,11 @@ function initialMeta(args: Args, started: number): Meta {
       scenarios: [...args.scenarios],
       throughput: args.throughput.map(settingsLabel),
     },
-    patcher: relative(REPO, PATCHER_MAIN),
+    patcher: relative(REPO, artifact.path),
+    nodeFlags: artifact.nodeFlags,
+    nodeFlagsWhy: artifact.nodeFlagsWhy,
+    bundledNow: artifact.bundledNow,
+    bundleBytes: artifact.bundleBytes,
     loadAtStart: loadInfo(),
     startedAt: new Date(started).toISOString(),
   };
@@ -64,8 +70,11 @@ function writeJson(args: Args, report: Report): void {
 /** The scenarios in order; each result is stored as soon as it exists, so a failure keeps the earlier ones. */
 async function runScenarios(env: BenchEnv, args: Args, results: Results): Promise<void> {
   env.log(`creating ${args.n} namespaces (${args.concurrency} in flight)`);
-  results.setup = await createNamespaces(env, names("bench", args.n), "cold");
+  const benchNamespaces = names("bench", args.n);
+  results.setup = await createNamespaces(env, benchNamespaces, "cold");
+  if (args.scenarios.has("ceiling")) results.ceiling = await ceiling(env, benchNamespaces);
   results.cold = await coldStart(env, DEFAULT_SETTINGS, "cold");
+  results.cold.ceilingRatio = ratio(results.cold.writesPerSecond, results.ceiling);
   if (args.scenarios.has("idle") && args.idleMinutes > 0) results.idle = await idle(env, args.idleMinutes);
   if (args.scenarios.has("latency") && args.latencyCount > 0)
     results.latency = await latency(env, args.latencyCount, args.latencyRate, "lat");
@@ -74,7 +83,13 @@ async function runScenarios(env: BenchEnv, args: Args, results: Results): Promis
     const runs: ThroughputRun[] = [];
     results.throughput = runs;
     await throughput(env, args.throughput, runs);
+    for (const run of runs) run.ceilingRatio = ratio(run.writesPerSecond, results.ceiling);
   }
+}
+
+function ratio(writesPerSecond: number, ceilingResult: Results["ceiling"]): number | undefined {
+  if (!ceilingResult?.writesPerSecond) return undefined;
+  return Math.round((writesPerSecond / ceilingResult.writesPerSecond) * 100) / 100;
 }
 
 /** A run that is stopped (SIGTERM/SIGINT/SIGHUP) still writes what it has and stops its processes. */
@@ -91,7 +106,7 @@ function stopOnSignals(
     report.results.error = `interrupted by ${signal}`;
     report.meta.runtimeSeconds = Math.round((Date.now() - started) / 1000);
     try {
-      writeJson(args, { ...report, checks: gatingChecks(report.results) });
+      writeJson(args, { ...report, checks: gatingChecks(report.results, args.check) });
     } catch {
       /* best effort */
     }
@@ -101,11 +116,22 @@ function stopOnSignals(
 }
 
 /** Runs every scenario against the cluster; returns 2 when one failed (the error is in the results). */
-async function measure(args: Args, cluster: BenchCluster, report: Report, started: number, log: Log): Promise<number> {
+async function measure(
+  args: Args,
+  artifact: Artifact,
+  cluster: BenchCluster,
+  report: Report,
+  started: number,
+  log: Log,
+): Promise<number> {
   const { meta, results } = report;
   const runner = new PatcherRunner(
     cluster,
-    { leaderElection: args.leaderElection, nodeArgs: args.patcherNodeArgs },
+    {
+      main: artifact.path,
+      leaderElection: args.leaderElection,
+      nodeArgs: [...artifact.nodeFlags, ...args.patcherNodeArgs],
+    },
     log,
   );
   const pids = (): Record<string, number> => ({
@@ -124,6 +150,7 @@ async function measure(args: Args, cluster: BenchCluster, report: Report, starte
     meta.auditLog = relative(REPO, cluster.auditLogPath);
     await runScenarios(env, args, results);
     meta.patcherPeakRssMB = runner.peakRssMB();
+    results.atEnd = { peakRssMB: meta.patcherPeakRssMB, connections: await runner.connections() };
     await runner.stop();
   } catch (err) {
     exitCode = 2;
@@ -163,15 +190,17 @@ async function main(): Promise<number> {
   const log: Log = (line) =>
     void process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
   if (args.waitQuiet) await waitQuiet(log);
-  const report: Report = { meta: initialMeta(args, started), results: {}, checks: [] };
+  const artifact = shippedArtifact(log);
+  log(`patcher: ${relative(REPO, artifact.path)} with node ${artifact.nodeFlags.join(" ") || "(no flags)"}`);
+  const report: Report = { meta: initialMeta(args, artifact, started), results: {}, checks: [] };
   mkdirSync(args.workDir, { recursive: true });
   log(`work dir ${args.workDir}`);
   const cluster = await BenchCluster.start({ workDir: args.workDir, detached: args.keepCluster, log });
   report.meta.machine = machineInfo(cluster.binDir);
-  const exitCode = await measure(args, cluster, report, started, log);
+  const exitCode = await measure(args, artifact, cluster, report, started, log);
   report.meta.loadAtEnd = loadInfo();
   report.meta.runtimeSeconds = Math.round((Date.now() - started) / 1000);
-  report.checks = gatingChecks(report.results);
+  report.checks = gatingChecks(report.results, args.check);
   return finish(args, report, exitCode, log);
 }
 

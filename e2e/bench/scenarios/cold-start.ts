@@ -7,6 +7,7 @@ import { nowMs } from "../kube.ts";
 import { PatcherRunner } from "../patcher-runner.ts";
 import {
   COPY_NAME,
+  connectionsOpened,
   pickMetrics,
   settingsLabel,
   writeMetrics,
@@ -125,6 +126,16 @@ function coldTimeline(
   };
 }
 
+/** "create secrets [per-namespace]" → "create". */
+function byVerb(byKind: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [kind, n] of Object.entries(byKind)) {
+    const verb = kind.split(" ")[0] ?? kind;
+    out[verb] = (out[verb] ?? 0) + n;
+  }
+  return out;
+}
+
 /** Writes per second between the first write received and the last completed. */
 export function writeRate(writes: AuditRecord[]): number {
   if (!writes.length) return 0;
@@ -172,12 +183,14 @@ export async function coldStart(env: BenchEnv, settings: ControllerSettings, lab
     convergedSeconds: secs(converged.at - from),
     timeline: coldTimeline(patcher, records, writes, converged.at),
     writesPerSecond: writeRate(writes),
+    connectionsOpened: connectionsOpened(metricsAtEnd),
     rssAtMB: {
       modulesLoaded: env.patcher.rssAt(patcher.marks.get("starting")?.at),
       cachesSynced: env.patcher.rssAt(patcher.marks.get("caches synced")?.at),
       converged: env.patcher.rssAt(converged.at),
     },
     summary,
+    byVerb: byVerb(summary.byKind),
     patcherReportedWrites: writeMetrics(metricsAtEnd),
     contentVerified,
     polls: {

@@ -47,6 +47,31 @@ export interface ColdTimeline {
   convergedByPoll: number;
 }
 
+/** The API server's write ceiling: a tight keep-alive client creating one Secret per namespace. */
+export interface CeilingResult {
+  writes: number;
+  connections: number;
+  inFlight: number;
+  /** Distinct sockets the probe client used (≤ connections when keep-alive works). */
+  socketsUsed: number;
+  createSeconds: number;
+  writesPerSecond: number;
+  deletesPerSecond: number;
+  requests: number;
+}
+
+/** Connections to the API server the last patcher process opened, by its own counter. */
+export interface ConnectionsResult {
+  /** undefined: the patcher does not serve the counter. */
+  opened: number | undefined;
+  /** workers + watches + a small constant, the bound the check holds it to. */
+  bound: number;
+  workers: number;
+  watches: number;
+  /** Sockets seen in /proc over the process's life (a cross-check; short-lived ones can be missed). */
+  socketsSeen: number | undefined;
+}
+
 export interface ColdResult extends WindowFacts {
   label: string;
   settings: string;
@@ -55,8 +80,14 @@ export interface ColdResult extends WindowFacts {
   convergedSeconds: number;
   timeline: ColdTimeline;
   writesPerSecond: number;
+  /** writesPerSecond over the ceiling measured in the same run. */
+  ceilingRatio?: number | undefined;
+  /** Connections the patcher counted at convergence. */
+  connectionsOpened: number | undefined;
   rssAtMB: { modulesLoaded: number | undefined; cachesSynced: number | undefined; converged: number | undefined };
   summary: WindowSummary;
+  /** Requests by verb (from summary.byKind). */
+  byVerb: Record<string, number>;
   patcherReportedWrites: Record<string, number>;
   contentVerified: boolean;
   polls: { count: number; meanMs: number; maxMs: number };
@@ -144,11 +175,14 @@ export interface RotationResult extends WindowFacts {
 /** Every scenario's result, as far as the run got. */
 export interface Results {
   setup?: SetupResult;
+  ceiling?: CeilingResult;
   cold?: ColdResult;
   idle?: IdleResult;
   latency?: LatencyResult;
   rotation?: RotationResult;
   throughput?: ThroughputRun[];
+  /** The last patcher process at the end of the run. */
+  atEnd?: { peakRssMB: number | undefined; connections: ConnectionsResult };
   /** Why the run stopped early. */
   error?: string;
 }
