@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
-import { resolveTimings } from "@imagepullsecret-patcher/core";
+import { resolveTimings, shareConnections } from "@imagepullsecret-patcher/core";
 import { startController, DEFAULT_SECRET_NAME, type CredentialSource } from "./controller.js";
 import { startElectedController, DEFAULT_LEASE_NAME, type LeaderElectionOptions } from "./elected.js";
 import { createJsonLogger, type LogLevel } from "./logger.js";
@@ -161,6 +161,8 @@ function defaultKubeConfig(file: string | undefined, context: string | undefined
   if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
   if (context) kc.setCurrentContext(context);
+  // One keep-alive connection pool for every client and watch, instead of a connection per request.
+  shareConnections(kc);
   return kc;
 }
 
