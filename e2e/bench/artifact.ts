@@ -1,13 +1,16 @@
 // The patcher as shipped: the esbuild bundle the container image runs, with the image's Node flags.
 // Built here when missing or older than the tsc output it bundles, so a run never measures a stale file.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const APP_DIR = fileURLToPath(new URL("../../apps/patcher/", import.meta.url));
 export const PATCHER_BUNDLE = `${APP_DIR}dist/bundle/main.mjs`;
 const TSC_MAIN = `${APP_DIR}dist/main.js`;
 const NODE_FLAGS = `${APP_DIR}node-flags.json`;
+/** tsc output the bundle is made of: the app's and core's (a change in either makes it stale). */
+const BUNDLED_DIST = [`${APP_DIR}dist`, fileURLToPath(new URL("../../packages/core/dist", import.meta.url))];
 
 export interface Artifact {
   /** The file the patcher process runs. */
@@ -25,6 +28,16 @@ function mtime(path: string): number {
   return existsSync(path) ? statSync(path).mtimeMs : 0;
 }
 
+/** Newest modification time of the .js files under `dir`, the bundle's own folder left out. */
+function newestJs(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let newest = 0;
+  for (const entry of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
+    if (entry.endsWith(".js") && !entry.startsWith("bundle")) newest = Math.max(newest, mtime(join(dir, entry)));
+  }
+  return newest;
+}
+
 function readNodeFlags(): { flags: string[]; why: string | undefined } {
   if (!existsSync(NODE_FLAGS)) return { flags: [], why: undefined };
   const parsed = JSON.parse(readFileSync(NODE_FLAGS, "utf8")) as { flags?: unknown; why?: unknown };
@@ -37,9 +50,9 @@ function readNodeFlags(): { flags: string[]; why: string | undefined } {
 export function shippedArtifact(log: (line: string) => void): Artifact {
   if (!existsSync(TSC_MAIN))
     throw new Error(`${TSC_MAIN} is missing: build first (pnpm exec turbo run build --filter ./apps/patcher...)`);
-  const stale = mtime(PATCHER_BUNDLE) < mtime(TSC_MAIN);
+  const stale = mtime(PATCHER_BUNDLE) < Math.max(...BUNDLED_DIST.map(newestJs));
   if (stale) {
-    log(`bundling the patcher (${existsSync(PATCHER_BUNDLE) ? "older than dist/main.js" : "missing"})`);
+    log(`bundling the patcher (${existsSync(PATCHER_BUNDLE) ? "older than the tsc output" : "missing"})`);
     execFileSync("pnpm", ["run", "bundle"], { cwd: APP_DIR, stdio: ["ignore", "ignore", "inherit"] });
   }
   const { flags, why } = readNodeFlags();
