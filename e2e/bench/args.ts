@@ -1,6 +1,6 @@
 // The benchmark's command line.
 import { join, resolve } from "node:path";
-import { FAST_SETTINGS, parseSettings, settingsLabel, type ControllerSettings } from "./patcher.ts";
+import { DEFAULT_SETTINGS, FAST_SETTINGS, parseSettings, settingsLabel, type ControllerSettings } from "./patcher.ts";
 
 export const ALL_SCENARIOS = ["ceiling", "cold", "idle", "latency", "rotation", "throughput"] as const;
 export type Scenario = (typeof ALL_SCENARIOS)[number];
@@ -14,6 +14,8 @@ export interface Args {
   out: string;
   check: boolean;
   throughput: ControllerSettings[];
+  /** The first cold start's controller settings (default: the patcher's defaults). */
+  settings: ControllerSettings;
   concurrency: number;
   leaderElection: boolean;
   waitQuiet: boolean;
@@ -34,6 +36,8 @@ export const HELP = `usage: pnpm bench -- [options]
                          the others start from its converged state; ceiling runs before it)
   --throughput S[;S...]  controller settings compared in the throughput scenario, each a cold start
                          after a reset (default "${DEFAULT_THROUGHPUT}")
+  --settings S           controller settings of the first cold start (default "${settingsLabel(DEFAULT_SETTINGS)}";
+                         "fast" is "${settingsLabel(FAST_SETTINGS)}")
   --concurrency C        namespace creations in flight (default 20)
   --no-leader-election   run the patcher without leader election (default: on, as the Helm chart)
   --wait-quiet           wait until no "go build" runs on the machine before starting
@@ -60,6 +64,7 @@ const KNOWN = new Set([
   "scenarios",
   "out",
   "throughput",
+  "settings",
   "concurrency",
   "work-dir",
   "patcher-node-args",
@@ -116,6 +121,11 @@ function scenarioList(value: string): Set<Scenario> {
   return scenarios.add("cold");
 }
 
+function coldSettings(value: string): ControllerSettings {
+  if (value === "fast") return FAST_SETTINGS;
+  return value ? parseSettings(value) : DEFAULT_SETTINGS;
+}
+
 /** `--check` changes the defaults: a small run whose counts CI can assert. */
 export function parseArgs(argv: string[], repo: string): Args {
   const flags = readFlags(argv);
@@ -136,6 +146,7 @@ export function parseArgs(argv: string[], repo: string): Args {
       .split(";")
       .filter((s) => s.trim())
       .map(parseSettings),
+    settings: coldSettings(text(flags, "settings", "")),
     concurrency: num(flags, "concurrency", 20),
     leaderElection: flags.get("no-leader-election") !== true,
     waitQuiet: flags.get("wait-quiet") === true,

@@ -15,7 +15,8 @@ import type {
 } from "./scenarios/results.ts";
 
 /** The run's arguments as recorded: paths relative to the checkout, settings as labels. */
-export type RecordedArgs = Omit<Args, "out" | "workDir" | "scenarios" | "throughput"> & {
+export type RecordedArgs = Omit<Args, "out" | "workDir" | "scenarios" | "throughput" | "settings"> & {
+  settings: string;
   out: string;
   workDir: string;
   scenarios: Scenario[];

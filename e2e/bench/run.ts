@@ -13,7 +13,7 @@ import { shippedArtifact, type Artifact } from "./artifact.ts";
 import { gatingChecks } from "./checks.ts";
 import { BenchCluster } from "./cluster.ts";
 import { PatcherRunner } from "./patcher-runner.ts";
-import { BENCH_NAMESPACE, DEFAULT_SETTINGS, LEASE_NAME, settingsLabel } from "./patcher.ts";
+import { BENCH_NAMESPACE, LEASE_NAME, settingsLabel } from "./patcher.ts";
 import { Timeline, goBuildRunning, loadInfo, machineInfo } from "./proc.ts";
 import { renderMarkdown, type Meta, type Report } from "./report.ts";
 import { ceiling } from "./scenarios/ceiling.ts";
@@ -51,6 +51,7 @@ function initialMeta(args: Args, artifact: Artifact, started: number): Meta {
       workDir: relative(REPO, args.workDir),
       scenarios: [...args.scenarios],
       throughput: args.throughput.map(settingsLabel),
+      settings: settingsLabel(args.settings),
     },
     patcher: relative(REPO, artifact.path),
     nodeFlags: artifact.nodeFlags,
@@ -73,7 +74,7 @@ async function runScenarios(env: BenchEnv, args: Args, results: Results): Promis
   const benchNamespaces = names("bench", args.n);
   results.setup = await createNamespaces(env, benchNamespaces, "cold");
   if (args.scenarios.has("ceiling")) results.ceiling = await ceiling(env, benchNamespaces);
-  results.cold = await coldStart(env, DEFAULT_SETTINGS, "cold");
+  results.cold = await coldStart(env, args.settings, "cold");
   results.cold.ceilingRatio = ratio(results.cold.writesPerSecond, results.ceiling);
   if (args.scenarios.has("idle") && args.idleMinutes > 0) results.idle = await idle(env, args.idleMinutes);
   if (args.scenarios.has("latency") && args.latencyCount > 0)
