@@ -35,6 +35,7 @@ import { freePort } from "../src/cluster/local/processes.ts";
 import { docker, ensureDockerEngine, run, type DockerEngine } from "../src/container/docker.ts";
 import { ensureNodeRuntimeBase, type BaseImage } from "../src/container/base-image.ts";
 import {
+  PATCHER_DIR,
   buildPatcherBundle,
   buildPatcherImage,
   patcherVersion,
@@ -160,7 +161,9 @@ describe.skipIf(SKIP)("container image", () => {
       `image ${imageRef}: ${(info.Size / 1e6).toFixed(1)} MB; base ${base.ref}: ${(baseInfo.Size / 1e6).toFixed(1)} MB; app layers ${((info.Size - baseInfo.Size) / 1e6).toFixed(2)} MB`,
     );
     expect(info.Config.User).toBe(`${NONROOT_UID}:${NONROOT_UID}`);
-    expect(info.Config.Entrypoint).toEqual(["/nodejs/bin/node", "/app/bundle/main.mjs"]);
+    const nodeFlags = (JSON.parse(readFileSync(join(PATCHER_DIR, "node-flags.json"), "utf8")) as { flags: string[] })
+      .flags;
+    expect(info.Config.Entrypoint).toEqual(["/nodejs/bin/node", ...nodeFlags, "/app/bundle/main.mjs"]);
     expect(info.Config.Cmd).toEqual(["run"]);
     expect(info.Config.Labels).toMatchObject({
       "org.opencontainers.image.title": "imagepullsecret-patcher",

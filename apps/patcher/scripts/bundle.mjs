@@ -4,6 +4,13 @@ import { build } from "esbuild";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+
+// The image's ENTRYPOINT must carry node-flags.json's flags, which the bench also runs the bundle with.
+const { flags } = JSON.parse(readFileSync(new URL("../node-flags.json", import.meta.url), "utf8"));
+const entrypoint = JSON.stringify(["/nodejs/bin/node", ...flags, "/app/bundle/main.mjs"]).replaceAll(",", ", ");
+if (!readFileSync(new URL("../Dockerfile", import.meta.url), "utf8").includes(`ENTRYPOINT ${entrypoint}`)) {
+  throw new Error(`apps/patcher/Dockerfile: ENTRYPOINT must be ${entrypoint}, the flags of node-flags.json`);
+}
 mkdirSync(new URL("../dist/bundle/", import.meta.url), { recursive: true });
 await build({
   entryPoints: [new URL("../dist/main.js", import.meta.url).pathname],
@@ -12,7 +19,8 @@ await build({
   platform: "node",
   target: "node24",
   format: "esm",
-  minify: false,
+  // Minified: 7-13 MB less RSS; keepNames would cost 12-17 MB of that back (docs/performance.md).
+  minify: true,
   sourcemap: false,
   legalComments: "external",
   // Some dependencies still call require(); give the ESM bundle one.
