@@ -1,7 +1,7 @@
 // The patcher as shipped: the esbuild bundle the container image runs, with the image's Node flags.
 // Built here when missing or older than the tsc output it bundles, so a run never measures a stale file.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,8 +13,10 @@ const NODE_FLAGS = `${APP_DIR}node-flags.json`;
 const BUNDLED_DIST = [`${APP_DIR}dist`, fileURLToPath(new URL("../../packages/core/dist", import.meta.url))];
 
 export interface Artifact {
-  /** The file the patcher process runs. */
+  /** The bundle in the checkout. */
   path: string;
+  /** Its copy, taken at the start, that the patcher process runs. */
+  runPath: string;
   /** Node flags from apps/patcher/node-flags.json (none when the file is absent). */
   nodeFlags: string[];
   /** Why those flags, as node-flags.json says. */
@@ -46,8 +48,21 @@ function readNodeFlags(): { flags: string[]; why: string | undefined } {
   return { flags: parsed.flags, why: typeof parsed.why === "string" ? parsed.why : undefined };
 }
 
-/** The bundle, rebuilt when stale, and the flags it runs with. */
-export function shippedArtifact(log: (line: string) => void): Artifact {
+/**
+ * A copy of the bundle in the run's work dir, so a rebuild in the checkout during a long run cannot
+ * change what is measured. The package.json files beside and above it are what version.ts reads.
+ */
+function snapshot(workDir: string): string {
+  const dir = join(workDir, "artifact");
+  mkdirSync(join(dir, "bundle"), { recursive: true });
+  copyFileSync(PATCHER_BUNDLE, join(dir, "bundle", "main.mjs"));
+  copyFileSync(`${APP_DIR}dist/bundle/package.json`, join(dir, "bundle", "package.json"));
+  copyFileSync(`${APP_DIR}dist/package.json`, join(dir, "package.json"));
+  return join(dir, "bundle", "main.mjs");
+}
+
+/** The bundle, rebuilt when stale and copied into `workDir`, and the flags it runs with. */
+export function shippedArtifact(workDir: string, log: (line: string) => void): Artifact {
   if (!existsSync(TSC_MAIN))
     throw new Error(`${TSC_MAIN} is missing: build first (pnpm exec turbo run build --filter ./apps/patcher...)`);
   const stale = mtime(PATCHER_BUNDLE) < Math.max(...BUNDLED_DIST.map(newestJs));
@@ -58,6 +73,7 @@ export function shippedArtifact(log: (line: string) => void): Artifact {
   const { flags, why } = readNodeFlags();
   return {
     path: PATCHER_BUNDLE,
+    runPath: snapshot(workDir),
     nodeFlags: flags,
     nodeFlagsWhy: why,
     bundledNow: stale,

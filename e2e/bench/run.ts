@@ -129,7 +129,7 @@ async function measure(
   const runner = new PatcherRunner(
     cluster,
     {
-      main: artifact.path,
+      main: artifact.runPath,
       leaderElection: args.leaderElection,
       nodeArgs: [...artifact.nodeFlags, ...args.patcherNodeArgs],
     },
@@ -191,10 +191,10 @@ async function main(): Promise<number> {
   const log: Log = (line) =>
     void process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
   if (args.waitQuiet) await waitQuiet(log);
-  const artifact = shippedArtifact(log);
+  mkdirSync(args.workDir, { recursive: true });
+  const artifact = shippedArtifact(args.workDir, log);
   log(`patcher: ${relative(REPO, artifact.path)} with node ${artifact.nodeFlags.join(" ") || "(no flags)"}`);
   const report: Report = { meta: initialMeta(args, artifact, started), results: {}, checks: [] };
-  mkdirSync(args.workDir, { recursive: true });
   log(`work dir ${args.workDir}`);
   const cluster = await BenchCluster.start({ workDir: args.workDir, detached: args.keepCluster, log });
   report.meta.machine = machineInfo(cluster.binDir);
