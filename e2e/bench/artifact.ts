@@ -15,7 +15,7 @@ const BUNDLED_DIST = [`${APP_DIR}dist`, fileURLToPath(new URL("../../packages/co
 export interface Artifact {
   /** The bundle in the checkout. */
   path: string;
-  /** Its copy, taken at the start, that the patcher process runs. */
+  /** What the patcher process runs: the copy snapshotBundle() took once the work dir exists. */
   runPath: string;
   /** Node flags from apps/patcher/node-flags.json (none when the file is absent). */
   nodeFlags: string[];
@@ -52,7 +52,7 @@ function readNodeFlags(): { flags: string[]; why: string | undefined } {
  * A copy of the bundle in the run's work dir, so a rebuild in the checkout during a long run cannot
  * change what is measured. The package.json files beside and above it are what version.ts reads.
  */
-function snapshot(workDir: string): string {
+export function snapshotBundle(workDir: string): string {
   const dir = join(workDir, "artifact");
   mkdirSync(join(dir, "bundle"), { recursive: true });
   copyFileSync(PATCHER_BUNDLE, join(dir, "bundle", "main.mjs"));
@@ -61,8 +61,8 @@ function snapshot(workDir: string): string {
   return join(dir, "bundle", "main.mjs");
 }
 
-/** The bundle, rebuilt when stale and copied into `workDir`, and the flags it runs with. */
-export function shippedArtifact(workDir: string, log: (line: string) => void): Artifact {
+/** The bundle, rebuilt when stale, and the flags it runs with. */
+export function shippedArtifact(log: (line: string) => void): Artifact {
   if (!existsSync(TSC_MAIN))
     throw new Error(`${TSC_MAIN} is missing: build first (pnpm exec turbo run build --filter ./apps/patcher...)`);
   const stale = mtime(PATCHER_BUNDLE) < Math.max(...BUNDLED_DIST.map(newestJs));
@@ -73,7 +73,7 @@ export function shippedArtifact(workDir: string, log: (line: string) => void): A
   const { flags, why } = readNodeFlags();
   return {
     path: PATCHER_BUNDLE,
-    runPath: snapshot(workDir),
+    runPath: PATCHER_BUNDLE,
     nodeFlags: flags,
     nodeFlagsWhy: why,
     bundledNow: stale,

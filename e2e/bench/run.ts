@@ -9,7 +9,7 @@ import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs, type Args } from "./args.ts";
-import { shippedArtifact, type Artifact } from "./artifact.ts";
+import { shippedArtifact, snapshotBundle, type Artifact } from "./artifact.ts";
 import { gatingChecks } from "./checks.ts";
 import { BenchCluster } from "./cluster.ts";
 import { PatcherRunner } from "./patcher-runner.ts";
@@ -191,13 +191,15 @@ async function main(): Promise<number> {
   const log: Log = (line) =>
     void process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
   if (args.waitQuiet) await waitQuiet(log);
-  mkdirSync(args.workDir, { recursive: true });
-  const artifact = shippedArtifact(args.workDir, log);
+  const artifact = shippedArtifact(log);
   log(`patcher: ${relative(REPO, artifact.path)} with node ${artifact.nodeFlags.join(" ") || "(no flags)"}`);
   const report: Report = { meta: initialMeta(args, artifact, started), results: {}, checks: [] };
+  mkdirSync(args.workDir, { recursive: true });
   log(`work dir ${args.workDir}`);
   const cluster = await BenchCluster.start({ workDir: args.workDir, detached: args.keepCluster, log });
   report.meta.machine = machineInfo(cluster.binDir);
+  // After the start, which clears the work dir.
+  artifact.runPath = snapshotBundle(args.workDir);
   const exitCode = await measure(args, artifact, cluster, report, started, log);
   report.meta.loadAtEnd = loadInfo();
   report.meta.runtimeSeconds = Math.round((Date.now() - started) / 1000);
