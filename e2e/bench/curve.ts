@@ -16,6 +16,8 @@ interface Point {
   n: number;
   run: ColdResult;
   ceiling: number | undefined;
+  /** The patcher's Node flags in that run. */
+  flags: string;
 }
 
 const DEFAULT_LABEL = settingsLabel(DEFAULT_SETTINGS);
@@ -30,10 +32,11 @@ function collect(files: string[]): { defaults: Point[]; fast: Point[] } {
     const n = report.results.setup?.count;
     if (!n || report.meta.experiment) continue;
     const ceiling = report.results.ceiling?.writesPerSecond;
+    const flags = (report.meta.nodeFlags ?? []).join(" ");
     const runs = [report.results.cold, ...(report.results.throughput ?? [])].filter((r) => r !== undefined);
     for (const run of runs) {
-      if (run.settings === DEFAULT_LABEL && !defaults.some((p) => p.n === n)) defaults.push({ n, run, ceiling });
-      if (run.settings === FAST_LABEL && !fast.some((p) => p.n === n)) fast.push({ n, run, ceiling });
+      if (run.settings === DEFAULT_LABEL && !defaults.some((p) => p.n === n)) defaults.push({ n, run, ceiling, flags });
+      if (run.settings === FAST_LABEL && !fast.some((p) => p.n === n)) fast.push({ n, run, ceiling, flags });
     }
   }
   return { defaults, fast };
@@ -90,6 +93,35 @@ function panels(defaults: Point[], fast: Point[]): Panel[] {
   ];
 }
 
+/** The same figures as a Markdown table, for BENCHMARKS.md. */
+function markdownTable(defaults: Point[], fast: Point[]): string {
+  const rows = [
+    ...defaults.map((p) => ({ ...p, setting: "default" })),
+    ...fast.map((p) => ({ ...p, setting: "fast" })),
+  ].sort((a, b) => a.n - b.n || a.setting.localeCompare(b.setting));
+  const verbs = (v: Record<string, number> | undefined): string =>
+    Object.entries(v ?? {})
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ");
+  return [
+    "| N | setting | converge (s) | writes/s | ceiling (writes/s) | ratio | peak RSS (MB) | steady RSS (MB) | caches synced (s) | requests by verb | node flags |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ...rows.map((p) => {
+      const r = p.run;
+      const cells = [p.n, p.setting, r.convergedSeconds, r.writesPerSecond, p.ceiling ?? "–", r.ceilingRatio ?? "–"];
+      const more = [
+        r.rss?.peakRssMB,
+        r.rss?.steadyRssMB,
+        r.timeline.cachesSyncedLog,
+        verbs(r.byVerb),
+        `\`${p.flags}\``,
+      ];
+      return `| ${[...cells, ...more.map((x) => x ?? "–")].join(" | ")} |`;
+    }),
+    "",
+  ].join("\n");
+}
+
 const args = process.argv.slice(2).filter((a) => a !== "--");
 const files = args.length
   ? args.map((f) => resolve(process.cwd(), f))
@@ -104,4 +136,5 @@ const svg = renderCurves(
   3,
 );
 writeFileSync(join(RESULTS, "scale-curve.svg"), svg);
-process.stdout.write(`bench-results/scale-curve.svg: ${defaults.length} default and ${fast.length} fast points\n`);
+process.stdout.write(markdownTable(defaults, fast));
+process.stderr.write(`bench-results/scale-curve.svg: ${defaults.length} default and ${fast.length} fast points\n`);
