@@ -42,7 +42,7 @@ export interface CachedServiceAccount extends ServiceAccountView {
 }
 
 /** One shared empty map for the many objects without labels or annotations (views are never mutated). */
-const NONE: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NONE: Record<string, string> = Object.freeze({});
 
 /** The metadata every view keeps, with absent fields as empty values. */
 function identity(meta: V1ObjectMeta | undefined): {
