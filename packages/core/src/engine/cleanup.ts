@@ -20,14 +20,24 @@ export class RetiredCleanup {
   readonly #log: Logger;
   /** Whether the engine runs and its caches have synced: only then is "nothing left" known. */
   readonly #ready: () => boolean;
+  /** Whether the cache shows every write this instance made: until then "nothing left" is not known. */
+  readonly #writesSeen: () => boolean;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(table: MappingTable, cache: ClusterCache, statuses: KeyStatuses, log: Logger, ready: () => boolean) {
+  constructor(
+    table: MappingTable,
+    cache: ClusterCache,
+    statuses: KeyStatuses,
+    log: Logger,
+    ready: () => boolean,
+    writesSeen: () => boolean,
+  ) {
     this.#table = table;
     this.#cache = cache;
     this.#statuses = statuses;
     this.#log = log;
     this.#ready = ready;
+    this.#writesSeen = writesSeen;
   }
 
   /**
@@ -47,14 +57,27 @@ export class RetiredCleanup {
   /** Drops retired entries that left nothing behind: no copy of theirs, no record on any ServiceAccount. */
   prune(): void {
     if (!this.#ready() || this.#table.retired.size === 0) return;
+    // A copy just written may not be in the cache yet; forgetting its mapping now would also stop
+    // the watch that is about to show it, and leave the copy behind.
+    if (!this.#writesSeen()) {
+      this.schedule();
+      return;
+    }
+    let unknown = false;
     for (const [id, r] of [...this.#table.retired]) {
       const copies = this.#cache.copies(r.secretName);
-      if (!copies?.hasSynced || leftBehind(r, this.#table.instance, copies, this.#cache.serviceAccountsByNamespace()))
+      if (!copies?.hasSynced) {
+        // Its copies' watch has not synced yet (a busy API server): nothing can be said, so look again.
+        if (!copies) this.#cache.watchCopies(r.secretName);
+        unknown = true;
         continue;
+      }
+      if (leftBehind(r, this.#table.instance, copies, this.#cache.serviceAccountsByNamespace())) continue;
       this.#table.retired.delete(id);
       this.#statuses.forgetId(id);
     }
     this.#cache.stopCopyWatchesExcept(this.#table.namesInUse());
+    if (unknown) this.schedule();
   }
 
   /** Prunes soon, once; for cleanup work that just settled. */

@@ -9,7 +9,7 @@ import {
   type V1Secret,
   type V1ServiceAccount,
 } from "@kubernetes/client-node";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseDockerConfigJson } from "../credentials/docker-config.js";
 import type { CoreInformers } from "../kube/core-informers.js";
 import type { EventSink, EventTarget } from "../kube/events.js";
@@ -741,6 +741,27 @@ describe("engine over an in-memory cluster", () => {
     expect(cluster.secret("kept", "kept")).toBeDefined();
     expect(cluster.pullSecrets("kept")).toEqual(["kept"]);
     expect(source.signal?.aborted).toBe(true);
+  });
+
+  it("cleans up a mapping removed before the watch showed its writes", async () => {
+    const cluster = new MemoryCluster();
+    cluster.namespace("other", { team: "b" });
+    const source = new TestSource("s", "pw");
+    const r = await start(cluster, [mapping("team-a", source, byLabel("team", "a"))]);
+    await settle([r]);
+    cluster.delivery = "held";
+    cluster.namespace("late", { team: "a" });
+    cluster.release(); // the namespace; the copy and entry written for it stay held back
+    await settle([r]);
+    expect(cluster.secret("late", "pull")).toBeDefined();
+    // Removed while the cache shows none of its copies or entries: nothing may be forgotten yet.
+    r.engine.setMappings([]);
+    await settle([r]);
+    cluster.delivery = "deferred";
+    cluster.release();
+    await vi.waitFor(() => expect(cluster.secret("late", "pull")).toBeUndefined(), { timeout: 5_000 });
+    expect(cluster.pullSecrets("late")).toEqual([]);
+    await vi.waitFor(() => expect(r.engine.trackedCounts().retiredMappings).toBe(0), { timeout: 5_000 });
   });
 
   it("finishes cleanup after a restart from the records on ServiceAccounts", async () => {

@@ -90,6 +90,7 @@ export class Engine {
       this.#statuses,
       log,
       () => this.#started && this.synced,
+      () => this.#expectations.settled(),
     );
     this.#inputs = {
       namespace: (name) => this.#cache.namespaces.get(name),

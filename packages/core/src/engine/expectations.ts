@@ -77,6 +77,12 @@ export class Expectations {
     return true;
   }
 
+  /** Whether every write is seen in the cache (or given up on after the TTL). */
+  settled(): boolean {
+    this.prune();
+    return this.#byKey.size === 0;
+  }
+
   /** Drops expectations past their TTL. */
   prune(): void {
     for (const [key, e] of this.#byKey) if (this.#expired(e)) this.#byKey.delete(key);
