@@ -1,12 +1,12 @@
 // The embedded example in HA mode: two replicas of examples/embedded-controller/dist/main.js with
 // --leader-elect against the real API server. Exactly one leads and reconciles; when it is killed
 // (SIGKILL, no release) the other takes the Lease and reconciles a namespace created afterwards.
-import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
 import { NamespaceScope, adminKubeConfig, eventually, uniqueName } from "../src/support/kube.ts";
 import { TEST_PASSWORD_PREFIX, putSourceSecret, waitForCopy, waitForPullSecrets } from "../src/support/fixtures.ts";
+import { PatcherProcess } from "../src/support/patcher-process.ts";
 
 const EMBEDDED_MAIN = fileURLToPath(new URL("../../examples/embedded-controller/dist/main.js", import.meta.url));
 const LEASE = "example-embedded-controller";
@@ -14,41 +14,16 @@ const LEASE = "example-embedded-controller";
 const TIMINGS = ["--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "0.5"];
 
 /** One replica of the example program, with its JSON log lines kept for assertions. */
-class Replica {
+class Replica extends PatcherProcess {
   readonly identity: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  stdout = "";
-  stderr = "";
 
   constructor(identity: string, args: string[]) {
+    super([...args, "--identity", identity], {}, EMBEDDED_MAIN);
     this.identity = identity;
-    this.child = spawn(process.execPath, [EMBEDDED_MAIN, ...args, "--identity", identity], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.child.stdout?.on("data", (d: Buffer) => (this.stdout += d.toString()));
-    this.child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
-  }
-
-  logs(): Record<string, unknown>[] {
-    return this.stdout
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
   said(msg: string, namespace?: string): boolean {
     return this.logs().some((l) => l.msg === msg && (namespace === undefined || l.namespace === namespace));
-  }
-
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 20_000);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return code;
   }
 }
 

@@ -44,8 +44,9 @@ export class PatcherProcess {
   stderr = "";
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [PATCHER_MAIN, ...args], {
+  /** `main`: the program to run; the patcher's by default, or another built on core (an example). */
+  constructor(args: string[], env: Record<string, string> = {}, main = PATCHER_MAIN) {
+    this.child = spawn(process.execPath, [main, ...args], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -80,7 +81,7 @@ export class PatcherProcess {
 
   /** SIGTERM and wait; SIGKILL after `graceMs`. */
   async stop(graceMs = 20_000): Promise<number | null> {
-    if (this.child.exitCode !== null) return this.child.exitCode;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
     this.child.kill("SIGTERM");
     const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     const code = await this.exited;
