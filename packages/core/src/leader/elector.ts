@@ -19,6 +19,7 @@
 import type { Logger } from "../logging/logger.js";
 import type { Clock } from "../util/clock.js";
 import { describeError } from "../util/errors.js";
+import { sleepOn } from "../util/sleep.js";
 import {
   acquireDelayMs,
   decideAcquire,
@@ -140,7 +141,7 @@ export class LeaderElector {
         return result.sentAtMs;
       }
       conflicts = result.kind === "conflict" ? conflicts + 1 : 0;
-      await this.#sleep(this.#acquireDelay(result, conflicts), signal);
+      await sleepOn(this.#clock, this.#acquireDelay(result, conflicts), signal);
     }
     return undefined;
   }
@@ -242,7 +243,7 @@ export class LeaderElector {
   async #renewLoop(term: Term): Promise<void> {
     const stop = term.loopSignal;
     while (!stop.aborted) {
-      await this.#sleep(this.timings.retryPeriodMs, stop);
+      await sleepOn(this.#clock, this.timings.retryPeriodMs, stop);
       if (stop.aborted) return;
       const timeLeft = term.timeLeftMs();
       if (timeLeft <= 0) return term.lose(deadlineReason(this.timings.renewDeadlineMs));
@@ -354,19 +355,5 @@ export class LeaderElector {
 
   #fields(): Record<string, unknown> {
     return { lock: this.#name, identity: this.identity };
-  }
-
-  /** Waits `ms` on the injected clock, or less if `signal` aborts; resolves either way. */
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = (): void => {
-        this.#clock.clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = this.#clock.setTimeout(done, Math.max(0, ms));
-      signal.addEventListener("abort", done, { once: true });
-    });
   }
 }

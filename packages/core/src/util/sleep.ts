@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { clampTimerMs } from "./clock.js";
+import { clampTimerMs, type Clock } from "./clock.js";
 
 /**
  * Waits `ms`, or less if `signal` aborts. Resolves either way: callers check `signal.aborted`
@@ -12,4 +12,18 @@ export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   } catch (err) {
     if (!signal?.aborted) throw err;
   }
+}
+
+/** {@link sleep} on an injected clock, so tests can move time by hand (util's ManualClock). */
+export function sleepOn(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clock.clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, Math.max(0, ms));
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

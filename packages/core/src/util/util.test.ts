@@ -4,7 +4,7 @@ import { backoffDelay } from "./backoff.js";
 import { ManualClock, MAX_TIMER_MS, clampTimerMs } from "./clock.js";
 import { parseGoDuration } from "./duration.js";
 import { describeError, errorCode, httpStatus, redactSecrets } from "./errors.js";
-import { sleep } from "./sleep.js";
+import { sleep, sleepOn } from "./sleep.js";
 
 describe("backoffDelay", () => {
   const policy = { initialMs: 100, maxMs: 1_000 };
@@ -50,6 +50,23 @@ describe("sleep", () => {
     controller.abort();
     await slept;
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe("sleepOn", () => {
+  it("waits on the injected clock and ends early on abort", async () => {
+    const clock = new ManualClock(0);
+    let woke = false;
+    void sleepOn(clock, 1_000, new AbortController().signal).then(() => (woke = true));
+    await clock.advance(999);
+    expect(woke).toBe(false);
+    await clock.advance(1);
+    expect(woke).toBe(true);
+    const controller = new AbortController();
+    const aborted = sleepOn(clock, 1_000, controller.signal);
+    controller.abort();
+    await aborted;
+    expect(clock.pendingDelays()).toEqual([]);
   });
 });
 
