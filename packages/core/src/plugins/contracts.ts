@@ -82,10 +82,29 @@ export interface SourceProvider {
 // Target selectors and patch strategies: pure functions of the objects they look at.
 // ---------------------------------------------------------------------------------------------
 
+/** One `matchExpressions` entry of a Kubernetes label selector. */
+export interface LabelSelectorRequirement {
+  readonly key: string;
+  readonly operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+  /** Non-empty for `In`/`NotIn`; absent for `Exists`/`DoesNotExist`. */
+  readonly values?: readonly string[] | undefined;
+}
+
+/** A Kubernetes `metav1.LabelSelector` as plain JSON; requirements are ANDed, `{}` selects everything. */
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>> | undefined;
+  readonly matchExpressions?: readonly LabelSelectorRequirement[] | undefined;
+}
+
 /** Decides whether a namespace belongs to a mapping. Pure: no I/O, no clock. */
 export interface TargetSelector {
   readonly description: string;
   matches(namespace: NamespaceView): boolean;
+  /**
+   * The narrowest Kubernetes namespaceSelector that selects every namespace this selector matches
+   * (it may select more; the webhook decides again in process). Undefined when it cannot say.
+   */
+  namespaceSelector?(): LabelSelector | undefined;
 }
 
 /** Decides which ServiceAccounts of a selected namespace must reference the secret. Pure. */

@@ -93,3 +93,21 @@ describe("AllNamespacesSelector", () => {
     expect(new AllNamespacesSelector({ exclude: [] }).description).toBe("all namespaces");
   });
 });
+
+describe("all selector: namespaceSelector", () => {
+  const create = (exclude: string[]) => new AllNamespacesSelector({ exclude });
+
+  it("selects every namespace without exclusions", () => {
+    expect(create([]).namespaceSelector()).toEqual({});
+  });
+
+  it("excludes exact names and leaves globs to matches", () => {
+    expect(create(["kube-*", "team-b", "default"]).namespaceSelector()).toEqual({
+      matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["default", "team-b"] }],
+    });
+  });
+
+  it("says nothing when every exclusion is a glob", () => {
+    expect(create(["kube-*", "openshift-?"]).namespaceSelector()).toEqual({});
+  });
+});

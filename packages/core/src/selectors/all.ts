@@ -1,10 +1,12 @@
 import {
   PluginConfigError,
+  type LabelSelector,
   type NamespaceView,
   type SelectorFactory,
   type TargetSelector,
 } from "../plugins/contracts.js";
 import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeList } from "./exclusions.js";
+import { namespaceNamesNotIn } from "./namespace-selector.js";
 import { describeValue, isPlainObject, refuseUnknownKeys } from "./validation.js";
 
 /** Validated config of the `all` selector. */
@@ -28,6 +30,12 @@ export class AllNamespacesSelector implements TargetSelector {
 
   matches(namespace: NamespaceView): boolean {
     return !this.#exclusions.excludes(namespace);
+  }
+
+  /** Every namespace but the exact names in `exclude`; globs and the exclude annotation are left to `matches`. */
+  namespaceSelector(): LabelSelector {
+    const notIn = namespaceNamesNotIn(this.#exclusions.patterns);
+    return notIn ? { matchExpressions: [notIn] } : {};
   }
 }
 

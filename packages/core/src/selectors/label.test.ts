@@ -3,7 +3,7 @@ import { PluginConfigError, type NamespaceView, type PluginContext } from "../pl
 import { silentLogger } from "../logging/logger.js";
 import { EXCLUDE_ANNOTATION } from "./exclusions.js";
 import { LabelNamespaceSelector, labelSelectorFactory } from "./label.js";
-import { LabelSelectorError } from "./label-selector.js";
+import { LabelSelectorError, compileLabelSelector } from "./label-selector.js";
 
 const context: PluginContext = { logger: silentLogger, mappingName: "test" };
 const ns = (
@@ -160,5 +160,68 @@ describe("LabelNamespaceSelector", () => {
 
   it("refuses an invalid selector when built directly", () => {
     expect(() => new LabelNamespaceSelector({ selector: "a in", exclude: [] })).toThrow(LabelSelectorError);
+  });
+});
+
+describe("label selector: namespaceSelector", () => {
+  const create = (selector: string, exclude: string[] = []) => new LabelNamespaceSelector({ selector, exclude });
+  const nameKey = "kubernetes.io/metadata.name";
+
+  it("is empty for the empty selector", () => {
+    expect(create("").namespaceSelector()).toEqual({});
+  });
+
+  it("puts equalities in matchLabels and the other operators in matchExpressions", () => {
+    expect(
+      create("env=prod, team in (b,a), tier notin (x), owner != bob, audited, !legacy").namespaceSelector(),
+    ).toEqual({
+      matchLabels: { env: "prod" },
+      matchExpressions: [
+        { key: "audited", operator: "Exists" },
+        { key: "legacy", operator: "DoesNotExist" },
+        { key: "owner", operator: "NotIn", values: ["bob"] },
+        { key: "team", operator: "In", values: ["a", "b"] },
+        { key: "tier", operator: "NotIn", values: ["x"] },
+      ],
+    });
+  });
+
+  it("keeps a second equality on one key as In, so both still apply", () => {
+    expect(create("a=1,a=2").namespaceSelector()).toEqual({
+      matchLabels: { a: "1" },
+      matchExpressions: [{ key: "a", operator: "In", values: ["2"] }],
+    });
+  });
+
+  it("leaves out > and <, which only widens the selection", () => {
+    expect(create("size>3, env=prod, rank<2").namespaceSelector()).toEqual({ matchLabels: { env: "prod" } });
+  });
+
+  it("adds exact-name exclusions and leaves globs to matches", () => {
+    expect(create("env=prod", ["kube-*", "prod-legacy"]).namespaceSelector()).toEqual({
+      matchLabels: { env: "prod" },
+      matchExpressions: [{ key: nameKey, operator: "NotIn", values: ["prod-legacy"] }],
+    });
+  });
+
+  it("selects at least every namespace that matches selects", () => {
+    const selector = create("env in (prod,staging), team != ops, !legacy, size>3", ["kube-*", "old"]);
+    const server = compileLabelSelector(selector.namespaceSelector());
+    const cases: [string, Record<string, string>][] = [
+      ["a", { env: "prod", size: "4" }],
+      ["b", { env: "staging", team: "ops" }],
+      ["old", { env: "prod" }],
+      ["kube-x", { env: "prod", size: "9" }],
+      ["c", { env: "dev" }],
+      ["d", { env: "prod", legacy: "yes", size: "5" }],
+      ["e", { env: "prod", size: "1" }],
+    ];
+    for (const [name, labels] of cases) {
+      const matched = selector.matches(ns(name, labels));
+      const selected = server.matches({ ...labels, [nameKey]: name });
+      if (matched) expect(selected, name).toBe(true);
+    }
+    expect(server.matches({ env: "prod", [nameKey]: "old" })).toBe(false);
+    expect(server.matches({ env: "prod", size: "1", [nameKey]: "e" })).toBe(true);
   });
 });

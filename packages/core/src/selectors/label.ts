@@ -1,11 +1,13 @@
 import {
   PluginConfigError,
+  type LabelSelector,
   type NamespaceView,
   type SelectorFactory,
   type TargetSelector,
 } from "../plugins/contracts.js";
 import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeList } from "./exclusions.js";
 import { type CompiledLabelSelector, compileLabelSelector } from "./label-selector.js";
+import { labelSelectorOf, namespaceNamesNotIn } from "./namespace-selector.js";
 import { readLabelSelector, readSelectorFromConfigObject } from "./selector-config.js";
 import { describeValue, isPlainObject } from "./validation.js";
 
@@ -44,6 +46,14 @@ export class LabelNamespaceSelector implements TargetSelector {
 
   matches(namespace: NamespaceView): boolean {
     return this.#selector.matches(namespace.labels) && !this.#exclusions.excludes(namespace);
+  }
+
+  /**
+   * The label requirements (`>`/`<` left out: the structured form cannot say them) and the exact
+   * names in `exclude`; globs and the exclude annotation are left to `matches`.
+   */
+  namespaceSelector(): LabelSelector {
+    return labelSelectorOf(this.#selector.requirements, [namespaceNamesNotIn(this.#exclusions.patterns)]);
   }
 }
 

@@ -94,3 +94,12 @@ describe("NamespaceListSelector", () => {
     expect(selector.namespaces).toEqual(["team-a", "team-b"]);
   });
 });
+
+describe("list selector: namespaceSelector", () => {
+  it("selects the listed names by their name label, sorted", () => {
+    const selector = new NamespaceListSelector({ namespaces: ["team-b", "team-a"] });
+    expect(selector.namespaceSelector()).toEqual({
+      matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["team-a", "team-b"] }],
+    });
+  });
+});

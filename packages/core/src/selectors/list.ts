@@ -1,11 +1,13 @@
 import {
   PluginConfigError,
+  type LabelSelector,
   type NamespaceView,
   type SelectorFactory,
   type TargetSelector,
 } from "../plugins/contracts.js";
 import { hasWildcards } from "./glob.js";
 import { dns1123LabelProblem } from "./k8s-names.js";
+import { namespaceNamesIn } from "./namespace-selector.js";
 import { describeValue, isPlainObject, readStringList, refuseUnknownKeys } from "./validation.js";
 
 /** Validated config of the `list` selector. */
@@ -39,6 +41,11 @@ export class NamespaceListSelector implements TargetSelector {
 
   matches(namespace: NamespaceView): boolean {
     return this.#names.has(namespace.name);
+  }
+
+  /** Exactly the listed names, by the `kubernetes.io/metadata.name` label. */
+  namespaceSelector(): LabelSelector {
+    return { matchExpressions: [namespaceNamesIn(this.namespaces)] };
   }
 }
 
