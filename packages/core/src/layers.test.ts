@@ -23,6 +23,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ["engine"],
   ["leader"],
   ["mappings"],
+  ["admission"],
   ["testing"],
   ["."],
 ];
