@@ -155,3 +155,49 @@ export {
   type ElectionTimings,
   type ElectorState,
 } from "./leader/index.js";
+
+// Pod admission webhook (pure parts)
+export { type LabelSelector, type LabelSelectorRequirement } from "./plugins/contracts.js";
+export { NAMESPACE_NAME_LABEL } from "./selectors/namespace-selector.js";
+export {
+  imagePullSecretsPatch,
+  missingPullSecrets,
+  type ImagePullSecretRef,
+  type JsonPatchOperation,
+} from "./admission/pod-patch.js";
+export {
+  ADMISSION_REVIEW_API_VERSION,
+  parseAdmissionReview,
+  admissionResponse,
+  reviewPod,
+  isReviewError,
+  type AdmissionOperation,
+  type AdmissionReviewResponse,
+  type GroupVersionKind,
+  type ParsedReview,
+  type PodReviewResult,
+  type ReviewError,
+} from "./admission/review.js";
+export { ReviewFieldError } from "./admission/review-fields.js";
+export {
+  WEBHOOK_NAME_SUFFIX,
+  WEBHOOK_PATH_PREFIX,
+  WebhookConfigurationError,
+  webhookLabelOf,
+  webhookNameOf,
+  webhookPathOf,
+  webhookLabelInPath,
+} from "./admission/webhook-names.js";
+export {
+  buildMutatingWebhookConfiguration,
+  webhookTimeoutSeconds,
+  SKIP_LABEL,
+  SYSTEM_NAMESPACES,
+  DEFAULT_WEBHOOK_TIMEOUT_SECONDS,
+  type WebhookClientConfigOption,
+  type WebhookMapping,
+  type WebhookConfigurationOptions,
+  type WebhookClientConfig,
+  type MutatingWebhook,
+  type MutatingWebhookConfiguration,
+} from "./admission/webhook-configuration.js";

@@ -13,6 +13,7 @@ export class ReviewFieldError extends Error {
   }
 }
 
+/** A JSON object as read from the body. */
 export type JsonObject = Readonly<Record<string, unknown>>;
 
 /** `null`, `array`, `object`, `string`, ...: what a value is, never what it holds. */

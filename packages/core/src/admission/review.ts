@@ -79,6 +79,7 @@ export type PodReviewResult =
     }
   | { readonly status: 400; readonly error: string };
 
+/** Whether {@link parseAdmissionReview} refused the body. */
 export function isReviewError(value: ParsedReview | ReviewError): value is ReviewError {
   return "error" in value;
 }

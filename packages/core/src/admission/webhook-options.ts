@@ -14,6 +14,7 @@ function refuse(path: string, problem: string | undefined): void {
   if (problem !== undefined) throw new WebhookConfigurationError(path, problem);
 }
 
+/** A namespace name is a DNS label. */
 export function checkNamespaceName(name: string, path: string): void {
   refuse(path, dns1123LabelProblem(name));
 }
@@ -23,6 +24,7 @@ export function checkObjectName(name: string, path: string, subdomain = false): 
   refuse(path, subdomain ? dns1123SubdomainProblem(name) : dns1123LabelProblem(name));
 }
 
+/** A TCP port; returned so the caller can use it as checked. */
 export function checkServicePort(port: number): number {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new WebhookConfigurationError("clientConfig.service.port", "must be a whole number from 1 to 65535");
@@ -40,6 +42,7 @@ export function checkCaBundle(caBundle: string): void {
   }
 }
 
+/** `metadata.labels`: valid keys and values. */
 export function checkLabels(labels: Readonly<Record<string, string>>): void {
   for (const [key, value] of Object.entries(labels)) {
     refuse(`labels[${JSON.stringify(key)}]`, labelKeyProblem(key));
