@@ -154,7 +154,7 @@ async function importCaKey(pem: string): Promise<CryptoKey> {
 
 function issued(certificate: x509.X509Certificate, keyPem: string): IssuedCertificate {
   return {
-    certPem: certificate.toString("pem"),
+    certPem: `${certificate.toString("pem")}\n`,
     keyPem,
     notBefore: certificate.notBefore,
     notAfter: certificate.notAfter,

@@ -11,7 +11,7 @@ export async function generateKeyPair(): Promise<CryptoKeyPair> {
 
 /** The key as a PKCS#8 PEM (`PRIVATE KEY`), the form node's `tls` and Go's `crypto/tls` both read. */
 export async function privateKeyPem(key: CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
+  return `${x509.PemConverter.encode(await crypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY")}\n`;
 }
 
 /** Reads a PKCS#8 PEM P-256 key for signing. Throws a fixed message: the key itself must never reach an error. */
