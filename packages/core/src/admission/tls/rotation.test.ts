@@ -91,6 +91,18 @@ describe("rotationPlan", () => {
     });
   });
 
+  it("starts afresh when the CA is due and the serving certificate fails already", async () => {
+    const renamed = await rotationPlan(await bundleAt(200 * DAY_MS), {
+      ...wanted(244 * DAY_MS),
+      dnsNames: ["webhook.other.svc"],
+    });
+    expect(renamed.action).toBe("create");
+    expect(renamed.reason).toMatch(/^the CA expires at 2031-01-01T00:00:00.000Z and the serving certificate's names/);
+    expect((await rotationPlan(fresh, wanted(244 * DAY_MS))).reason).toBe(
+      "the CA expires at 2031-01-01T00:00:00.000Z and the serving certificate expired at 2030-04-01T00:00:00.000Z",
+    );
+  });
+
   it("rejects a renewal fraction outside (0, 1)", async () => {
     await expect(rotationPlan(fresh, { ...wanted(0), renewBeforeFraction: 1 })).rejects.toThrow(RangeError);
   });

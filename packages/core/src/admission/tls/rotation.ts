@@ -60,14 +60,16 @@ export async function rotationPlan(
   if (!bundle) return { action: "create", reason: "no TLS bundle yet" };
   const parsed = parseBundle(bundle);
   if (!parsed) return { action: "create", reason: "the TLS bundle's certificates do not parse" };
-  const now = options.now.getTime();
-  const caProblem = await certificateAuthorityProblem(parsed.ca, bundle.caKeyPem, now);
+  const caProblem = await certificateAuthorityProblem(parsed.ca, bundle.caKeyPem, options.now.getTime());
   if (caProblem) return { action: "create", reason: caProblem };
-  if (now >= renewalTime(parsed.ca, options)) {
-    return { action: "rotate-ca", reason: `the CA expires at ${iso(parsed.ca.notAfter)}` };
+  const defect = await servingCertificateDefect(parsed, bundle.keyPem, options);
+  if (options.now.getTime() >= renewalTime(parsed.ca, options)) {
+    const reason = `the CA expires at ${iso(parsed.ca.notAfter)}`;
+    // A serving certificate that fails already gains nothing from the overlap: start afresh in one write.
+    return defect ? { action: "create", reason: `${reason} and ${defect}` } : { action: "rotate-ca", reason };
   }
-  const servingProblem = await servingCertificateProblem(parsed, bundle.keyPem, options);
-  if (servingProblem) return { action: "reissue-serving", reason: servingProblem };
+  const problem = defect ?? (await servingCertificateDue(parsed, options));
+  if (problem) return { action: "reissue-serving", reason: problem };
   return { action: "keep", reason: "the CA and serving certificate are valid" };
 }
 
@@ -133,24 +135,36 @@ async function certificateAuthorityProblem(
   return undefined;
 }
 
-async function servingCertificateProblem(
+/** What makes the serving certificate fail now, so that waiting before replacing it protects nothing. */
+async function servingCertificateDefect(
   { ca, serving, previousCa }: ParsedBundle,
   keyPem: string,
   options: RotationOptions,
 ): Promise<string | undefined> {
-  const now = options.now.getTime();
-  if (now >= serving.notAfter.getTime()) return `the serving certificate expired at ${iso(serving.notAfter)}`;
+  if (options.now.getTime() >= serving.notAfter.getTime()) {
+    return `the serving certificate expired at ${iso(serving.notAfter)}`;
+  }
   const namesProblem = subjectAlternativeNamesProblem(serving, options);
   if (namesProblem) return namesProblem;
   if (!(await keyMatchesCertificate(keyPem, serving))) return "tls.key does not match tls.crt";
-  if (await signedBy(serving, ca)) {
-    return now >= renewalTime(serving, options)
-      ? `the serving certificate expires at ${iso(serving.notAfter)}`
-      : undefined;
+  const knownSigner =
+    (await signedBy(serving, ca)) || (previousCa !== undefined && (await signedBy(serving, previousCa)));
+  return knownSigner ? undefined : "the serving certificate is not signed by the CA";
+}
+
+/** Why a working serving certificate should be replaced now: its renewal time, or a CA rotation to finish. */
+async function servingCertificateDue(
+  { ca, serving }: ParsedBundle,
+  options: RotationOptions,
+): Promise<string | undefined> {
+  const now = options.now.getTime();
+  if (!(await signedBy(serving, ca))) {
+    // Signed by the previous CA: fine until the new CA has reached every API server, then move to the new one.
+    return now >= propagatedAt(ca, options) ? "the serving certificate is signed by the previous CA" : undefined;
   }
-  if (!previousCa || !(await signedBy(serving, previousCa))) return "the serving certificate is not signed by the CA";
-  // Signed by the previous CA: fine until the new CA has reached every API server, then move to the new one.
-  return now >= propagatedAt(ca, options) ? "the serving certificate is signed by the previous CA" : undefined;
+  return now >= renewalTime(serving, options)
+    ? `the serving certificate expires at ${iso(serving.notAfter)}`
+    : undefined;
 }
 
 function subjectAlternativeNamesProblem(serving: x509.X509Certificate, options: RotationOptions): string | undefined {
