@@ -59,7 +59,7 @@ describe("issueServingCertificate", () => {
     const caCert = new x509.X509Certificate(ca.certPem);
     expect(await leaf.verify({ publicKey: caCert.publicKey, date: NOW }, crypto)).toBe(true);
     expect(leaf.issuer).toBe(caCert.subject);
-    expect(leaf.subject).toBe("CN=patcher-webhook.kube-system.svc");
+    expect(leaf.subject).toBe("CN=imagepullsecret-patcher-webhook");
     expect(leaf.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON()).toEqual([
       { type: "dns", value: "patcher-webhook.kube-system.svc" },
       { type: "ip", value: "127.0.0.1" },

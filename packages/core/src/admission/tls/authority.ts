@@ -17,6 +17,7 @@ export const DEFAULT_SERVING_VALIDITY_MS = 90 * DAY_MS;
  */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
 export const DEFAULT_CA_COMMON_NAME = "imagepullsecret-patcher-webhook-ca";
+const SERVING_COMMON_NAME = "imagepullsecret-patcher-webhook";
 
 /** A certificate and its private key, both PEM (the key PKCS#8), with the validity written into the certificate. */
 export interface IssuedCertificate {
@@ -69,8 +70,8 @@ export async function createCertificateAuthority(options: CertificateAuthorityOp
 }
 
 /**
- * An ECDSA P-256 serving certificate for the given names, signed by `ca`. It never outlives the CA: a chain with
- * an expired root fails anyway, and a matching end keeps the renewal arithmetic honest.
+ * An ECDSA P-256 serving certificate for the given names, signed by `ca`. It never outlives the CA, past whose end
+ * the chain fails anyway.
  */
 export async function issueServingCertificate(
   ca: SigningAuthority,
@@ -84,7 +85,8 @@ export async function issueServingCertificate(
   const certificate = await x509.X509CertificateGenerator.create(
     {
       serialNumber: randomSerialNumber(),
-      subject: [{ CN: [names[0]?.value ?? ""] }],
+      // Clients check the SANs; a fixed common name stays within its 64 characters whatever the Service is called.
+      subject: [{ CN: [SERVING_COMMON_NAME] }],
       issuer: caCertificate.subjectName,
       notBefore,
       notAfter: notAfter < caCertificate.notAfter ? notAfter : caCertificate.notAfter,
