@@ -19,6 +19,8 @@ export interface Artifact {
   runPath: string;
   /** Node flags from apps/patcher/node-flags.json (none when the file is absent). */
   nodeFlags: string[];
+  /** Environment variables the image sets (node-flags.json's `env`). */
+  nodeEnv: Record<string, string>;
   /** Why those flags, as node-flags.json says. */
   nodeFlagsWhy: string | undefined;
   /** Whether this run (re)built the bundle. */
@@ -40,12 +42,19 @@ function newestJs(dir: string): number {
   return newest;
 }
 
-function readNodeFlags(): { flags: string[]; why: string | undefined } {
-  if (!existsSync(NODE_FLAGS)) return { flags: [], why: undefined };
-  const parsed = JSON.parse(readFileSync(NODE_FLAGS, "utf8")) as { flags?: unknown; why?: unknown };
+function readNodeFlags(): { flags: string[]; env: Record<string, string>; why: string | undefined } {
+  if (!existsSync(NODE_FLAGS)) return { flags: [], env: {}, why: undefined };
+  const parsed = JSON.parse(readFileSync(NODE_FLAGS, "utf8")) as { flags?: unknown; env?: unknown; why?: unknown };
   if (!Array.isArray(parsed.flags) || !parsed.flags.every((f) => typeof f === "string"))
     throw new Error(`${NODE_FLAGS}: "flags" must be an array of strings`);
-  return { flags: parsed.flags, why: typeof parsed.why === "string" ? parsed.why : undefined };
+  const env = parsed.env ?? {};
+  if (typeof env !== "object" || env === null || !Object.values(env).every((v) => typeof v === "string"))
+    throw new Error(`${NODE_FLAGS}: "env" must map names to strings`);
+  return {
+    flags: parsed.flags,
+    env: env as Record<string, string>,
+    why: typeof parsed.why === "string" ? parsed.why : undefined,
+  };
 }
 
 /**
@@ -70,11 +79,12 @@ export function shippedArtifact(log: (line: string) => void): Artifact {
     log(`bundling the patcher (${existsSync(PATCHER_BUNDLE) ? "older than the tsc output" : "missing"})`);
     execFileSync("pnpm", ["run", "bundle"], { cwd: APP_DIR, stdio: ["ignore", "ignore", "inherit"] });
   }
-  const { flags, why } = readNodeFlags();
+  const { flags, env, why } = readNodeFlags();
   return {
     path: PATCHER_BUNDLE,
     runPath: PATCHER_BUNDLE,
     nodeFlags: flags,
+    nodeEnv: env,
     nodeFlagsWhy: why,
     bundledNow: stale,
     bundleBytes: statSync(PATCHER_BUNDLE).size,

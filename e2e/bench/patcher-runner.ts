@@ -18,6 +18,8 @@ export interface PatcherRunOptions {
   leaderElection: boolean;
   /** Node arguments: the image's flags, then any experiment's. */
   nodeArgs: string[];
+  /** Environment the image sets. */
+  nodeEnv: Record<string, string>;
 }
 
 export class PatcherRunner {
@@ -59,6 +61,7 @@ export class PatcherRunner {
       leaderElection: this.#options.leaderElection,
       label,
       nodeArgs: this.#options.nodeArgs,
+      nodeEnv: this.#options.nodeEnv,
     });
     this.#patcher = patcher;
     this.#settings = settings;

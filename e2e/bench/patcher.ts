@@ -123,6 +123,8 @@ export class Patcher {
     leaderElection: boolean;
     label: string;
     nodeArgs?: string[] | undefined;
+    /** Environment the image sets (node-flags.json's `env`). */
+    nodeEnv?: Record<string, string> | undefined;
   }): Promise<Patcher> {
     mkdirSync(options.dir, { recursive: true });
     // The patcher watches its config file's directory for hot reload: give each run its own.
@@ -157,7 +159,12 @@ export class Patcher {
         `127.0.0.1:${port}`,
       ],
       {
-        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", POD_NAME: `patcher-bench-${options.label}` },
+        env: {
+          ...options.nodeEnv,
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "",
+          POD_NAME: `patcher-bench-${options.label}`,
+        },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );

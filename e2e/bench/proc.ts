@@ -7,6 +7,8 @@ export interface RssSample {
   t: number;
   rss: number;
   hwm: number;
+  /** RssAnon: the process's own memory (heap, stacks, malloc); the rest of RSS is file-backed code. */
+  anon: number;
   /** Open sockets (TCP connections, mostly to the API server). */
   sockets: number;
 }
@@ -44,6 +46,11 @@ export interface RssWindow {
   peakRssMB: number;
   hwmMB: number;
   steadyRssMB: number;
+  /**
+   * Highest sampled RssAnon. The rest of RSS is file-backed (the node binary's code and ICU data,
+   * shared libraries): page cache that other processes running the same binary share.
+   */
+  peakAnonMB?: number;
   samples: number;
   peakOpenSockets: number;
   socketsOpened: number;
@@ -71,11 +78,12 @@ export class RssSampler {
   sample(): RssSample | undefined {
     const rss = statusField(this.pid, "VmRSS");
     const hwm = statusField(this.pid, "VmHWM");
-    if (rss === undefined || hwm === undefined) return undefined;
+    const anon = statusField(this.pid, "RssAnon");
+    if (rss === undefined || hwm === undefined || anon === undefined) return undefined;
     const t = Date.now();
     const inodes = socketInodes(this.pid);
     for (const inode of inodes) if (!this.socketsSeen.has(inode)) this.socketsSeen.set(inode, t);
-    const s = { t, rss, hwm, sockets: inodes.length };
+    const s = { t, rss, hwm, anon, sockets: inodes.length };
     this.samples.push(s);
     return s;
   }
@@ -99,6 +107,7 @@ export class RssSampler {
       peakRssMB: mb(Math.max(0, ...inWindow.map((s) => s.rss))),
       hwmMB: mb(inWindow.at(-1)?.hwm ?? 0),
       steadyRssMB: mb(last[Math.floor(last.length / 2)] ?? 0),
+      peakAnonMB: mb(Math.max(0, ...inWindow.map((s) => s.anon))),
       samples: inWindow.length,
       peakOpenSockets: Math.max(0, ...inWindow.map((s) => s.sockets)),
       socketsOpened: [...this.socketsSeen.values()].filter((t) => t >= from && t <= to).length,

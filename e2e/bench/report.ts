@@ -31,6 +31,8 @@ export interface Meta {
   /** The Node flags the patcher ran with (the image's, from apps/patcher/node-flags.json). */
   nodeFlags: string[];
   nodeFlagsWhy: string | undefined;
+  /** Environment the image sets (glibc malloc tunables). */
+  nodeEnv?: Record<string, string>;
   bundledNow: boolean;
   bundleBytes: number;
   loadAtStart: LoadInfo;
@@ -61,7 +63,7 @@ function table(rows: Record<string, number>): string {
 
 function rssLine(r: WindowFacts): string {
   if (!r.rss) return "";
-  return `RSS: peak ${r.rss.peakRssMB} MB (VmHWM ${r.rss.hwmMB} MB), steady ${r.rss.steadyRssMB} MB; sockets: ${r.rss.socketsOpened} opened, at most ${r.rss.peakOpenSockets} open`;
+  return `RSS: peak ${r.rss.peakRssMB} MB (VmHWM ${r.rss.hwmMB} MB; anonymous at most ${r.rss.peakAnonMB ?? "?"} MB, the rest file-backed code), steady ${r.rss.steadyRssMB} MB; sockets: ${r.rss.socketsOpened} opened, at most ${r.rss.peakOpenSockets} open`;
 }
 
 function cpuLine(r: WindowFacts): string {
@@ -155,7 +157,7 @@ function header(meta: Meta): string[] {
     "",
     `- machine: ${m?.nproc} cores (${m?.cpuModel}), ${m?.memTotalGiB} GiB; kernel ${m?.kernel}; Node ${m?.node}`,
     `- control plane: ${m?.kubeApiserver} (kube-apiserver), ${m?.kubeControllerManager} (kube-controller-manager), ${m?.etcd}`,
-    `- patcher: \`${meta.patcher}\` (${meta.bundleBytes} bytes${meta.bundledNow ? ", bundled by this run" : ""}) with node ${meta.nodeFlags.join(" ") || "(no flags)"}${meta.nodeFlagsWhy ? ` — ${meta.nodeFlagsWhy}` : ""}`,
+    `- patcher: \`${meta.patcher}\` (${meta.bundleBytes} bytes${meta.bundledNow ? ", bundled by this run" : ""}) with ${envWords(meta.nodeEnv)}node ${meta.nodeFlags.join(" ") || "(no flags)"}${meta.nodeFlagsWhy ? ` — ${meta.nodeFlagsWhy}` : ""}`,
     ...(meta.experiment ? [`- **experiment, not the patcher as shipped:** ${meta.experiment}`] : []),
     `- patcher identity: \`${meta.identity}\`; leader election: ${JSON.stringify(meta.leaderElection)}`,
     `- load at start: ${meta.loadAtStart.uptime}; go builds: ${meta.loadAtStart.goBuilds}`,
@@ -282,4 +284,11 @@ export function renderMarkdown(report: Report): string {
   if (results.rotation) out.push(...rotationSection(results.rotation));
   if (results.throughput) out.push(...throughputSection(results.throughput));
   return out.join("\n") + "\n";
+}
+
+/** `NAME=value ` for each variable the image sets, as a shell would prefix them. */
+export function envWords(env: Record<string, string> | undefined): string {
+  return Object.entries(env ?? {})
+    .map(([k, v]) => `${k}=${v} `)
+    .join("");
 }

@@ -15,7 +15,7 @@ import { BenchCluster } from "./cluster.ts";
 import { PatcherRunner } from "./patcher-runner.ts";
 import { BENCH_NAMESPACE, LEASE_NAME, settingsLabel } from "./patcher.ts";
 import { Timeline, goBuildRunning, loadInfo, machineInfo } from "./proc.ts";
-import { renderMarkdown, type Meta, type Report } from "./report.ts";
+import { envWords, renderMarkdown, type Meta, type Report } from "./report.ts";
 import { ceiling } from "./scenarios/ceiling.ts";
 import { coldStart } from "./scenarios/cold-start.ts";
 import { names, type BenchEnv } from "./scenarios/common.ts";
@@ -56,6 +56,7 @@ function initialMeta(args: Args, artifact: Artifact, started: number): Meta {
     patcher: relative(REPO, artifact.path),
     nodeFlags: artifact.nodeFlags,
     nodeFlagsWhy: artifact.nodeFlagsWhy,
+    nodeEnv: artifact.nodeEnv,
     bundledNow: artifact.bundledNow,
     bundleBytes: artifact.bundleBytes,
     loadAtStart: loadInfo(),
@@ -132,6 +133,7 @@ async function measure(
       main: artifact.runPath,
       leaderElection: args.leaderElection,
       nodeArgs: [...artifact.nodeFlags, ...args.patcherNodeArgs],
+      nodeEnv: artifact.nodeEnv,
     },
     log,
   );
@@ -192,7 +194,9 @@ async function main(): Promise<number> {
     void process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s] ${line}\n`);
   if (args.waitQuiet) await waitQuiet(log);
   const artifact = shippedArtifact(log);
-  log(`patcher: ${relative(REPO, artifact.path)} with node ${artifact.nodeFlags.join(" ") || "(no flags)"}`);
+  log(
+    `patcher: ${relative(REPO, artifact.path)} with ${envWords(artifact.nodeEnv)}node ${artifact.nodeFlags.join(" ") || "(no flags)"}`,
+  );
   const report: Report = { meta: initialMeta(args, artifact, started), results: {}, checks: [] };
   mkdirSync(args.workDir, { recursive: true });
   log(`work dir ${args.workDir}`);

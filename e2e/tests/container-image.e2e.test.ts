@@ -161,9 +161,13 @@ describe.skipIf(SKIP)("container image", () => {
       `image ${imageRef}: ${(info.Size / 1e6).toFixed(1)} MB; base ${base.ref}: ${(baseInfo.Size / 1e6).toFixed(1)} MB; app layers ${((info.Size - baseInfo.Size) / 1e6).toFixed(2)} MB`,
     );
     expect(info.Config.User).toBe(`${NONROOT_UID}:${NONROOT_UID}`);
-    const nodeFlags = (JSON.parse(readFileSync(join(PATCHER_DIR, "node-flags.json"), "utf8")) as { flags: string[] })
-      .flags;
-    expect(info.Config.Entrypoint).toEqual(["/nodejs/bin/node", ...nodeFlags, "/app/bundle/main.mjs"]);
+    const nodeFlags = JSON.parse(readFileSync(join(PATCHER_DIR, "node-flags.json"), "utf8")) as {
+      flags: string[];
+      env?: Record<string, string>;
+    };
+    expect(info.Config.Entrypoint).toEqual(["/nodejs/bin/node", ...nodeFlags.flags, "/app/bundle/main.mjs"]);
+    for (const [name, value] of Object.entries(nodeFlags.env ?? {}))
+      expect(info.Config.Env).toContain(`${name}=${value}`);
     expect(info.Config.Cmd).toEqual(["run"]);
     expect(info.Config.Labels).toMatchObject({
       "org.opencontainers.image.title": "imagepullsecret-patcher",

@@ -5,11 +5,18 @@ import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 
-// The image's ENTRYPOINT must carry node-flags.json's flags, which the bench also runs the bundle with.
-const { flags } = JSON.parse(readFileSync(new URL("../node-flags.json", import.meta.url), "utf8"));
+// The image's ENTRYPOINT and ENV must carry node-flags.json's flags and environment, which the bench
+// also runs the bundle with.
+const { flags, env = {} } = JSON.parse(readFileSync(new URL("../node-flags.json", import.meta.url), "utf8"));
+const dockerfile = readFileSync(new URL("../Dockerfile", import.meta.url), "utf8");
 const entrypoint = JSON.stringify(["/nodejs/bin/node", ...flags, "/app/bundle/main.mjs"]).replaceAll(",", ", ");
-if (!readFileSync(new URL("../Dockerfile", import.meta.url), "utf8").includes(`ENTRYPOINT ${entrypoint}`)) {
+if (!dockerfile.includes(`ENTRYPOINT ${entrypoint}`)) {
   throw new Error(`apps/patcher/Dockerfile: ENTRYPOINT must be ${entrypoint}, the flags of node-flags.json`);
+}
+for (const [name, value] of Object.entries(env)) {
+  if (!dockerfile.includes(`ENV ${name}=${value}\n`)) {
+    throw new Error(`apps/patcher/Dockerfile: must set ENV ${name}=${value}, as node-flags.json's "env" does`);
+  }
 }
 mkdirSync(new URL("../dist/bundle/", import.meta.url), { recursive: true });
 await build({
