@@ -51,7 +51,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The config.yaml the patcher reads, as JSON: .Values.config, or the seed form when it sets neither
-`source` nor `mappings`; leaderElection.enabled/name come from the chart's leaderElection values. (The seed default lives here, not in values.yaml, because Helm merges maps:
+`source` nor `mappings`; leaderElection.enabled/name come from the chart's leaderElection values,
+config.webhook from the webhook values (_webhook.tpl). (The seed default lives here, not in values.yaml, because Helm merges maps:
 a user's `source: {file: ...}` would otherwise be merged with a default `source: {secret: ...}`.)
 */}}
 {{- define "ipsp.config" -}}
@@ -73,6 +74,7 @@ a user's `source: {file: ...}` would otherwise be merged with a default `source:
   {{- $_ := set $le "name" (include "ipsp.leaseName" .) -}}
 {{- end -}}
 {{- $_ := set $cfg "leaderElection" $le -}}
+{{- include "ipsp.applyWebhook" (dict "cfg" $cfg "top" .) -}}
 {{- toJson $cfg -}}
 {{- end -}}
 
