@@ -11,6 +11,7 @@ import type { ResolvedConfig } from "./config/source.js";
 import { EngineHost, ReloadRefused, type HostedEngine } from "./host/engine-host.js";
 import { startHttpServer, type Probe } from "./http/server.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
+import { runWebhook } from "./webhook/webhook.js";
 
 export interface RunOptions {
   resolved: ResolvedConfig;
@@ -19,6 +20,8 @@ export interface RunOptions {
   signal: AbortSignal;
   /** Overrides server.address (tests use ":0"). */
   serverAddress?: string | undefined;
+  /** Overrides webhook.address (tests use "127.0.0.1:0"). */
+  webhookAddress?: string | undefined;
   /** Identity for leader election; default hostname. */
   identity?: string | undefined;
   onServerListening?: ((server: Server) => void) | undefined;
@@ -135,6 +138,8 @@ export async function runController(options: RunOptions): Promise<void> {
     options.onServerListening?.(http);
   }
 
+  const webhook = await startWebhook(options, host, metrics);
+
   // Hot reload: watch the directory (ConfigMap volumes swap a symlink, so the file's inode changes).
   let watcher: FSWatcher | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
@@ -147,6 +152,7 @@ export async function runController(options: RunOptions): Promise<void> {
         return;
       }
       configError = undefined;
+      await webhook?.reload();
       metrics.configReloads.inc({ result: "applied" });
       logger.info(
         {
@@ -189,9 +195,57 @@ export async function runController(options: RunOptions): Promise<void> {
   } finally {
     clearTimeout(reloadTimer);
     watcher?.close();
+    await webhook?.stop();
     await new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
     logger.info({}, "stopped");
   }
+}
+
+/**
+ * The Pod admission webhook, when configured: served by every replica, leader or not, from mappings
+ * built (never started) from the config applied last. Resolves once it listens; a webhook that cannot
+ * start (no certificate, no RBAC for its Secret or configuration) stops the process with that reason.
+ */
+async function startWebhook(
+  options: RunOptions,
+  host: EngineHost,
+  metrics: PatcherMetrics,
+): Promise<{ reload(): Promise<void>; stop(): Promise<void> } | undefined> {
+  const { kubeConfig, logger } = options;
+  const config = host.config.config.webhook;
+  if (!config.enabled) return undefined;
+  const build = async (): Promise<Mapping[]> =>
+    (await createPatcherContainer({ config: host.config, kubeConfig, logger, metrics })).resolve(Tokens.Mappings);
+  let mappings = await build();
+  const stop = new AbortController();
+  let listening: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (listening = resolve));
+  const running = runWebhook(
+    {
+      config,
+      namespace: process.env.POD_NAMESPACE ?? "default",
+      kubeConfig,
+      logger,
+      mappings: () => mappings,
+      onReviewed: (mapping, result) => metrics.admissionReviews.inc({ mapping, result }),
+      // On the leader the copy is made at once; a follower's engine is not running.
+      onPatched: (namespace) => host.engine?.enqueueNamespace?.(namespace),
+      address: options.webhookAddress,
+    },
+    stop.signal,
+    () => listening(),
+  );
+  await Promise.race([started, running]);
+  running.catch((err: unknown) => logger.error({ error: describe(err) }, "pod admission webhook stopped"));
+  return {
+    reload: async () => {
+      mappings = await build();
+    },
+    stop: async () => {
+      stop.abort();
+      await running.catch(() => undefined);
+    },
+  };
 }
 
 /** Per mapping, how much of a `run --once` pass was done when it was cut short. */

@@ -131,6 +131,7 @@ export { shareConnections, type SharedConnections, type ShareConnectionsOptions 
 
 // Utilities
 export { parseGoDuration, GO_DURATION_PATTERN } from "./util/duration.js";
+export { sleep } from "./util/sleep.js";
 
 // Leader election
 export {

@@ -69,6 +69,66 @@ const server = z
   })
   .strict();
 
+const webhookTls = z
+  .object({
+    /**
+     * `self-managed`: the patcher makes a CA and a serving certificate, keeps them in a Secret shared
+     * by its replicas, writes the CA into its MutatingWebhookConfiguration and rotates both.
+     * `files`: a certificate and key mounted from elsewhere (cert-manager), reloaded when they change.
+     */
+    mode: z.enum(["self-managed", "files"]).default("self-managed"),
+    secretName: z.string().regex(DNS1123_SUBDOMAIN).max(253).default("imagepullsecret-patcher-webhook-tls"),
+    /** Default: the patcher's own namespace (POD_NAMESPACE). */
+    secretNamespace: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** Mode files: the CA to publish in the configuration's caBundle (cert-manager writes ca.crt). */
+    caFile: z.string().optional(),
+    /** Extra names of the serving certificate; the Service's DNS names or the URL's host are added. */
+    dnsNames: z.array(z.string()).default([]),
+    ipAddresses: z.array(z.string()).default([]),
+  })
+  .strict();
+
+const webhook = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** host:port of the HTTPS listener that the API server calls. */
+    address: z.string().default(":8443"),
+    /** The MutatingWebhookConfiguration the patcher keeps up to date (RBAC by this name). */
+    configurationName: z.string().regex(DNS1123_SUBDOMAIN).max(253).default("imagepullsecret-patcher"),
+    /** False when something else (Helm with cert-manager's CA injector) owns the configuration. */
+    manageConfiguration: z.boolean().default(true),
+    /** How the API server reaches the webhook in a cluster. */
+    service: z
+      .object({
+        name: z.string(),
+        namespace: z.string().optional(),
+        port: z.number().int().min(1).max(65535).default(443),
+      })
+      .strict()
+      .optional(),
+    /** Or a URL (an API server outside the cluster, or tests): https://host:port. */
+    url: z.url({ protocol: /^https$/ }).optional(),
+    /** The API server gives up after this long and admits the Pod anyway (failurePolicy Ignore). */
+    timeoutSeconds: z.number().int().min(1).max(30).default(2),
+    tls: webhookTls.default(webhookTls.parse({})),
+  })
+  .strict()
+  .superRefine((hook, ctx) => {
+    if (!hook.enabled) return;
+    if (!hook.service === !hook.url) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["service"],
+        message: "set exactly one of webhook.service and webhook.url",
+      });
+    }
+    if (hook.tls.mode === "files" && (!hook.tls.certFile || !hook.tls.keyFile)) {
+      ctx.addIssue({ code: "custom", path: ["tls", "certFile"], message: "tls.mode files needs certFile and keyFile" });
+    }
+  });
+
 const log = z
   .object({
     level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
@@ -106,6 +166,7 @@ export const configSchema = z
     controller: controller.default(controller.parse({})),
     leaderElection: leaderElection.default(leaderElection.parse({})),
     server: server.default(server.parse({})),
+    webhook: webhook.default(webhook.parse({})),
     log: log.default(log.parse({})),
   })
   .strict()
@@ -119,6 +180,17 @@ export const configSchema = z
     }
     if (!config.source && !config.mappings) {
       ctx.addIssue({ code: "custom", path: [], message: "nothing to do: set source (seed form) or mappings" });
+    }
+    if (!config.webhook.enabled) {
+      (config.mappings ?? []).forEach((mapping, i) => {
+        if ((mapping as { podAdmission?: unknown } | null)?.podAdmission === true) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["mappings", i, "podAdmission"],
+            message: "needs the webhook: set webhook.enabled (and webhook.service or webhook.url)",
+          });
+        }
+      });
     }
     if (config.targets && !config.source) {
       ctx.addIssue({

@@ -14,7 +14,7 @@ export type ReloadPlan =
   | { kind: "apply"; restartEngine: string[]; mappings: boolean; logLevel: string | undefined };
 
 /** Sections bound when the process starts: the HTTP listener and the leader election. */
-const RESTART_ONLY = ["server", "leaderElection"] as const;
+const RESTART_ONLY = ["server", "leaderElection", "webhook"] as const;
 
 /** Dotted paths of the keys whose values differ between two plain objects (one level deep). */
 export function changedFields(section: string, previous: object, next: object): string[] {

@@ -12,6 +12,8 @@ export interface HostedEngine {
   status(): MappingStatus[];
   /** Lists or watches that keep failing (naming the missing verb), and sources that failed to start. */
   problems?(): string[];
+  /** Reconciles a namespace soon (a Pod there was given a copy at admission). */
+  enqueueNamespace?(namespace: string): void;
   /** Sizes of the engine's internal maps, for the `engine_tracked_keys` gauge. */
   trackedCounts?(): TrackedCounts;
 }

@@ -80,6 +80,12 @@ export class PatcherMetrics {
     labelNames: ["result"],
     registers: [this.registry],
   });
+  readonly admissionReviews = new Counter({
+    name: `${P}admission_reviews_total`,
+    help: "Pod admission reviews answered, by mapping and result (patched, present, not-selected, skipped, lookup-failed, malformed).",
+    labelNames: ["mapping", "result"],
+    registers: [this.registry],
+  });
   /** Read from the shared connection pools (kube.ts) when scraped; stays low however many requests are made. */
   readonly kubeConnectionsOpened = new Counter({
     name: `${P}kube_connections_opened_total`,

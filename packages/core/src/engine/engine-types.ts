@@ -17,6 +17,8 @@ export interface Mapping {
   readonly selector: TargetSelector;
   readonly strategy: PatchStrategy;
   readonly conflictPolicy: ConflictPolicy;
+  /** Pods created in the selected namespaces get the copy in `spec.imagePullSecrets` by admission. */
+  readonly podAdmission?: boolean | undefined;
 }
 
 /** Hooks for metrics; all optional. */

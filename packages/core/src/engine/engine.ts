@@ -203,6 +203,14 @@ export class Engine {
   }
 
   /** Runs until `signal` aborts. Resolves after in-flight reconciles finish. */
+  /**
+   * Reconciles a namespace's keys soon, e.g. because a Pod there was just given a copy at admission:
+   * its watch event may still be on the way. Harmless when the namespace is unknown or in sync.
+   */
+  enqueueNamespace(namespace: string): void {
+    this.#enqueue.namespace(namespace);
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     this.#startAll(signal);
     const resync = this.#opts.resyncIntervalMs ?? 10 * 60_000;

@@ -158,6 +158,7 @@ function createMapping(m: CheckedMapping, name: string, options: BuildOptions, l
     name,
     secretName,
     conflictPolicy: m.conflictPolicy,
+    ...(m.podAdmission ? { podAdmission: true } : {}),
     source: source.factory.create(source.config, context),
     selector: selector.factory.create(selector.config, context),
     strategy: strategy.factory.create(strategy.config, context),

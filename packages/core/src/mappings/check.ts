@@ -27,7 +27,7 @@ const TARGET_ALIASES: Record<string, { type: string; wrap: (value: unknown) => u
   selector: { type: "label", wrap: (value) => ({ selector: value }) },
 };
 
-const MAPPING_KEYS = ["name", "source", "targets", "secretName", "serviceAccounts", "conflictPolicy"];
+const MAPPING_KEYS = ["name", "source", "targets", "secretName", "serviceAccounts", "conflictPolicy", "podAdmission"];
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CONFLICT_POLICIES: readonly ConflictPolicy[] = ["skip", "adopt", "overwrite"];
 
@@ -82,6 +82,8 @@ export interface CheckedMapping {
   nameBase: string | undefined;
   secretName: string | undefined;
   conflictPolicy: ConflictPolicy;
+  /** Pods created in the mapping's namespaces get the copy from the admission webhook too. */
+  podAdmission: boolean;
   source: { factory: SourceFactory; config: unknown } | undefined;
   selector: { factory: SelectorFactory; config: unknown; type: string } | undefined;
   strategy: { factory: StrategyFactory; config: unknown } | undefined;
@@ -209,6 +211,12 @@ function checkSecretName(
   return undefined;
 }
 
+function checkPodAdmission(value: unknown, path: string, problems: ConfigError[]): boolean {
+  if (value === undefined || typeof value === "boolean") return value ?? false;
+  problems.push(new ConfigError(`${path}.podAdmission`, `expected true or false, got ${JSON.stringify(value)}`));
+  return false;
+}
+
 function checkStrategy(
   value: unknown,
   path: string,
@@ -248,6 +256,7 @@ export function checkMapping(
     nameBase: sourceSecretName ?? source?.type,
     secretName,
     conflictPolicy,
+    podAdmission: checkPodAdmission(raw.podAdmission, path, problems),
     source,
     selector,
     strategy,
