@@ -33,7 +33,7 @@ function ours(configuration: V1MutatingWebhookConfiguration | MutatingWebhookCon
     namespaceSelector: w.namespaceSelector,
     objectSelector: w.objectSelector,
   }));
-  return canonical({ labels: configuration.metadata?.labels ?? {}, webhooks });
+  return canonical(webhooks);
 }
 
 /**
@@ -65,8 +65,11 @@ export class WebhookConfigurationWriter {
           );
           return true;
         }
-        if (ours(existing) === ours(desired)) return false;
-        const replacement = { ...body, metadata: { ...existing.metadata, labels: desired.metadata.labels } };
+        // Labels are merged, not replaced: the chart's own labels stay.
+        const labels = { ...existing.metadata?.labels, ...desired.metadata.labels };
+        const labelsHeld = canonical(labels) === canonical(existing.metadata?.labels ?? {});
+        if (labelsHeld && ours(existing) === ours(desired)) return false;
+        const replacement = { ...body, metadata: { ...existing.metadata, labels } };
         await this.#api.replaceMutatingWebhookConfiguration({ name, body: replacement });
         this.#logger.info(
           { configuration: name, webhooks: desired.webhooks.length },
