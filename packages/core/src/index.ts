@@ -202,3 +202,29 @@ export {
   type MutatingWebhook,
   type MutatingWebhookConfiguration,
 } from "./admission/webhook-configuration.js";
+
+// Image-pull diagnostics: Pods whose pull failed for lack of a mapping's copy
+export {
+  classifyPullFailure,
+  PULL_FAILURE_FIELD_SELECTOR,
+  PULL_FAILED_REASON,
+  PULL_BACKOFF_REASON,
+  PULL_WAITING_REASONS,
+  type EventFields,
+  type PullFailure,
+} from "./diagnostics/pull-failure.js";
+export {
+  diagnosePod,
+  podFacts,
+  controllerOf,
+  RECREATING_CONTROLLERS,
+  type Diagnosis,
+  type OwnerRef,
+  type PodFacts,
+  type SelectingMapping,
+} from "./diagnostics/diagnosis.js";
+export { RecentPods } from "./diagnostics/recent-pods.js";
+export { deletionBudget } from "./diagnostics/deletion-budget.js";
+export { streamObjects, type ObjectStreamOptions } from "./diagnostics/event-stream.js";
+export { TokenBucket } from "./kube/token-bucket.js";
+export { EventRecorder, type EventSink, type EventTarget } from "./kube/events.js";

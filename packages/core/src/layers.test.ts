@@ -24,6 +24,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ["leader"],
   ["mappings"],
   ["admission"],
+  ["diagnostics"],
   ["testing"],
   ["."],
 ];

@@ -3,7 +3,7 @@ import type { Logger } from "../logging/logger.js";
 import { describeError } from "../util/errors.js";
 
 export interface EventTarget {
-  kind: "Secret" | "ServiceAccount" | "Namespace";
+  kind: "Secret" | "ServiceAccount" | "Namespace" | "Pod";
   namespace: string;
   name: string;
   uid?: string | undefined;

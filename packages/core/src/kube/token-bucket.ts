@@ -23,11 +23,23 @@ export class TokenBucket {
     return next;
   }
 
+  /** Takes a token if one is available now, without waiting; false when the bucket is empty. */
+  tryTake(): boolean {
+    this.#refill();
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  #refill(): void {
+    const t = this.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) / 1000) * this.qps);
+    this.#last = t;
+  }
+
   async #wait(): Promise<void> {
     for (;;) {
-      const t = this.now();
-      this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) / 1000) * this.qps);
-      this.#last = t;
+      this.#refill();
       if (this.#tokens >= 1) {
         this.#tokens -= 1;
         return;
