@@ -69,6 +69,38 @@ const server = z
   })
   .strict();
 
+// Certificates start 5 minutes before they are made (clock skew) and are renewed with a third of that lifetime left,
+// so one lasting V is renewed (2V - 5m)/3 after it is made: 4m gives a minute, the replicas' check interval.
+const MIN_SERVING_VALIDITY_MS = 4 * 60_000;
+// A new CA must not be renewed before the serving certificate has moved to it: it is renewed (2V - 5m)/3 after it is
+// made, and the move takes at most servingValidity/3 <= V/3; 8m leaves a minute between the two.
+const MIN_CA_VALIDITY_MS = 8 * 60_000;
+// The replica that rotates the CA publishes it at once and the API server's watch delivers it in seconds.
+const MIN_CA_PROPAGATION_MS = 60_000;
+
+/** What is wrong with webhook.tls's lifetimes, as [field, message]. */
+function webhookTlsTimingProblems(tls: {
+  servingValidity: number | string;
+  caValidity: number | string;
+  caPropagation: number | string;
+}): [string, string][] {
+  const serving = durationMs(tls.servingValidity);
+  const ca = durationMs(tls.caValidity);
+  const propagation = durationMs(tls.caPropagation);
+  const problems: [string, string][] = [];
+  if (serving < MIN_SERVING_VALIDITY_MS) {
+    problems.push(["servingValidity", "must be at least 4m: a shorter certificate is renewed almost as soon as made"]);
+  }
+  if (ca < Math.max(serving, MIN_CA_VALIDITY_MS)) {
+    problems.push(["caValidity", "must be at least 8m and at least servingValidity"]);
+  }
+  if (propagation < MIN_CA_PROPAGATION_MS || propagation > serving / 3) {
+    // The serving certificate signed by the old CA stays in use through the propagation; a third of its life is left.
+    problems.push(["caPropagation", "must be at least 1m and at most a third of servingValidity"]);
+  }
+  return problems;
+}
+
 const webhookTls = z
   .object({
     /**
@@ -87,8 +119,19 @@ const webhookTls = z
     /** Extra names of the serving certificate; the Service's DNS names or the URL's host are added. */
     dnsNames: z.array(z.string()).default([]),
     ipAddresses: z.array(z.string()).default([]),
+    /** Self-managed: lifetime of the serving certificate; renewed when a third of it is left. */
+    servingValidity: duration.default("2160h"),
+    /** Self-managed: lifetime of the CA; renewed when a third of it is left. */
+    caValidity: duration.default("8760h"),
+    /** Self-managed: how long a new CA is published before the serving certificate moves to it. */
+    caPropagation: duration.default("10m"),
   })
-  .strict();
+  .strict()
+  .superRefine((tls, ctx) => {
+    for (const [path, message] of webhookTlsTimingProblems(tls)) {
+      ctx.addIssue({ code: "custom", path: [path], message });
+    }
+  });
 
 const webhook = z
   .object({

@@ -2,12 +2,20 @@ import { CoreV1Api, type KubeConfig, type V1Secret } from "@kubernetes/client-no
 import { classifyApiError, type Logger } from "@imagepullsecret-patcher/core";
 import type { WebhookTlsBundle } from "@imagepullsecret-patcher/core/admission-tls";
 
+/** webhook.tls's lifetimes in milliseconds; core's defaults (90 days, a year, 10 minutes) where left out. */
+export interface SelfManagedTlsLifetimes {
+  servingValidityMs?: number;
+  caValidityMs?: number;
+  caPropagationMs?: number;
+}
+
 export interface SelfManagedTlsOptions {
   kubeConfig: KubeConfig;
   namespace: string;
   secretName: string;
   dnsNames: readonly string[];
   ipAddresses: readonly string[];
+  lifetimes?: SelfManagedTlsLifetimes;
   logger: Logger;
 }
 
@@ -43,6 +51,7 @@ export class SelfManagedTls {
       const renewal = await tls.renewWebhookTls(stored, {
         dnsNames: this.#options.dnsNames,
         ipAddresses: this.#options.ipAddresses,
+        ...this.#options.lifetimes,
         now,
       });
       if (renewal.action === "keep") return renewal.bundle;
@@ -65,7 +74,7 @@ export class SelfManagedTls {
   /** When to look again, at the latest: the next renewal, or sooner to pick up another replica's. */
   async nextCheckAt(bundle: WebhookTlsBundle, now = new Date()): Promise<Date> {
     const tls = await import("@imagepullsecret-patcher/core/admission-tls");
-    return tls.nextCheckAt(bundle, now);
+    return tls.nextCheckAt(bundle, now, { caPropagationMs: this.#options.lifetimes?.caPropagationMs });
   }
 
   /** The PEM bundle API servers must trust: the CA, and the previous one while it is valid. */

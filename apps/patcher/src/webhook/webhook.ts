@@ -8,7 +8,7 @@ import {
   type Mapping,
   type WebhookClientConfigOption,
 } from "@imagepullsecret-patcher/core";
-import type { PatcherConfig } from "../config/schema.js";
+import { durationMs, type PatcherConfig } from "../config/schema.js";
 import { startAdmissionServer, type AdmissionServer, type ServingCertificate } from "./admission-server.js";
 import { WebhookConfigurationWriter } from "./configuration-writer.js";
 import { NamespaceLookup } from "./namespace-lookup.js";
@@ -120,6 +120,11 @@ export async function runWebhook(
           secretName: config.tls.secretName,
           dnsNames,
           ipAddresses,
+          lifetimes: {
+            servingValidityMs: durationMs(config.tls.servingValidity),
+            caValidityMs: durationMs(config.tls.caValidity),
+            caPropagationMs: durationMs(config.tls.caPropagation),
+          },
           logger,
         })
       : undefined;
