@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { GO_DURATION_PATTERN, parseGoDuration } from "@imagepullsecret-patcher/core";
+import { diagnosticsSchema } from "./diagnostics-schema.js";
 
 /** Durations as Go/Kubernetes write them ("30s", "10m", "1h30m") or plain seconds. */
 export const duration = z.union([
@@ -210,6 +211,7 @@ export const configSchema = z
     leaderElection: leaderElection.default(leaderElection.parse({})),
     server: server.default(server.parse({})),
     webhook: webhook.default(webhook.parse({})),
+    diagnostics: diagnosticsSchema.default(diagnosticsSchema.parse({})),
     log: log.default(log.parse({})),
   })
   .strict()
