@@ -12,6 +12,7 @@ import { EngineHost, ReloadRefused, type HostedEngine } from "./host/engine-host
 import { startHttpServer, type Probe } from "./http/server.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
 import { runWebhook } from "./webhook/webhook.js";
+import { pullDiagnostics, withDiagnostics } from "./diagnostics/wiring.js";
 
 export interface RunOptions {
   resolved: ResolvedConfig;
@@ -117,6 +118,8 @@ export async function runController(options: RunOptions): Promise<void> {
     onEngine: (engine, mappings) => metrics.attach(engine, mappings),
     logger,
   });
+  const { diagnostics: diagnosticsConfig } = resolved.loaded.config;
+  const diagnostics = pullDiagnostics({ config: diagnosticsConfig, host, kubeConfig, logger, metrics, canWrite });
 
   let http: Server | undefined;
   const address = options.serverAddress ?? server.address;
@@ -132,6 +135,7 @@ export async function runController(options: RunOptions): Promise<void> {
         },
         ready: () => readiness({ elector, engine: host.engine, configError }),
         metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        diagnostics: () => diagnostics?.snapshot() ?? { enabled: false },
       },
       logger,
     );
@@ -186,11 +190,12 @@ export async function runController(options: RunOptions): Promise<void> {
     if (elector) {
       await elector.run(signal, {
         // Each term builds its engine, mappings and sources afresh from the latest applied config.
-        onStartedLeading: (leaderSignal: AbortSignal) => host.runTerm(leaderSignal),
+        onStartedLeading: (leaderSignal: AbortSignal) =>
+          withDiagnostics(diagnostics, leaderSignal, () => host.runTerm(leaderSignal)),
         onStoppedLeading: () => logger.warn({}, "lost the leader lease; stopped reconciling"),
       });
     } else {
-      await host.runTerm(signal);
+      await withDiagnostics(diagnostics, signal, () => host.runTerm(signal));
     }
   } finally {
     clearTimeout(reloadTimer);

@@ -13,8 +13,8 @@ export type ReloadPlan =
   | { kind: "refused"; field: string; message: string }
   | { kind: "apply"; restartEngine: string[]; mappings: boolean; logLevel: string | undefined };
 
-/** Sections bound when the process starts: the HTTP listener and the leader election. */
-const RESTART_ONLY = ["server", "leaderElection", "webhook"] as const;
+/** Sections bound when the process starts: the HTTP listener, the leader election, the webhook, the diagnostics. */
+const RESTART_ONLY = ["server", "leaderElection", "webhook", "diagnostics"] as const;
 
 /** Dotted paths of the keys whose values differ between two plain objects (one level deep). */
 export function changedFields(section: string, previous: object, next: object): string[] {

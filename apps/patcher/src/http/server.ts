@@ -10,6 +10,8 @@ export interface HttpHandlers {
   health(): Probe;
   ready(): Probe;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** `/diagnostics`: Pods found lacking a copy (JSON); absent: 404. */
+  diagnostics?(): unknown;
 }
 
 /** `host:port` or `:port` → listen arguments. */
@@ -33,6 +35,11 @@ export async function startHttpServer(address: string, handlers: HttpHandlers, l
     };
     if (url === "/healthz" || url === "/livez") return send(handlers.health());
     if (url === "/readyz") return send(handlers.ready());
+    if (url === "/diagnostics" && handlers.diagnostics) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(handlers.diagnostics()));
+      return;
+    }
     if (url === "/metrics") {
       handlers.metrics().then(
         ({ contentType, body }) => {

@@ -86,6 +86,22 @@ export class PatcherMetrics {
     labelNames: ["mapping", "result"],
     registers: [this.registry],
   });
+  /**
+   * A counter, not a gauge: without a cache of Pods nothing sees such a Pod go away, so only finding
+   * one is known. Each Pod counts once per mapping (a bounded LRU of uids); alert on its increase.
+   */
+  readonly podsMissingPullSecret = new Counter({
+    name: `${P}pods_missing_pull_secret_total`,
+    help: "Pods whose image pull failed while spec.imagePullSecrets lacked the mapping's copy (diagnostics), by mapping.",
+    labelNames: ["mapping"],
+    registers: [this.registry],
+  });
+  readonly stuckPodsDeleted = new Counter({
+    name: `${P}stuck_pods_deleted_total`,
+    help: "Such Pods deleted so that their controller recreates them with the copy (diagnostics.deleteStuckPods), by mapping.",
+    labelNames: ["mapping"],
+    registers: [this.registry],
+  });
   /** Read from the shared connection pools (kube.ts) when scraped; stays low however many requests are made. */
   readonly kubeConnectionsOpened = new Counter({
     name: `${P}kube_connections_opened_total`,
