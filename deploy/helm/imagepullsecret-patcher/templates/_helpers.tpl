@@ -74,6 +74,13 @@ a user's `source: {file: ...}` would otherwise be merged with a default `source:
   {{- $_ := set $le "name" (include "ipsp.leaseName" .) -}}
 {{- end -}}
 {{- $_ := set $cfg "leaderElection" $le -}}
+{{- /* diagnostics.* in values decides, so the RBAC (clusterrole.yaml) and the config always agree. */ -}}
+{{- $diag := .Values.diagnostics | default dict -}}
+{{- if $diag.enabled -}}
+  {{- $_ := set $cfg "diagnostics" (dict "enabled" true "deleteStuckPods" ($diag.deleteStuckPods | default false) "maxDeletesPerMinute" ($diag.maxDeletesPerMinute | default 10)) -}}
+{{- else if hasKey $cfg "diagnostics" -}}
+  {{- $_ := unset $cfg "diagnostics" -}}
+{{- end -}}
 {{- include "ipsp.applyWebhook" (dict "cfg" $cfg "top" .) -}}
 {{- toJson $cfg -}}
 {{- end -}}
