@@ -15,7 +15,10 @@ import { NamespaceLookup } from "./namespace-lookup.js";
 import { PodAdmission, type ReviewResult } from "./pod-admission.js";
 import { SelfManagedTls } from "./self-managed-tls.js";
 
-/** How often a replica looks at its certificate and the configuration: it picks up another replica's renewal. */
+/**
+ * The longest wait between looks at the certificate and the configuration: it picks up another replica's renewal.
+ * A renewal due sooner is looked at when due (the store's nextCheckAt).
+ */
 const CHECK_INTERVAL_MS = 60_000;
 
 export type WebhookConfig = PatcherConfig["webhook"];
