@@ -50,7 +50,15 @@ describe("pull diagnostics: Pods stuck without the copy", () => {
 
   function podBody(name: string, owner?: k8s.V1ReplicaSet): k8s.V1Pod {
     const ownerReferences = owner
-      ? [{ apiVersion: "apps/v1", kind: "ReplicaSet", name: owner.metadata?.name ?? "", uid: owner.metadata?.uid ?? "", controller: true }]
+      ? [
+          {
+            apiVersion: "apps/v1",
+            kind: "ReplicaSet",
+            name: owner.metadata?.name ?? "",
+            uid: owner.metadata?.uid ?? "",
+            controller: true,
+          },
+        ]
       : undefined;
     return {
       metadata: { name, labels: { app: "web" }, ownerReferences },
@@ -162,7 +170,10 @@ diagnostics: { enabled: true, deleteStuckPods: true, maxDeletesPerMinute: 5 }
     });
     expect(ownedReport.type).toBe("Warning");
     expect(ownedReport.note).toContain(`Secret "${COPY}" of mapping "diag"`);
-    const bareReport = await eventually("MissingPullSecret on bare", async () => (await missingPullSecretEvents("bare"))[0]);
+    const bareReport = await eventually(
+      "MissingPullSecret on bare",
+      async () => (await missingPullSecretEvents("bare"))[0],
+    );
     expect(bareReport.note).toContain(COPY);
 
     await eventually("web-owned deleted", async () => ((await podExists("web-owned")) ? undefined : true));
@@ -187,10 +198,9 @@ diagnostics: { enabled: true, deleteStuckPods: true, maxDeletesPerMinute: 5 }
     };
     expect(diagnostics.enabled).toBe(true);
     expect(diagnostics.pods.find((p) => p.pod === "web-owned")?.action).toBe("deleted");
-    expect(diagnostics.pods.find((p) => p.pod === "bare")).toMatchObject({
-      action: "kept",
-      reason: expect.stringContaining("no controller"),
-    });
+    const kept = diagnostics.pods.find((p) => p.pod === "bare");
+    expect(kept?.action).toBe("kept");
+    expect(kept?.reason).toContain("no controller");
     expect(patcher.stdout + patcher.stderr).not.toContain(password);
     expect(await patcher.stop(), patcher.stdout.slice(-3000) + patcher.stderr.slice(-2000)).toBe(0);
   });

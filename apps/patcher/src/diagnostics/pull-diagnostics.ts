@@ -1,5 +1,6 @@
 import type { CoreV1Event } from "@kubernetes/client-node";
 import {
+  classifyApiError,
   classifyPullFailure,
   deletionBudget,
   diagnosePod,
@@ -11,6 +12,7 @@ import {
   type PodFacts,
   type PullFailure,
   type SelectingMapping,
+  type TokenBucket,
   type TargetSelector,
 } from "@imagepullsecret-patcher/core";
 import type { DiagnosticsConfig } from "../config/diagnostics-schema.js";
@@ -60,7 +62,7 @@ export class PullDiagnostics {
   readonly #o: PullDiagnosticsOptions;
   readonly #recent: RecentPods<Verdict>;
   readonly #findings = new RecentFindings();
-  readonly #budget;
+  readonly #budget: TokenBucket;
   readonly #pending = new Map<string, PullFailure>();
   #wake: (() => void) | undefined;
 
@@ -119,7 +121,7 @@ export class PullDiagnostics {
       await this.handle(failure);
     } catch (err) {
       this.#o.logger.warn(
-        { namespace: failure.namespace, pod: failure.pod, error: err instanceof Error ? err.message : String(err) },
+        { namespace: failure.namespace, pod: failure.pod, error: classifyApiError(err).message },
         "diagnostics: could not check a Pod whose image pull failed",
       );
       // Spaces out a failing API server; the kubelet reports the Pod again.
@@ -172,12 +174,14 @@ export class PullDiagnostics {
 
   #report(ref: PodRef, failure: PullFailure, diagnosis: Missing): void {
     const lacks = diagnosis.missing.map((m) => `Secret "${m.secretName}" of mapping "${m.mapping}"`).join(", ");
-    const image = failure.image ? ` pulling image "${failure.image}" failed and` : "";
+    const subject = failure.image
+      ? `Pulling image "${failure.image}" failed and spec.imagePullSecrets`
+      : "spec.imagePullSecrets";
     this.#o.cluster.warn(
       ref,
       MISSING_PULL_SECRET_REASON,
-      `${image} spec.imagePullSecrets lacks ${lacks}: the Pod was created before its ServiceAccount was patched ` +
-        "or while the admission webhook was down. Recreate it to pick the Secret up.",
+      `${subject} lacks ${lacks}: the Pod was created before its ServiceAccount was patched or while the ` +
+        "admission webhook was down. Recreate it to pick the Secret up.",
     );
     for (const m of diagnosis.missing) this.#o.onMissing?.(m.mapping);
     this.#o.logger.warn(

@@ -69,7 +69,7 @@ export function podFacts(pod: PodLike): PodFacts {
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   return {
     uid: pod.metadata?.uid ?? "",
-    deleting: pod.metadata?.deletionTimestamp != null,
+    deleting: pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null,
     imagePullSecrets: pod.spec?.imagePullSecrets,
     ownerReferences: pod.metadata?.ownerReferences,
     waitingReasons: statuses.map((s) => s.state?.waiting?.reason ?? "").filter((r) => r !== ""),
