@@ -45,6 +45,8 @@ class SwitchableProxy {
   readonly #sockets = new Set<Socket>();
   #target: number | undefined;
   port = 0;
+  /** Connections forwarded so far. */
+  connections = 0;
 
   private constructor() {
     this.#server = createServer((client) => this.#accept(client));
@@ -74,6 +76,7 @@ class SwitchableProxy {
       return;
     }
     const upstream = connectTcp(this.#target, "127.0.0.1");
+    this.connections++;
     for (const socket of [client, upstream]) this.#sockets.add(socket);
     client.pipe(upstream).pipe(client);
     const close = (): void => {
@@ -301,6 +304,7 @@ webhook:
     expect(certificates(await publishedCaBundle(configurationName))).toEqual(certificates(seeded.caCertPem));
     await webhookInEffect(loadNamespaces[0] as string);
     const loadStart = Date.now();
+    const connectionsBefore = proxy.connections;
     expect(loadStart - seededAt, "the replica must serve before its first renewal").toBeLessThan(15_000);
 
     const reloads = (): Record<string, unknown>[] =>
@@ -325,6 +329,7 @@ webhook:
       await sleep(Math.max(0, loadStart + ((i + 1) * 1000) / PODS_PER_SECOND - Date.now()));
     }
     const handshakes = await probe.stop();
+    const reconnects = proxy.connections - connectionsBefore;
 
     const renewals = replica.process.logs().filter((l) => l.msg === "webhook TLS renewed");
     const at = (line: Record<string, unknown> | undefined): number =>
@@ -336,11 +341,14 @@ webhook:
         `${reloads()
           .map((r) => `${at(r)}s`)
           .join(", ")}; ${handshakes.ok} handshakes against the published caBundle, ` +
-        `${handshakes.failed.length} failed, ${handshakes.certificates.size} serving certificates seen`,
+        `${handshakes.failed.length} failed, ${handshakes.certificates.size} serving certificates seen; ` +
+        `the API server connected ${reconnects} times`,
     );
     expect(load.failed).toEqual([]);
     expect(load.lacking).toEqual([]);
     expect(load.created).toBeGreaterThan(60 * PODS_PER_SECOND);
+    // It connected anew after every drop, so it trusted each certificate served, old and new.
+    expect(reconnects).toBeGreaterThan(30);
     expect(renewals.map((r) => r.action)).toEqual(["reissue-serving", "rotate-ca", "reissue-serving"]);
     // A renewal due sooner than the 60 s check interval happens when due.
     expect(at(renewals[0])).toBeLessThan(15 + 5);
