@@ -42,7 +42,7 @@ export interface PullDiagnosticsOptions {
   now?: (() => number) | undefined;
 }
 
-/** What was decided about a Pod, by uid: `has-copies` and `deleted` are final (a Pod's imagePullSecrets never change). */
+/** What was decided about a Pod, by uid; `has-copies` and `deleted` are final (imagePullSecrets never change). */
 type Verdict = "has-copies" | "not-selected" | "reported" | "deleted";
 
 /** A Pod is looked at again after this long, however often the kubelet reports it. */
