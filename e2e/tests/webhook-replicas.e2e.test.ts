@@ -310,20 +310,24 @@ webhook:
     const reloads = (): Record<string, unknown>[] =>
       replica.process.logs().filter((l) => l.msg === "webhook serving certificate reloaded");
     const probe = probeHandshakes(replica.webhookPort, configurationName);
-    const load = { created: 0, lacking: [] as string[], failed: [] as string[] };
+    const load = { created: [] as number[], lacking: [] as string[], failed: [] as string[] };
     const deadline = seededAt + 2 * MINUTE;
+    let droppedAt = 0;
     // One Pod at a time, so that no admission call is in flight when the proxy drops the API server's connections:
     // every 2 s it must connect again and trust whatever certificate the replica serves at that moment.
     for (let i = 0; Date.now() < deadline; i++) {
       const namespace = loadNamespaces[i % loadNamespaces.length] as string;
       try {
         const pod = await createPod(namespace, `pod-${i}`);
-        load.created++;
+        load.created.push(Date.now());
         if (!hasCopy(pod)) load.lacking.push(`${namespace}/pod-${i}`);
       } catch (err) {
         load.failed.push(`${namespace}/pod-${i}: ${err instanceof Error ? err.message : String(err)}`);
       }
-      if (i % (2 * PODS_PER_SECOND) === 0) proxy.dropConnections();
+      if (Date.now() - droppedAt >= 2_000) {
+        proxy.dropConnections();
+        droppedAt = Date.now();
+      }
       const lastReload = reloads()[1]?.time;
       if (typeof lastReload === "string" && Date.now() - Date.parse(lastReload) > 5_000) break;
       await sleep(Math.max(0, loadStart + ((i + 1) * 1000) / PODS_PER_SECOND - Date.now()));
@@ -334,22 +338,28 @@ webhook:
     const renewals = replica.process.logs().filter((l) => l.msg === "webhook TLS renewed");
     const at = (line: Record<string, unknown> | undefined): number =>
       Math.round((Date.parse(String(line?.time)) - seededAt) / 100) / 10;
+    // Pods created before, between and after the renewals.
+    const bounds = [loadStart, ...renewals.map((r) => Date.parse(String(r.time))), Infinity];
+    const perPhase = bounds
+      .slice(1)
+      .map((end, k) => load.created.filter((t) => t >= (bounds[k] ?? 0) && t < end).length);
     console.log(
-      `webhook rotation: ${load.created} Pods created in ${Math.round((Date.now() - seededAt) / 1000)} s, ` +
+      `webhook rotation: ${load.created.length} Pods created in ${Math.round((Date.now() - seededAt) / 1000)} s, ` +
         `${load.lacking.length} lacking ${COPY}, ${load.failed.length} failed; renewals ` +
         `${renewals.map((r) => `${String(r.action)}@${at(r)}s`).join(", ")}; reloads at ` +
         `${reloads()
           .map((r) => `${at(r)}s`)
           .join(", ")}; ${handshakes.ok} handshakes against the published caBundle, ` +
         `${handshakes.failed.length} failed, ${handshakes.certificates.size} serving certificates seen; ` +
-        `the API server connected ${reconnects} times`,
+        `the API server connected ${reconnects} times; Pods per phase ${perPhase.join(", ")}`,
     );
     expect(load.failed).toEqual([]);
     expect(load.lacking).toEqual([]);
-    expect(load.created).toBeGreaterThan(60 * PODS_PER_SECOND);
-    // It connected anew after every drop, so it trusted each certificate served, old and new.
-    expect(reconnects).toBeGreaterThan(30);
     expect(renewals.map((r) => r.action)).toEqual(["reissue-serving", "rotate-ca", "reissue-serving"]);
+    // However busy the machine, Pods were created in every phase.
+    expect(Math.min(...perPhase), `Pods created per phase: ${perPhase.join(", ")}`).toBeGreaterThanOrEqual(5);
+    // It connected anew after every drop, so it trusted each certificate served, old and new.
+    expect(reconnects).toBeGreaterThanOrEqual(20);
     // A renewal due sooner than the 60 s check interval happens when due.
     expect(at(renewals[0])).toBeLessThan(15 + 5);
     expect(reloads()).toHaveLength(2);
