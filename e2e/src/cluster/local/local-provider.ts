@@ -272,6 +272,11 @@ export const localProvider: { readonly name: "local"; start(options: LocalStartO
             "--use-service-account-credentials=false",
             "--leader-elect=false",
             "--secure-port=0",
+            // The defaults (20 requests/s, 10 namespaces at a time) take minutes to delete the
+            // thousand namespaces of the Pod admission race; the test cluster has no other tenant.
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
+            "--concurrent-namespace-syncs=20",
           ],
           join(logDir, "kube-controller-manager.log"),
         ),
