@@ -31,6 +31,17 @@ describe("classifyReload", () => {
     );
   });
 
+  it("refuses a change of the webhook or of diagnostics, which are started once", () => {
+    expect(classifyReload(load(), load("webhook: { timeoutSeconds: 1 }\n"))).toMatchObject({
+      kind: "refused",
+      field: "webhook.timeoutSeconds",
+    });
+    expect(classifyReload(load(), load("diagnostics: { enabled: true }\n"))).toMatchObject({
+      kind: "refused",
+      field: "diagnostics.enabled",
+    });
+  });
+
   it("restarts the engine for every controller setting and for plugins", () => {
     for (const [edit, field] of [
       ["controller: { onMappingRemoved: retain }", "controller.onMappingRemoved"],
