@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
 import { NamespaceScope, adminKubeConfig, eventually, statusCode, uniqueName } from "../src/support/kube.ts";
 import { freePort } from "../src/cluster/local/processes.ts";
-import { PatcherProcess } from "../src/support/patcher-process.ts";
+import { PatcherProcess, runPatcher } from "../src/support/patcher-process.ts";
 import {
   TEST_PASSWORD_PREFIX,
   eventsFor,
@@ -201,6 +201,12 @@ diagnostics: { enabled: true, deleteStuckPods: true, maxDeletesPerMinute: 5 }
     const kept = diagnostics.pods.find((p) => p.pod === "bare");
     expect(kept?.action).toBe("kept");
     expect(kept?.reason).toContain("no controller");
+    // `status` (a process of its own) counts the reported Pods that still exist: the bare one.
+    const status = await runPatcher(["status", "--config", config, "--kubeconfig", kubeconfig]);
+    expect(status.code, status.stderr).toBe(0);
+    const [header, row] = status.stdout.split("\n").filter((l) => /^(MAPPING|diag)\s/.test(l));
+    expect(header).toMatch(/STUCK PODS$/);
+    expect(row?.trim().split(/\s+/).at(-1)).toBe("1");
     expect(patcher.stdout + patcher.stderr).not.toContain(password);
     expect(await patcher.stop(), patcher.stdout.slice(-3000) + patcher.stderr.slice(-2000)).toBe(0);
   });

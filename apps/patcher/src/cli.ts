@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { Option } from "commander";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Engine, Logger } from "@imagepullsecret-patcher/core";
 import { ConfigFileError } from "./config/load.js";
 import { resolveConfig, DEFAULT_CONFIG_PATH, type ResolvedConfig } from "./resolve-config.js";
@@ -8,6 +9,7 @@ import { connect } from "./kube.js";
 import { createLogger } from "./logging/logger.js";
 import { PluginLoadError } from "./plugins/load.js";
 import { renderPlan, renderStatus, type PlannedKey } from "./commands/report.js";
+import { stuckPodsByMapping } from "./diagnostics/stuck-pods.js";
 import { runController, runOnce, type OnceResult } from "./run.js";
 
 /**
@@ -80,14 +82,14 @@ async function planKeys(
   resolved: ResolvedConfig,
   flags: ConnectionFlags,
   level: string,
-): Promise<{ keys: PlannedKey[]; engine: Engine; names: Map<string, string> }> {
+): Promise<{ keys: PlannedKey[]; engine: Engine; names: Map<string, string>; kubeConfig: KubeConfig }> {
   const logger = createLogger(level, process.stderr);
   const kubeConfig = connect(flags);
   const di = await createPatcherContainer({ config: resolved.loaded, kubeConfig, logger });
   const engine = di.resolve(Tokens.Engine);
   const names = new Map(di.resolve(Tokens.Mappings).map((m) => [m.name, m.secretName]));
   const keys = await engine.planAll(new AbortController().signal);
-  return { keys, engine, names };
+  return { keys, engine, names, kubeConfig };
 }
 
 /** Builds the command line and runs it; resolves with the process exit code. */
@@ -218,8 +220,8 @@ export async function runCli(
   ).action(async (flags: ConnectionFlags) => {
     try {
       const resolved = resolveConfig(flags.config);
-      const { keys, engine } = await planKeys(resolved, flags, "warn");
-      write(`${renderStatus(engine.status(), keys)}\n`);
+      const { keys, engine, kubeConfig } = await planKeys(resolved, flags, "warn");
+      write(`${renderStatus(engine.status(), keys, await stuckPodsByMapping(kubeConfig))}\n`);
     } catch (e) {
       exitCode =
         configProblem(e, writeErr) ?? (writeErr(`error: ${e instanceof Error ? e.message : String(e)}\n`), EXIT.failed);

@@ -79,9 +79,28 @@ function skippedText(keys: readonly PlannedKey[]): string {
 }
 
 /** The `status` table: per mapping, its source and where its namespaces stand. */
-export function renderStatus(statuses: readonly MappingStatus[], keys: readonly PlannedKey[]): string {
+/**
+ * `stuckPods`: per mapping, Pods the diagnostics reported as unable to pull for lack of the copy and
+ * that still exist; undefined when that could not be read (shown as "?").
+ */
+export function renderStatus(
+  statuses: readonly MappingStatus[],
+  keys: readonly PlannedKey[],
+  stuckPods?: ReadonlyMap<string, number>,
+): string {
   const rows: string[][] = [
-    ["MAPPING", "SOURCE", "STATE", "IN SCOPE", "IN SYNC", "TO CHANGE", "CONFLICTING", "FAILING", "SKIPPED"],
+    [
+      "MAPPING",
+      "SOURCE",
+      "STATE",
+      "IN SCOPE",
+      "IN SYNC",
+      "TO CHANGE",
+      "CONFLICTING",
+      "FAILING",
+      "SKIPPED",
+      "STUCK PODS",
+    ],
   ];
   for (const s of statuses) {
     const mine = keys.filter((k) => k.mapping === s.name);
@@ -96,6 +115,7 @@ export function renderStatus(statuses: readonly MappingStatus[], keys: readonly 
       String(inScope.filter((k) => k.plan.outcome === "conflict").length),
       String(inScope.filter((k) => k.plan.outcome === "waiting").length),
       skippedText(mine),
+      stuckPods ? String(stuckPods.get(s.name) ?? 0) : "?",
     ]);
   }
   return table(rows);
