@@ -7,6 +7,7 @@ import { parseAddress } from "../http/server.js";
 const MAX_BODY_BYTES = 3 * 1024 * 1024;
 /** Below the webhook's own timeout, so a stuck client never holds a socket for long. */
 const REQUEST_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 /** Longer than the webhook's timeout (at most 30 s, 2 s by default) is pointless: the API server gave up. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -86,6 +87,10 @@ export async function startAdmissionServer(
     void route(req, res, handle, logger);
   });
   server.requestTimeout = REQUEST_TIMEOUT_MS;
+  // Node closes an idle keep-alive connection after 5 s by default. A review sent on that connection at
+  // the same moment fails, and failurePolicy Ignore then admits the Pod without the copy. Outlast the
+  // API server's own idle timeout (90 s, Go's default for webhook clients), so that it closes first.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(new Error(`webhook.address ${address}: ${err.code === "EADDRINUSE" ? "already in use" : err.message}`)),
