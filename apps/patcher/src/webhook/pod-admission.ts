@@ -1,12 +1,7 @@
 import {
-  admissionResponse,
-  imagePullSecretsPatch,
-  isReviewError,
+  reviewPod,
   webhookLabelOf,
-  parseAdmissionReview,
-  type JsonPatchOperation,
   type Logger,
-  type ParsedReview,
   type NamespaceView,
   type TargetSelector,
 } from "@imagepullsecret-patcher/core";
@@ -45,39 +40,38 @@ export class PodAdmission {
 
   /** `mappingLabel`: the mapping's webhook label, from the request path. */
   async review(mappingLabel: string, body: unknown): Promise<{ status: number; body: unknown }> {
-    const mappingName =
-      this.#options.mappings().find((m) => webhookLabelOf(m.name) === mappingLabel)?.name ?? mappingLabel;
-    const parsed = parseAdmissionReview(body);
-    if (isReviewError(parsed)) {
+    const mapping = this.#options.mappings().find((m) => webhookLabelOf(m.name) === mappingLabel);
+    const mappingName = mapping?.name ?? mappingLabel;
+    // reviewPod asks for copies only for a Pod CREATE; anything else stays "skipped".
+    let result: ReviewResult = "skipped";
+    const answer = await reviewPod(body, async (namespace) => {
+      if (!mapping) return [];
+      result = await this.#selects(mapping, namespace);
+      return result === "present" ? [mapping.secretName] : [];
+    });
+    if (answer.status === 400) {
       this.#options.onReviewed?.(mappingName, "malformed");
-      return { status: 400, body: { error: parsed.error } };
+      return { status: 400, body: { error: answer.error } };
     }
-    const { result, patch } = await this.#decide(mappingName, parsed);
+    if (answer.added.length > 0) result = "patched";
     this.#options.onReviewed?.(mappingName, result);
-    if (result === "patched" && !parsed.dryRun) this.#options.onPatched?.(parsed.namespace, mappingName);
-    this.#options.logger.debug({ mapping: mappingName, namespace: parsed.namespace, result }, "pod admission");
-    return { status: 200, body: admissionResponse(parsed.uid, patch) };
+    if (result === "patched" && !answer.dryRun) this.#options.onPatched?.(answer.namespace, mappingName);
+    this.#options.logger.debug({ mapping: mappingName, namespace: answer.namespace, result }, "pod admission");
+    return { status: 200, body: answer.response };
   }
 
-  async #decide(
-    mappingName: string,
-    review: ParsedReview,
-  ): Promise<{ result: ReviewResult; patch: JsonPatchOperation[] }> {
-    const mapping = this.#options.mappings().find((m) => m.name === mappingName);
-    // `pod` is set for a core v1 Pod CREATE only.
-    if (!mapping || !review.pod) return { result: "skipped", patch: [] };
-    let namespace: NamespaceView | undefined;
+  /** "present" when the namespace is selected (the copy is due), else why not. */
+  async #selects(mapping: AdmittingMapping, namespace: string): Promise<ReviewResult> {
+    let view: NamespaceView | undefined;
     try {
-      namespace = await this.#options.lookupNamespace(review.namespace);
+      view = await this.#options.lookupNamespace(namespace);
     } catch (err) {
       this.#options.logger.warn(
-        { mapping: mappingName, namespace: review.namespace, error: err instanceof Error ? err.message : String(err) },
+        { mapping: mapping.name, namespace, error: err instanceof Error ? err.message : String(err) },
         "pod admission: cannot read the namespace; admitting the Pod unchanged",
       );
-      return { result: "lookup-failed", patch: [] };
+      return "lookup-failed";
     }
-    if (!namespace || !mapping.selector.matches(namespace)) return { result: "not-selected", patch: [] };
-    const patch = imagePullSecretsPatch(review.pod.imagePullSecrets, [mapping.secretName]);
-    return { result: patch.length > 0 ? "patched" : "present", patch };
+    return view && mapping.selector.matches(view) ? "present" : "not-selected";
   }
 }

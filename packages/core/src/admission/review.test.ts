@@ -190,8 +190,8 @@ describe("admissionResponse", () => {
 describe("reviewPod", () => {
   const copies = (namespace: string) => (namespace === "team-a" ? ["regcred", "mirror"] : []);
 
-  it("adds the missing copies to a Pod without imagePullSecrets", () => {
-    const result = reviewPod(podCreate(), copies);
+  it("adds the missing copies to a Pod without imagePullSecrets", async () => {
+    const result = await reviewPod(podCreate(), copies);
     expect(result).toMatchObject({ status: 200, namespace: "team-a", added: ["regcred", "mirror"], dryRun: false });
     if (result.status !== 200) throw new Error("expected 200");
     expect(result.response.response.uid).toBe("705ab4f5-6393-11e8-b7cc-42010a800002");
@@ -200,8 +200,11 @@ describe("reviewPod", () => {
     ]);
   });
 
-  it("appends only what the Pod lacks", () => {
-    const result = reviewPod(podCreate({ dryRun: true }, { spec: { imagePullSecrets: [{ name: "mirror" }] } }), copies);
+  it("appends only what the Pod lacks", async () => {
+    const result = await reviewPod(
+      podCreate({ dryRun: true }, { spec: { imagePullSecrets: [{ name: "mirror" }] } }),
+      copies,
+    );
     expect(result).toMatchObject({ status: 200, added: ["regcred"], dryRun: true });
     if (result.status !== 200) throw new Error("expected 200");
     expect(decodedPatch(result.response)).toEqual([
@@ -209,29 +212,29 @@ describe("reviewPod", () => {
     ]);
   });
 
-  it("allows without a patch when the Pod has everything or the namespace wants nothing", () => {
-    const complete = reviewPod(
+  it("allows without a patch when the Pod has everything or the namespace wants nothing", async () => {
+    const complete = await reviewPod(
       podCreate({}, { spec: { imagePullSecrets: [{ name: "mirror" }, { name: "regcred" }] } }),
       copies,
     );
     expect(complete).toMatchObject({ status: 200, added: [] });
     if (complete.status === 200)
       expect(complete.response.response).toEqual({ uid: "705ab4f5-6393-11e8-b7cc-42010a800002", allowed: true });
-    expect(reviewPod(podCreate({ namespace: "other" }), copies)).toMatchObject({
+    expect(await reviewPod(podCreate({ namespace: "other" }), copies)).toMatchObject({
       status: 200,
       namespace: "other",
       added: [],
     });
   });
 
-  it("allows other kinds and operations untouched, without asking for copies", () => {
+  it("allows other kinds and operations untouched, without asking for copies", async () => {
     const asked: string[] = [];
     const spy = (namespace: string) => {
       asked.push(namespace);
       return ["regcred"];
     };
-    const update = reviewPod(podCreate({ operation: "UPDATE" }), spy);
-    const secret = reviewPod(podCreate({ kind: { group: "", version: "v1", kind: "Secret" } }), spy);
+    const update = await reviewPod(podCreate({ operation: "UPDATE" }), spy);
+    const secret = await reviewPod(podCreate({ kind: { group: "", version: "v1", kind: "Secret" } }), spy);
     for (const result of [update, secret]) {
       expect(result).toMatchObject({ status: 200, namespace: "team-a", added: [] });
       if (result.status === 200) expect(result.response.response).not.toHaveProperty("patch");
@@ -239,15 +242,18 @@ describe("reviewPod", () => {
     expect(asked).toEqual([]);
   });
 
-  it("answers a malformed review with 400 and the error", () => {
-    expect(reviewPod(podCreate({ uid: undefined }), copies)).toEqual({ status: 400, error: "request.uid: missing" });
-    expect(reviewPod("{}", copies)).toEqual({ status: 400, error: "body: expected an object, got string" });
+  it("answers a malformed review with 400 and the error", async () => {
+    expect(await reviewPod(podCreate({ uid: undefined }), copies)).toEqual({
+      status: 400,
+      error: "request.uid: missing",
+    });
+    expect(await reviewPod("{}", copies)).toEqual({ status: 400, error: "body: expected an object, got string" });
   });
 
-  it("lets an error of copiesFor propagate", () => {
+  it("lets an error of copiesFor propagate", async () => {
     const failing = () => {
       throw new Error("mappings not ready");
     };
-    expect(() => reviewPod(podCreate(), failing)).toThrow("mappings not ready");
+    await expect(reviewPod(podCreate(), failing)).rejects.toThrow("mappings not ready");
   });
 });

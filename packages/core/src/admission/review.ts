@@ -163,13 +163,16 @@ export function admissionResponse(
  * anything else is allowed untouched. A malformed review is a 400 whose error names the field, and
  * the API server then applies the webhook's failurePolicy (Ignore). Dry runs are patched like real
  * creates: the patch has no side effect, and the caller sees what the Pod would get.
- * Errors thrown by `copiesFor` propagate.
+ * `copiesFor` may look the namespace up; its errors propagate.
  */
-export function reviewPod(body: unknown, copiesFor: (namespace: string) => readonly string[]): PodReviewResult {
+export async function reviewPod(
+  body: unknown,
+  copiesFor: (namespace: string) => readonly string[] | Promise<readonly string[]>,
+): Promise<PodReviewResult> {
   const review = parseAdmissionReview(body);
   if (isReviewError(review)) return { status: 400, error: review.error };
   const { uid, namespace, dryRun, pod } = review;
-  const added = pod ? missingPullSecrets(pod.imagePullSecrets, copiesFor(namespace)) : [];
+  const added = pod ? missingPullSecrets(pod.imagePullSecrets, await copiesFor(namespace)) : [];
   const patch = pod ? imagePullSecretsPatch(pod.imagePullSecrets, added) : [];
   return { status: 200, response: admissionResponse(uid, patch), namespace, added, dryRun };
 }
