@@ -1,7 +1,7 @@
 // The patcher as shipped: the esbuild bundle the container image runs, with the image's Node flags.
 // Built here when missing or older than the tsc output it bundles, so a run never measures a stale file.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -10,7 +10,12 @@ export const PATCHER_BUNDLE = `${APP_DIR}dist/bundle/main.mjs`;
 const TSC_MAIN = `${APP_DIR}dist/main.js`;
 const NODE_FLAGS = `${APP_DIR}node-flags.json`;
 /** tsc output the bundle is made of: the app's and core's (a change in either makes it stale). */
-const BUNDLED_DIST = [`${APP_DIR}dist`, fileURLToPath(new URL("../../packages/core/dist", import.meta.url))];
+const BUNDLED_DIST = [
+  `${APP_DIR}dist`,
+  ...["core", "source-ecr", "source-gcp", "source-acr"].map((p) =>
+    fileURLToPath(new URL(`../../packages/${p}/dist`, import.meta.url)),
+  ),
+];
 
 export interface Artifact {
   /** The bundle in the checkout. */
@@ -63,9 +68,8 @@ function readNodeFlags(): { flags: string[]; env: Record<string, string>; why: s
  */
 export function snapshotBundle(workDir: string): string {
   const dir = join(workDir, "artifact");
-  mkdirSync(join(dir, "bundle"), { recursive: true });
-  copyFileSync(PATCHER_BUNDLE, join(dir, "bundle", "main.mjs"));
-  copyFileSync(`${APP_DIR}dist/bundle/package.json`, join(dir, "bundle", "package.json"));
+  // The whole directory: main.mjs imports its chunks (cloud sources, webhook TLS) by relative path.
+  cpSync(`${APP_DIR}dist/bundle`, join(dir, "bundle"), { recursive: true });
   copyFileSync(`${APP_DIR}dist/package.json`, join(dir, "package.json"));
   return join(dir, "bundle", "main.mjs");
 }

@@ -14,6 +14,7 @@ import { durationMs } from "./config/schema.js";
 import { PatcherMetrics } from "./metrics/metrics.js";
 import { loadPluginPackages, PluginLoadError } from "./plugins/load.js";
 import { envSourceFactory } from "./plugins/env-source.js";
+import { loadCloudSources } from "./plugins/cloud-sources.js";
 import { probeRegistryLogin } from "@imagepullsecret-patcher/core";
 
 /** Injection tokens of the composition root. Symbols, so nothing depends on decorator metadata. */
@@ -34,8 +35,8 @@ export const Tokens = {
 type EngineSettings = EngineOptions & { canWrite?: (() => boolean) | undefined };
 
 /**
- * Registries with core's built-in plugins, titansoft's `env` source, and every package named in
- * `plugins:`. The only place in the app that knows which plugins exist.
+ * Registries with core's built-in plugins, titansoft's `env` source, every package named in `plugins:`
+ * and the cloud source packages the mappings use. The only place in the app that knows which plugins exist.
  */
 export async function createRegistries(config: LoadedConfig): Promise<Registries> {
   const registries = builtinRegistries();
@@ -50,6 +51,8 @@ export async function createRegistries(config: LoadedConfig): Promise<Registries
     const path = `plugins[${config.config.plugins.indexOf(err.packageName)}]`;
     throw new ConfigFileError(config.origin, path, err.message, config.lineOf(path));
   }
+  // A cloud package that fails to load is a broken install, not a config mistake: its error names the package.
+  await loadCloudSources(config.mappings, registries);
   return registries;
 }
 

@@ -13,6 +13,7 @@ import {
 import type { KubeConfig } from "@kubernetes/client-node";
 import { configSchema, knownKeys, type PatcherConfig } from "./schema.js";
 import { envSourceFactory } from "../plugins/env-source.js";
+import { CLOUD_SOURCE_PACKAGES } from "../plugins/cloud-sources.js";
 
 /**
  * A config problem: where (file, path, line) and what. Never includes secret values.
@@ -215,8 +216,11 @@ function mappingProblems(
   } catch (err) {
     if (!(err instanceof ConfigError)) return [];
     const pluginsMayKnow = Array.isArray(config.plugins) && config.plugins.length > 0;
+    // Cloud sources are packages of their own, loaded only when used; this check does not load them.
+    const cloudType = (problem: string): boolean =>
+      Object.hasOwn(CLOUD_SOURCE_PACKAGES, /^unknown source type "([^"]+)"/.exec(problem)?.[1] ?? "");
     return fileProblems(err, { config, origin, lineOf }).filter(
-      (p) => !(pluginsMayKnow && /^unknown \w+ type "/.test(p.problem)),
+      (p) => !(pluginsMayKnow && /^unknown \w+ type "/.test(p.problem)) && !cloudType(p.problem),
     );
   }
 }

@@ -49,44 +49,54 @@ export async function loadPluginPackages(
         );
       }
     }
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(url)) as Record<string, unknown>;
-    } catch (err) {
-      throw new PluginLoadError(
-        name,
-        `failed to load: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`,
-      );
-    }
-    const pkg = (mod.default ?? mod.plugin) as PluginPackage | undefined;
-    if (!pkg || typeof pkg !== "object") {
-      throw new PluginLoadError(
-        name,
-        "exports no plugin: expected a default export (or `plugin`) with sources, selectors or strategies",
-      );
-    }
-    const lists: [string, readonly unknown[] | undefined, (f: never) => void][] = [
-      ["sources", pkg.sources, (f) => registries.sources.register(f)],
-      ["selectors", pkg.selectors, (f) => registries.selectors.register(f)],
-      ["strategies", pkg.strategies, (f) => registries.strategies.register(f)],
-    ];
-    let count = 0;
-    for (const [kind, list, register] of lists) {
-      if (list === undefined) continue;
-      if (!Array.isArray(list)) throw new PluginLoadError(name, `${kind} must be a list of factories`);
-      list.forEach((factory: unknown, i: number) => {
-        if (!isFactory(factory))
-          throw new PluginLoadError(name, `${kind}[${i}] is not a plugin factory (needs type, validate and create)`);
-        try {
-          register(factory as never);
-        } catch (err) {
-          throw new PluginLoadError(name, err instanceof Error ? err.message : String(err));
-        }
-        count++;
-      });
-    }
-    if (count === 0) throw new PluginLoadError(name, "provides no sources, selectors or strategies");
+    const resolved = url;
+    await registerPluginPackage(name, () => import(resolved), registries);
     loaded.push(name);
   }
   return loaded;
+}
+
+/** Imports one plugin package with `load` and registers its factories; every problem names the package. */
+export async function registerPluginPackage(
+  name: string,
+  load: () => Promise<unknown>,
+  registries: Registries,
+): Promise<void> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await load()) as Record<string, unknown>;
+  } catch (err) {
+    throw new PluginLoadError(
+      name,
+      `failed to load: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`,
+    );
+  }
+  const pkg = (mod.default ?? mod.plugin) as PluginPackage | undefined;
+  if (!pkg || typeof pkg !== "object") {
+    throw new PluginLoadError(
+      name,
+      "exports no plugin: expected a default export (or `plugin`) with sources, selectors or strategies",
+    );
+  }
+  const lists: [string, readonly unknown[] | undefined, (f: never) => void][] = [
+    ["sources", pkg.sources, (f) => registries.sources.register(f)],
+    ["selectors", pkg.selectors, (f) => registries.selectors.register(f)],
+    ["strategies", pkg.strategies, (f) => registries.strategies.register(f)],
+  ];
+  let count = 0;
+  for (const [kind, list, register] of lists) {
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) throw new PluginLoadError(name, `${kind} must be a list of factories`);
+    list.forEach((factory: unknown, i: number) => {
+      if (!isFactory(factory))
+        throw new PluginLoadError(name, `${kind}[${i}] is not a plugin factory (needs type, validate and create)`);
+      try {
+        register(factory as never);
+      } catch (err) {
+        throw new PluginLoadError(name, err instanceof Error ? err.message : String(err));
+      }
+      count++;
+    });
+  }
+  if (count === 0) throw new PluginLoadError(name, "provides no sources, selectors or strategies");
 }
