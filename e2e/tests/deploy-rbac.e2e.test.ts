@@ -568,6 +568,37 @@ describe("install manifests and the patcher's RBAC", () => {
       expect(renderedRbac(fileOnly)).toEqual({ copyNames: ["image-pull-secret"], sources: {} });
     });
 
+    it("reads the secret sources inside merged `sources:`; a merged copy and a cloud source's copy default to image-pull-secret", async () => {
+      const values = valuesFile("merged.json", {
+        config: {
+          mappings: [
+            {
+              name: "merged",
+              sources: [
+                { secret: { name: "hub", namespace: "creds" } },
+                { name: "private", namespace: "team-creds" },
+                { ecr: { registries: [{ region: "eu-west-1" }] } },
+              ],
+              targets: { namespaces: ["a"] },
+            },
+            {
+              name: "gcp",
+              source: { gcp: { registries: ["gcr.io"] } },
+              targets: { namespaces: ["b"] },
+              secretName: "gcr",
+            },
+          ],
+        },
+      });
+      expect(renderedRbac(await render([values]))).toEqual({
+        copyNames: ["gcr", "image-pull-secret"],
+        sources: { creds: ["hub"], "team-creds": ["private"] },
+      });
+      expect(await failure({ config: { mappings: [{ name: "m", sources: [], targets: { all: {} } }] } })).toContain(
+        "config.mappings[0].sources must be a non-empty list of sources",
+      );
+    });
+
     it("renders a ServiceMonitor only when enabled", async () => {
       const ms = await render(
         [],

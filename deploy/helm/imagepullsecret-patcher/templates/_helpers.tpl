@@ -123,12 +123,13 @@ may read ConfigMaps in the namespace. The credential belongs in a Secret, mounte
 What RBAC needs from the config, as JSON:
   copyNames:    every Secret name the patcher writes into target namespaces: each mapping's
                 secretName, else the top-level secretName, else the source Secret's name for a
-                `secret` source, else "image-pull-secret"; plus rbac.extraSecretNames; sorted, unique.
+                `secret` source (never for merged `sources`), else "image-pull-secret"; plus
+                rbac.extraSecretNames; sorted, unique.
   retiredNames: Secret names the patcher may still clean up (list, watch, delete only), but no longer
                 writes: rbac.retiredSecretNames, plus, on `helm upgrade`, the copy names the release's
                 current ClusterRole grants that the new config no longer has (see "Upgrades that
                 remove a mapping" in docs/install.md); minus copyNames; sorted, unique.
-  sources:      {namespace: [names]} of every `secret` source; sorted, unique.
+  sources:      {namespace: [names]} of every `secret` source, in `source` or `sources`; sorted, unique.
 Fails on a config whose RBAC cannot be derived, and on inline Vault credentials.
 */}}
 {{- define "ipsp.rbacFacts" -}}
@@ -144,10 +145,24 @@ Fails on a config whose RBAC cannot be derived, and on inline Vault credentials.
     {{- if not (kindIs "map" $m) -}}
       {{- fail (printf "config.mappings[%d] must be a map" $i) -}}
     {{- end -}}
+    {{- if hasKey $m "sources" -}}
+      {{- if or (not (kindIs "slice" $m.sources)) (empty $m.sources) -}}
+        {{- fail (printf "config.mappings[%d].sources must be a non-empty list of sources" $i) -}}
+      {{- end -}}
+      {{- /* A merged copy is named secretName, else the top-level one, else image-pull-secret. */ -}}
+      {{- $copies = append $copies ($m.secretName | default $cfg.secretName | default "image-pull-secret") -}}
+      {{- range $j, $s := $m.sources -}}
+        {{- if not (kindIs "map" $s) -}}
+          {{- fail (printf "config.mappings[%d].sources[%d] must be a map with one source type (secret, file, vault, ecr, ...)" $i $j) -}}
+        {{- end -}}
+        {{- $entries = append $entries (dict "path" (printf "config.mappings[%d].sources[%d]" $i $j) "source" $s "merged" true) -}}
+      {{- end -}}
+    {{- else -}}
     {{- if not (kindIs "map" $m.source) -}}
       {{- fail (printf "config.mappings[%d].source must be a map with one source type (secret, file, vault, ...)" $i) -}}
     {{- end -}}
     {{- $entries = append $entries (dict "path" (printf "config.mappings[%d].source" $i) "source" $m.source "secretName" ($m.secretName | default "")) -}}
+    {{- end -}}
   {{- end -}}
 {{- else if $cfg.source -}}
   {{- if not (kindIs "map" $cfg.source) -}}
@@ -175,7 +190,9 @@ Fails on a config whose RBAC cannot be derived, and on inline Vault credentials.
     {{- $secretSources = append $secretSources (dict "name" $name "namespace" $ns) -}}
     {{- $sourceName = $name -}}
   {{- end -}}
-  {{- $copies = append $copies (.secretName | default $cfg.secretName | default $sourceName | default "image-pull-secret") -}}
+  {{- if not .merged -}}
+    {{- $copies = append $copies (.secretName | default $cfg.secretName | default $sourceName | default "image-pull-secret") -}}
+  {{- end -}}
 {{- end -}}
 {{- $copies = concat $copies (.Values.rbac.extraSecretNames | default list) -}}
 {{- $retired := .Values.rbac.retiredSecretNames | default list -}}
