@@ -18,6 +18,7 @@ import { namespaceView, namespacedKey, secretView, serviceAccountView } from "..
 import type { PatchStrategy, SourceProvider, SourceValue, TargetSelector } from "../plugins/contracts.js";
 import type { ClusterWriter } from "./apply.js";
 import { Engine, type EngineOptions, type Mapping } from "./engine.js";
+import { OPT_OUT_ANNOTATION } from "../selectors/opt-out.js";
 import { ADDED_ANNOTATION, INSTANCE_LABEL, MANAGED_BY_LABEL, MAPPING_LABEL } from "./ownership.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -131,6 +132,11 @@ class MemoryCluster {
   relabel(name: string, labels: Record<string, string>): void {
     const ns = this.get<V1Namespace>("namespace", "", name);
     if (ns) this.put("namespace", { ...ns, metadata: { ...ns.metadata, labels } });
+  }
+
+  annotate(name: string, annotations: Record<string, string>): void {
+    const ns = this.get<V1Namespace>("namespace", "", name);
+    if (ns) this.put("namespace", { ...ns, metadata: { ...ns.metadata, annotations } });
   }
 
   deleteNamespace(name: string): void {
@@ -617,6 +623,32 @@ describe("engine over an in-memory cluster", () => {
     expect(cluster.records("ns")).toBeUndefined();
     expect(cluster.pullSecrets("ns", "ci")).toEqual(["user-entry", "pull"]);
     expect(cluster.secret("theirs", "pull")?.metadata?.resourceVersion).toBe(foreign.metadata?.resourceVersion);
+  });
+
+  it("leaves a namespace that opted out to no mapping: cleans up, counts it out of scope, hands it to no other", async () => {
+    const cluster = new MemoryCluster();
+    cluster.namespace("ns", { team: "a" });
+    cluster.namespace("kept", { team: "a" });
+    const first = mapping("team-a", new TestSource("s", "pw"), byLabel("team", "a"));
+    const second = mapping("fallback", new TestSource("t", "pw-2"), {
+      description: "every namespace",
+      matches: () => true,
+    });
+    const r = await start(cluster, [first, second]);
+    await settle([r]);
+    expect(cluster.records("ns")).toBe("pull@default/team-a");
+    cluster.annotate("ns", { [OPT_OUT_ANNOTATION]: "true" });
+    await settle([r]);
+    expect(cluster.secret("ns", "pull")).toBeUndefined();
+    expect(cluster.pullSecrets("ns")).toEqual([]);
+    expect(cluster.secret("kept", "pull")).toBeDefined();
+    expect(r.engine.status().map((s) => [s.name, s.inScope])).toEqual([
+      ["team-a", 1],
+      ["fallback", 1],
+    ]);
+    cluster.annotate("ns", {});
+    await settle([r]);
+    expect(cluster.records("ns")).toBe("pull@default/team-a");
   });
 
   it("runs two instances side by side without a fight: the first writer keeps the namespace they share", async () => {

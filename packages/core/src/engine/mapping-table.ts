@@ -1,6 +1,7 @@
 import type { Logger } from "../logging/logger.js";
 import type { SourceProvider, SourceValue } from "../plugins/contracts.js";
 import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
+import { selects } from "../selectors/opt-out.js";
 import type { Mapping } from "./engine-types.js";
 import { RETIRED_SEP, SEP, keyOf, retiredId } from "./keys.js";
 import type { KeyState, MappingPolicy } from "./plan.js";
@@ -145,7 +146,7 @@ export class MappingTable {
   ): string | undefined {
     if (sourceSecrets.some((s) => s.namespace === namespace.name && s.name === secretName)) return undefined;
     if (namespace.phase !== "Active") return undefined;
-    return this.#mappings.find((m) => m.secretName === secretName && m.selector.matches(namespace))?.name;
+    return this.#mappings.find((m) => m.secretName === secretName && selects(m.selector, namespace))?.name;
   }
 }
 

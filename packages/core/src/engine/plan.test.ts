@@ -3,6 +3,7 @@ import { parseDockerConfigJson } from "../credentials/docker-config.js";
 import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
 import { planKey, type KeyState, type MappingPolicy } from "./plan.js";
 import { ADDED_ANNOTATION, ADOPT_ANNOTATION, INSTANCE_LABEL, MANAGED_BY_LABEL, MAPPING_LABEL } from "./ownership.js";
+import { OPT_OUT_ANNOTATION } from "../selectors/opt-out.js";
 import { addReferencePatch, claimReferencePatch, removeReferencePatch } from "./apply.js";
 
 const credential = {
@@ -182,6 +183,28 @@ describe("planKey", () => {
       { type: "delete-secret", uid: "s-uid", resourceVersion: "10" },
       { type: "remove-reference", serviceAccount: accounts[0] },
     ]);
+  });
+
+  it("cleans up a namespace that opted out, whatever the selector says, and says so", () => {
+    const accounts = [sa("default", ["pull"], { [ADDED_ANNOTATION]: "pull" })];
+    const optedOut = { ...ns(), annotations: { [OPT_OUT_ANNOTATION]: "true" } };
+    const p = planKey(state({ namespace: optedOut, secret: copy(), serviceAccounts: accounts }));
+    expect(p.outcome).toBe("out-of-scope");
+    expect(p.reason).toBe(`namespace opted out (${OPT_OUT_ANNOTATION}: "true"); cleaning up`);
+    expect(p.actions).toEqual([
+      { type: "delete-secret", uid: "s-uid", resourceVersion: "10" },
+      { type: "remove-reference", serviceAccount: accounts[0] },
+    ]);
+    const notTrue = { ...ns(), annotations: { [OPT_OUT_ANNOTATION]: "True" } };
+    expect(planKey(state({ namespace: notTrue, secret: copy(), serviceAccounts: accounts })).outcome).not.toBe(
+      "out-of-scope",
+    );
+  });
+
+  it("does not report an opted-out namespace holding a source as skipped", () => {
+    const optedOut = { ...ns(), annotations: { [OPT_OUT_ANNOTATION]: "true" } };
+    const p = planKey(state({ namespace: optedOut, sourceSecrets: [{ namespace: "ns1", name: "pull" }] }));
+    expect(p).toMatchObject({ outcome: "out-of-scope", actions: [] });
   });
 
   it("does not delete a foreign Secret on cleanup", () => {

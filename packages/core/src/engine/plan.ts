@@ -1,6 +1,7 @@
 import type { SourceValue } from "../plugins/contracts.js";
 import type { PatchStrategy, TargetSelector } from "../plugins/contracts.js";
 import { DOCKER_CONFIG_JSON_KEY, DOCKER_CONFIG_JSON_TYPE } from "../kube/views.js";
+import { OPT_OUT_ANNOTATION, hasOptOutAnnotation, selects } from "../selectors/opt-out.js";
 import type { CachedNamespace, CachedSecret, CachedServiceAccount } from "../kube/views.js";
 import {
   ADOPT_ANNOTATION,
@@ -126,7 +127,7 @@ export function planKey(state: KeyState): Plan {
     : plan("in-sync", "copy and ServiceAccounts are up to date");
 }
 
-/** A plan for keys that write no copy: gone, terminating, a source, removed, not selected, contested, or no credential yet. */
+/** A plan for keys that write no copy: gone, terminating, a source, removed, opted out, not selected, contested, or no credential yet. */
 function scope(state: KeyState): Plan | undefined {
   const { mapping, namespace } = state;
   if (!namespace) return plan("skipped", "namespace does not exist");
@@ -134,7 +135,7 @@ function scope(state: KeyState): Plan | undefined {
   const isSource = state.sourceSecrets.some((s) => s.namespace === namespace.name && s.name === mapping.secretName);
   if (isSource) {
     // Never written, never cleaned up; reported as skipped only where the mapping selects it.
-    if (mapping.active && mapping.selector.matches(namespace)) {
+    if (mapping.active && selects(mapping.selector, namespace)) {
       return plan(
         "skipped",
         `${namespace.name}/${mapping.secretName} is a configured source; no copy is written over it`,
@@ -146,6 +147,7 @@ function scope(state: KeyState): Plan | undefined {
     );
   }
   if (!mapping.active) return cleanup(state, `mapping ${mapping.name} was removed`);
+  if (hasOptOutAnnotation(namespace)) return cleanup(state, `namespace opted out (${OPT_OUT_ANNOTATION}: "true")`);
   if (!mapping.selector.matches(namespace)) return cleanup(state, `not selected by ${mapping.selector.description}`);
   if (state.claimedBy) {
     return plan(

@@ -1,4 +1,5 @@
 import type { CachedNamespace } from "../kube/views.js";
+import { selects } from "../selectors/opt-out.js";
 import type { KeyStatus, Mapping, MappingStatus } from "./engine-types.js";
 import { keyOf, splitKey } from "./keys.js";
 
@@ -84,7 +85,7 @@ export function mappingStatus(
     skippedReasons: [],
   };
   for (const ns of namespaces) {
-    if (ns.phase !== "Active" || !m.selector.matches(ns)) continue;
+    if (ns.phase !== "Active" || !selects(m.selector, ns)) continue;
     s.inScope++;
     const st = statuses.get(keyOf(m.name, ns.name));
     if (st) count(s, st);

@@ -4,10 +4,10 @@ import { PluginRegistry } from "../plugins/registry.js";
 import * as selectors from "./index.js";
 
 describe("selectors index", () => {
-  it("ships all, label and list, registrable without clashes", () => {
+  it("ships all, annotation, label and list, registrable without clashes", () => {
     const registry = new PluginRegistry<SelectorFactory>("selector");
     for (const factory of selectors.builtinSelectorFactories) registry.register(factory);
-    expect(registry.types()).toEqual(["all", "label", "list"]);
+    expect(registry.types()).toEqual(["all", "annotation", "label", "list"]);
     for (const factory of selectors.builtinSelectorFactories) expect(factory.summary.length).toBeGreaterThan(10);
   });
 
@@ -26,6 +26,12 @@ describe("selectors index", () => {
       "allSelectorFactory",
       "labelSelectorFactory",
       "listSelectorFactory",
+      "AnnotationNamespaceSelector",
+      "annotationSelectorFactory",
+      "MAPPING_ANNOTATION",
+      "OPT_OUT_ANNOTATION",
+      "hasOptOutAnnotation",
+      "selects",
     ]) {
       expect(selectors).toHaveProperty(name);
     }

@@ -1,9 +1,17 @@
 import type { SelectorFactory } from "../plugins/contracts.js";
 import { allSelectorFactory } from "./all.js";
+import { annotationSelectorFactory } from "./annotation.js";
 import { labelSelectorFactory } from "./label.js";
 import { listSelectorFactory } from "./list.js";
 
 export { AllNamespacesSelector, allSelectorFactory, type AllSelectorConfig } from "./all.js";
+export {
+  AnnotationNamespaceSelector,
+  MAPPING_ANNOTATION,
+  annotationSelectorFactory,
+  mappingNamesIn,
+  type AnnotationSelectorConfig,
+} from "./annotation.js";
 export { EXCLUDE_ANNOTATION, NamespaceExclusions, hasExcludeAnnotation, readExcludeList } from "./exclusions.js";
 export { compileGlob, globMatches, hasWildcards, namespacePatternProblem, type Glob } from "./glob.js";
 export {
@@ -33,11 +41,13 @@ export {
   type StructuredSelector,
 } from "./label-selector.js";
 export { NamespaceListSelector, listSelectorFactory, type ListSelectorConfig } from "./list.js";
+export { OPT_OUT_ANNOTATION, hasOptOutAnnotation, selects } from "./opt-out.js";
 export { readLabelSelector, readSelectorFromConfigObject } from "./selector-config.js";
 
 /** The namespace selectors core ships, for registering in a `PluginRegistry`. */
 export const builtinSelectorFactories: readonly SelectorFactory[] = Object.freeze([
   allSelectorFactory,
+  annotationSelectorFactory,
   labelSelectorFactory,
   listSelectorFactory,
 ]);
