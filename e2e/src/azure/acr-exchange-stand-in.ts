@@ -31,6 +31,8 @@ export class AcrExchangeStandIn {
   refreshTokenLifetimeSeconds: number;
   /** When set, exchanges get this HTTP status (500: registry trouble, 401: the identity lost its role). */
   failWith: number | undefined;
+  /** When set, answers exchanges that passed every check instead of issuing a token (contract tests). */
+  answer: ((service: string) => Reply) | undefined;
   readonly #options: AcrExchangeStandInOptions;
 
   private constructor(options: AcrExchangeStandInOptions) {
@@ -77,6 +79,7 @@ export class AcrExchangeStandIn {
     if (tenant !== null && tenant !== entra.tenant) {
       return registryError(401, "UNAUTHORIZED", "the tenant does not match the access token");
     }
+    if (this.answer) return this.answer(request.host);
     return { status: 200, body: { refresh_token: this.#issue(request.host, entra.tenant) } };
   }
 

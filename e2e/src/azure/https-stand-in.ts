@@ -91,7 +91,10 @@ export class HttpsStandIn {
       reply = { status: 500, body: { error: "stand_in_failure", error_description: String(err) } };
     }
     const text = reply.body === undefined ? "" : JSON.stringify(reply.body);
-    res.writeHead(reply.status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+    res.writeHead(reply.status, {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(text),
+    });
     res.end(text);
   }
 }

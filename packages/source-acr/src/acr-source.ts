@@ -142,7 +142,8 @@ export function earliestExpiry(logins: readonly { refreshToken: string }[], now:
 /** The `acr` source type. */
 export const acrSourceFactory: SourceFactory<AcrConfig> = {
   type: "acr",
-  summary: "Azure Container Registry refresh tokens from an Entra ID sign-in (workload identity, managed identity, secret)",
+  summary:
+    "Azure Container Registry refresh tokens from an Entra ID sign-in (workload identity, managed identity, secret)",
   validate: validateAcrConfig,
   create: (config, context) => {
     const logger = context.logger.child({ source: "acr", mapping: context.mappingName });

@@ -2,7 +2,12 @@ import { PluginConfigError } from "@imagepullsecret-patcher/core";
 
 /** How the source signs in to Microsoft Entra ID. `auto` picks one from the environment (see `chooseCredential`). */
 export type CredentialKind = "auto" | "workloadIdentity" | "managedIdentity" | "clientSecret";
-export const CREDENTIAL_KINDS: readonly CredentialKind[] = ["auto", "workloadIdentity", "managedIdentity", "clientSecret"];
+export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
+  "auto",
+  "workloadIdentity",
+  "managedIdentity",
+  "clientSecret",
+];
 
 /** Config of the `acr` source, as users write it under `source:` in config.yaml. */
 export interface AcrConfig {
@@ -33,7 +38,12 @@ function describeType(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function optionalText(record: Record<string, unknown>, key: string, pattern: RegExp, shape: string): string | undefined {
+function optionalText(
+  record: Record<string, unknown>,
+  key: string,
+  pattern: RegExp,
+  shape: string,
+): string | undefined {
   const value = record[key];
   if (value === undefined) return undefined;
   if (typeof value !== "string") throw new PluginConfigError(key, `must be a string, got ${describeType(value)}`);
@@ -64,7 +74,10 @@ function registriesOf(record: Record<string, unknown>): string[] {
 function credentialOf(record: Record<string, unknown>): CredentialKind {
   const value = record.credential ?? "auto";
   if (typeof value !== "string" || !CREDENTIAL_KINDS.includes(value as CredentialKind)) {
-    throw new PluginConfigError("credential", `must be one of ${CREDENTIAL_KINDS.join(", ")}, got ${JSON.stringify(value)}`);
+    throw new PluginConfigError(
+      "credential",
+      `must be one of ${CREDENTIAL_KINDS.join(", ")}, got ${JSON.stringify(value)}`,
+    );
   }
   return value as CredentialKind;
 }
@@ -72,7 +85,8 @@ function credentialOf(record: Record<string, unknown>): CredentialKind {
 function authorityHostOf(record: Record<string, unknown>): string | undefined {
   const value = record.authorityHost;
   if (value === undefined) return undefined;
-  if (typeof value !== "string") throw new PluginConfigError("authorityHost", `must be a string, got ${describeType(value)}`);
+  if (typeof value !== "string")
+    throw new PluginConfigError("authorityHost", `must be a string, got ${describeType(value)}`);
   let url: URL;
   try {
     url = new URL(value);

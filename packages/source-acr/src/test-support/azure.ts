@@ -12,7 +12,8 @@ export const CLIENT_ID = "0e8b7c6d-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
 /** Every token either stand-in issues has a signature part starting with this. */
 export const MARKER = "acr-Test-Marker-";
 export const CLIENT_SECRET = "client-Secret-Value-0123456789xyz";
-export const FEDERATED_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cGF0Y2hlcjpwIn0.federated-Sig-42";
+export const FEDERATED_TOKEN =
+  "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cGF0Y2hlcjpwIn0.federated-Sig-42";
 
 export interface Azure {
   readonly entra: EntraStandIn;
