@@ -43,6 +43,15 @@ export { SecretSource, secretSourceFactory, type SecretSourceConfig } from "./so
 export { FileSource, fileSourceFactory, type FileSourceConfig } from "./sources/file/file-source.js";
 export { VaultSource, vaultSourceFactory, type VaultSourceConfig } from "./sources/vault/index.js";
 export {
+  MergedSource,
+  mergeAuths,
+  registryHost,
+  type MergedSourceOptions,
+  type HostConflict,
+  type MergePart,
+  type MergedAuths,
+} from "./sources/merged/index.js";
+export {
   PollingSource,
   createPollingSource,
   SourceStateMachine,
@@ -57,12 +66,20 @@ export {
 // Built-in selectors and strategies
 export {
   AllNamespacesSelector,
+  AnnotationNamespaceSelector,
   LabelNamespaceSelector,
   NamespaceListSelector,
   allSelectorFactory,
+  annotationSelectorFactory,
   labelSelectorFactory,
   listSelectorFactory,
   builtinSelectorFactories,
+  MAPPING_ANNOTATION,
+  OPT_OUT_ANNOTATION,
+  hasOptOutAnnotation,
+  mappingNamesIn,
+  selects,
+  type AnnotationSelectorConfig,
   compileLabelSelector,
   LabelSelectorError,
   type CompiledLabelSelector,

@@ -18,7 +18,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ["selectors"],
   ["strategies"],
   ["sources/polling"],
-  ["sources/file", "sources/secret", "sources/vault"],
+  ["sources/file", "sources/secret", "sources/vault", "sources/merged"],
   ["probe"],
   ["engine"],
   ["leader"],

@@ -7,6 +7,7 @@ import {
   type PluginContext,
   type SelectorFactory,
   type SourceFactory,
+  type SourceProvider,
   type StrategyFactory,
 } from "../plugins/contracts.js";
 import { PluginRegistry } from "../plugins/registry.js";
@@ -15,8 +16,10 @@ import { builtinStrategyFactories } from "../strategies/index.js";
 import { fileSourceFactory } from "../sources/file/file-source.js";
 import { secretSourceFactory } from "../sources/secret/secret-source.js";
 import { vaultSourceFactory } from "../sources/vault/index.js";
+import { MergedSource } from "../sources/merged/merged-source.js";
 
 import { checkMapping, type CheckedMapping } from "./check.js";
+import type { CheckedSources } from "./check-sources.js";
 import { ConfigError } from "./errors.js";
 import { sanitiseMappingName, uniqueMappingName } from "./shorthand.js";
 
@@ -26,14 +29,20 @@ export { ConfigError } from "./errors.js";
 export interface MappingConfig {
   /**
    * Lowercase letters, digits and '-', at most 63 characters, unique. Default: derived from the
-   * source (the source Secret's name, else the source type), with `-2`, `-3` added when taken.
+   * (first) source (the source Secret's name, else the source type), with `-2`, `-3` added when
+   * taken. Required with the `annotation` selector: namespaces write it.
    */
   name?: string | undefined;
   /**
    * Exactly one key: the source type, whose value is that source's config. `{ name, namespace }`
-   * without a type key is short for a `secret` source.
+   * without a type key is short for a `secret` source. Exactly one of `source` and `sources`.
    */
-  source: Record<string, unknown>;
+  source?: Record<string, unknown> | undefined;
+  /**
+   * Several sources, each written like `source`, merged into one credential: the union of their
+   * `auths`, the first listed winning a registry host two of them list.
+   */
+  sources?: readonly Record<string, unknown>[] | undefined;
   /**
    * Exactly one key: `all`, `selector` (label), `namespaces` (list), or a selector plugin type. A
    * list of `{ namespace }` is short for `namespaces: [...]`.
@@ -41,7 +50,7 @@ export interface MappingConfig {
   targets: Record<string, unknown> | readonly { namespace: string }[];
   /**
    * Name of the copies. Default: {@link BuildOptions.defaultSecretName} when set, else the source
-   * Secret's name for a `secret` source, else `image-pull-secret`.
+   * Secret's name for a lone `secret` source, else (any other source, or `sources`) `image-pull-secret`.
    */
   secretName?: string | undefined;
   /** `default`, `all`, a list of names, or `{ selector }`. Default `default`. */
@@ -145,10 +154,18 @@ interface BuiltMapping {
   path: string;
 }
 
+/** The mapping's source: the one written in `source:`, or a {@link MergedSource} over those of `sources:`. */
+function createSource(sources: CheckedSources, context: PluginContext): SourceProvider {
+  const children = sources.entries.map((s) => s.factory.create(s.config, context));
+  const [only] = children;
+  if (!sources.merged && only) return only;
+  return new MergedSource(children, { logger: context.logger });
+}
+
 /** Creates a checked mapping's plugins; none when any part of it was refused. */
 function createMapping(m: CheckedMapping, name: string, options: BuildOptions, logger: Logger): BuiltMapping[] {
-  const { source, selector, strategy, secretName } = m;
-  if (!m.valid || !source || !selector || !strategy || !secretName) return [];
+  const { sources, selector, strategy, secretName } = m;
+  if (!m.valid || !sources || !selector || !strategy || !secretName) return [];
   const context: PluginContext = {
     logger: logger.child({ mapping: name }),
     kubeConfig: options.kubeConfig,
@@ -159,7 +176,7 @@ function createMapping(m: CheckedMapping, name: string, options: BuildOptions, l
     secretName,
     conflictPolicy: m.conflictPolicy,
     ...(m.podAdmission ? { podAdmission: true } : {}),
-    source: source.factory.create(source.config, context),
+    source: createSource(sources, context),
     selector: selector.factory.create(selector.config, context),
     strategy: strategy.factory.create(strategy.config, context),
   };

@@ -1,22 +1,18 @@
 // Checks a mapping's config field by field, recording every problem with its path; nothing is
 // created here (see build.ts).
 import type { ConflictPolicy } from "../engine/plan.js";
-import {
-  PluginConfigError,
-  type SelectorFactory,
-  type SourceFactory,
-  type StrategyFactory,
-} from "../plugins/contracts.js";
-import { UnknownPluginTypeError } from "../plugins/registry.js";
+import { PluginConfigError, type SelectorFactory, type StrategyFactory } from "../plugins/contracts.js";
+import { MAPPING_ANNOTATION } from "../selectors/annotation.js";
 import { strategyFromShorthand } from "../strategies/index.js";
 import type { BuildOptions, Registries } from "./build.js";
-import { ConfigError, didYouMean, withUnknownKeyHint } from "./errors.js";
+import { attempt, singleKey } from "./attempt.js";
+import { type CheckedSources, checkSources, nameBaseOf, sourceSecretName } from "./check-sources.js";
+import { ConfigError, didYouMean } from "./errors.js";
 import {
   DEFAULT_SECRET_NAME,
   MAPPING_NAME,
   MAPPING_NAME_MAX_LENGTH,
   isPlainObject,
-  isSecretShorthand,
   namespacesOfTargetList,
   targetListPath,
 } from "./shorthand.js";
@@ -27,51 +23,18 @@ const TARGET_ALIASES: Record<string, { type: string; wrap: (value: unknown) => u
   selector: { type: "label", wrap: (value) => ({ selector: value }) },
 };
 
-const MAPPING_KEYS = ["name", "source", "targets", "secretName", "serviceAccounts", "conflictPolicy", "podAdmission"];
+const MAPPING_KEYS = [
+  "name",
+  "source",
+  "sources",
+  "targets",
+  "secretName",
+  "serviceAccounts",
+  "conflictPolicy",
+  "podAdmission",
+];
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CONFLICT_POLICIES: readonly ConflictPolicy[] = ["skip", "adopt", "overwrite"];
-
-function join(base: string, rest: string): string {
-  if (!rest) return base;
-  return rest.startsWith("[") ? `${base}${rest}` : `${base}.${rest}`;
-}
-
-/**
- * Runs `run`; a plugin's refusal becomes a ConfigError under `path` (with a "did you mean" hint
- * for an unknown key or type), recorded in `problems`. Undefined when it was refused.
- */
-function attempt<T>(problems: ConfigError[], path: string, run: () => T): T | undefined {
-  try {
-    return run();
-  } catch (err) {
-    if (err instanceof PluginConfigError) {
-      const at = join(path, err.path);
-      problems.push(new ConfigError(at, withUnknownKeyHint(at, err.problem)));
-    } else if (err instanceof UnknownPluginTypeError) {
-      problems.push(new ConfigError(path, `${err.message}${didYouMean(err.type, err.known)}`));
-    } else if (err instanceof ConfigError) {
-      problems.push(...err.problems);
-    } else {
-      throw err;
-    }
-    return undefined;
-  }
-}
-
-function singleKey(value: unknown, path: string, what: string): [string, unknown] {
-  if (!isPlainObject(value)) throw new ConfigError(path, `expected a map with one ${what} type`);
-  const keys = Object.keys(value);
-  if (keys.length !== 1) {
-    throw new ConfigError(
-      path,
-      keys.length === 0
-        ? `expected one ${what} type, found none`
-        : `expected one ${what} type, found ${keys.length}: ${keys.join(", ")}`,
-    );
-  }
-  const key = keys[0] as string;
-  return [key, value[key]];
-}
 
 /** One mapping after its config was checked, before names are settled and plugins created. */
 export interface CheckedMapping {
@@ -84,31 +47,12 @@ export interface CheckedMapping {
   conflictPolicy: ConflictPolicy;
   /** Pods created in the mapping's namespaces get the copy from the admission webhook too. */
   podAdmission: boolean;
-  source: { factory: SourceFactory; config: unknown } | undefined;
+  /** One source, or (`sources:`) several to merge. */
+  sources: CheckedSources | undefined;
   selector: { factory: SelectorFactory; config: unknown; type: string } | undefined;
   strategy: { factory: StrategyFactory; config: unknown } | undefined;
   /** False when any part was refused: the mapping is not created. */
   valid: boolean;
-}
-
-function checkSource(
-  raw: unknown,
-  path: string,
-  registries: Registries,
-  problems: ConfigError[],
-): { type: string; factory: SourceFactory; config: unknown } | undefined {
-  const at = `${path}.source`;
-  if (isSecretShorthand(raw, (type) => registries.sources.has(type))) {
-    const factory = attempt(problems, at, () => registries.sources.get("secret"));
-    const config = factory && attempt(problems, at, () => factory.validate(raw));
-    return factory && config !== undefined ? { type: "secret", factory, config } : undefined;
-  }
-  const entry = attempt(problems, at, () => singleKey(raw, at, "source"));
-  if (!entry) return undefined;
-  const [type, value] = entry;
-  const factory = attempt(problems, at, () => registries.sources.get(type));
-  const config = factory && attempt(problems, `${at}.${type}`, () => factory.validate(value));
-  return factory && config !== undefined ? { type, factory, config } : undefined;
 }
 
 /** `targets: [{ namespace: a }, …]`: a `list` selector, errors reported where the user wrote them. */
@@ -182,6 +126,25 @@ function checkName(value: unknown, path: string, problems: ConfigError[]): strin
   return undefined;
 }
 
+/**
+ * The `annotation` selector selects namespaces by the mapping's name, so the name must be written:
+ * a name derived from the source would change with it and drop every namespace that opted in.
+ */
+function checkNameIsWritten(
+  name: unknown,
+  selector: CheckedMapping["selector"],
+  path: string,
+  problems: ConfigError[],
+): void {
+  if (selector?.type !== "annotation" || name !== undefined) return;
+  problems.push(
+    new ConfigError(
+      `${path}.name`,
+      `required with targets: annotation: namespaces opt in by writing this name in their ${MAPPING_ANNOTATION} annotation, so it is set here rather than derived from the source`,
+    ),
+  );
+}
+
 function checkConflictPolicy(value: unknown, path: string, problems: ConfigError[]): ConflictPolicy {
   const policy = value ?? "skip";
   if (!CONFLICT_POLICIES.includes(policy as ConflictPolicy)) {
@@ -192,7 +155,7 @@ function checkConflictPolicy(value: unknown, path: string, problems: ConfigError
   return policy as ConflictPolicy;
 }
 
-/** The copy's name: as written, else the config-wide default, else the source Secret's name. */
+/** The copy's name: as written, else the config-wide default, else the lone secret source's Secret name, else `image-pull-secret`. */
 function checkSecretName(
   value: unknown,
   fallback: string | undefined,
@@ -244,20 +207,20 @@ export function checkMapping(
   checkKnownKeys(raw, path, problems);
   const name = checkName(raw.name, path, problems);
   const conflictPolicy = checkConflictPolicy(raw.conflictPolicy, path, problems);
-  const source = checkSource(raw.source, path, options.registries, problems);
-  const sourceSecretName = source?.type === "secret" ? (source.config as { name: string }).name : undefined;
+  const sources = checkSources(raw, path, options.registries, problems);
   const selector = checkTargets(raw.targets, path, options.registries, problems);
+  checkNameIsWritten(raw.name, selector, path, problems);
   const strategy = checkStrategy(raw.serviceAccounts, path, options.registries, problems);
-  const derivedName = source ? (sourceSecretName ?? DEFAULT_SECRET_NAME) : undefined;
+  const derivedName = sources ? (sourceSecretName(sources) ?? DEFAULT_SECRET_NAME) : undefined;
   const secretName = checkSecretName(raw.secretName, options.defaultSecretName ?? derivedName, path, problems);
   return {
     path,
     name,
-    nameBase: sourceSecretName ?? source?.type,
+    nameBase: nameBaseOf(sources),
     secretName,
     conflictPolicy,
     podAdmission: checkPodAdmission(raw.podAdmission, path, problems),
-    source,
+    sources,
     selector,
     strategy,
     valid: problems.length === before,

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../logging/logger.js";
 import { PluginConfigError, type NamespaceView, type PluginContext } from "../plugins/contracts.js";
-import type { AnnotationNamespaceSelector } from "./annotation.js";
-import { MAPPING_ANNOTATION, annotationSelectorFactory, mappingNamesIn } from "./annotation.js";
+import {
+  AnnotationNamespaceSelector,
+  MAPPING_ANNOTATION,
+  annotationSelectorFactory,
+  mappingNamesIn,
+} from "./annotation.js";
 import { EXCLUDE_ANNOTATION } from "./exclusions.js";
 import { OPT_OUT_ANNOTATION } from "./opt-out.js";
 
@@ -17,7 +21,12 @@ const asking = (name: string, value: string, extra: Record<string, string> = {})
   ns(name, { [MAPPING_ANNOTATION]: value, ...extra });
 
 function create(config: unknown = {}, mappingName = "team-a"): AnnotationNamespaceSelector {
-  return annotationSelectorFactory.create(annotationSelectorFactory.validate(config), { ...context, mappingName });
+  const selector = annotationSelectorFactory.create(annotationSelectorFactory.validate(config), {
+    ...context,
+    mappingName,
+  });
+  expect(selector).toBeInstanceOf(AnnotationNamespaceSelector);
+  return selector as AnnotationNamespaceSelector;
 }
 
 function configError(config: unknown): PluginConfigError {

@@ -3,7 +3,14 @@ import { describe } from "vitest";
 import type { PluginContext } from "../plugins/contracts.js";
 import { silentLogger } from "../logging/logger.js";
 import { EXCLUDE_ANNOTATION } from "../selectors/exclusions.js";
-import { allSelectorFactory, labelSelectorFactory, listSelectorFactory } from "../selectors/index.js";
+import {
+  MAPPING_ANNOTATION,
+  allSelectorFactory,
+  annotationSelectorFactory,
+  labelSelectorFactory,
+  listSelectorFactory,
+} from "../selectors/index.js";
+import { OPT_OUT_ANNOTATION } from "../selectors/opt-out.js";
 import {
   allStrategyFactory,
   defaultStrategyFactory,
@@ -42,6 +49,21 @@ describe("built-in selectors", () => {
     create: () => labelSelectorFactory.create(labelSelectorFactory.validate("env in (prod,staging),!legacy"), context),
     matching: [ns("p", { env: "prod" })],
     notMatching: [ns("d", { env: "dev" }), ns("l", { env: "prod", legacy: "" })],
+  });
+  describeTargetSelectorContract("annotation", {
+    create: () =>
+      annotationSelectorFactory.create(annotationSelectorFactory.validate({ exclude: ["kube-*"] }), context),
+    matching: [
+      ns("team-a", {}, { [MAPPING_ANNOTATION]: "contract" }),
+      ns("b", {}, { [MAPPING_ANNOTATION]: "x,contract" }),
+    ],
+    notMatching: [
+      ns("team-x"),
+      ns("other", {}, { [MAPPING_ANNOTATION]: "other" }),
+      ns("kube-system", {}, { [MAPPING_ANNOTATION]: "contract" }),
+      ns("titansoft", {}, { [MAPPING_ANNOTATION]: "contract", [EXCLUDE_ANNOTATION]: "true" }),
+      ns("opted-out", {}, { [MAPPING_ANNOTATION]: "contract", [OPT_OUT_ANNOTATION]: "true" }),
+    ],
   });
   describeTargetSelectorContract("list", {
     create: () =>
@@ -115,6 +137,15 @@ describe("built-in factories", () => {
     factory: allSelectorFactory,
     valid: [undefined, { exclude: ["kube-*"] }],
     invalid: [{ config: 3, path: "" }],
+    idempotent: true,
+  });
+  describePluginFactoryContract("annotation selector", {
+    factory: annotationSelectorFactory,
+    valid: [undefined, {}, { exclude: ["kube-*"] }],
+    invalid: [
+      { config: "team-a", path: "" },
+      { config: { exclude: ["Bad!"] }, path: "exclude[0]" },
+    ],
     idempotent: true,
   });
   describePluginFactoryContract("label selector", {

@@ -3,6 +3,7 @@ import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileSource } from "../sources/file/file-source.js";
+import { MergedSource } from "../sources/merged/merged-source.js";
 import { PollingSource, type PolledValue } from "../sources/polling/polling-source.js";
 import { SourceFetchError } from "../sources/polling/errors.js";
 import type { VaultHttpResponse, VaultTransport } from "../sources/vault/client.js";
@@ -55,6 +56,61 @@ describeSourceProviderContract("PollingSource (refreshNow)", () => pollingHarnes
   expiryToleranceMs: 0,
 });
 describeSourceProviderContract("PollingSource (timers on a manual clock)", () => pollingHarness("clock"), {
+  expiry: true,
+  expiryToleranceMs: 0,
+});
+
+/**
+ * A MergedSource over two PollingSources the harness drives together: each serves the credential
+ * for `secret` on a registry of its own, so the merge holds both, and a shared failure fails both.
+ */
+function mergedHarness(): SourceHarness {
+  const clock = new ManualClock();
+  const registries = ["registry-a.contract.test", "registry-b.contract.test"];
+  let answer: (registry: string) => PolledValue = () => {
+    throw new SourceFetchError("nothing served yet");
+  };
+  let reads = 0;
+  const children = registries.map(
+    (registry) =>
+      new PollingSource({
+        description: `in-memory backend ${registry}`,
+        refreshIntervalMs: 60_000,
+        clock,
+        random: () => 0.5,
+        fetch: () => {
+          reads++;
+          return Promise.resolve(registry).then(answer);
+        },
+      }),
+  );
+  const authsFor = (secret: string, registry: string): Record<string, unknown> =>
+    (JSON.parse(sampleDockerConfigJson(secret, registry)) as { auths: Record<string, unknown> }).auths;
+  const merged = (secret: string): string =>
+    JSON.stringify({ auths: Object.assign({}, ...registries.map((r) => authsFor(secret, r))) as unknown });
+  return {
+    source: new MergedSource(children),
+    serve: (secret, options) => {
+      answer = (registry) => ({ bytes: sampleDockerConfigJson(secret, registry), expiresAt: options?.expiresAt });
+    },
+    fail: () => {
+      answer = () => {
+        throw new SourceFetchError("backend unavailable");
+      };
+    },
+    serveInvalid: () => {
+      answer = () => ({ bytes: "{not json" });
+    },
+    credentialFor: merged,
+    refresh: async () => void (await Promise.all(children.map((c) => c.refreshNow()))),
+    elapse: () => clock.advance(DAY_MS),
+    now: () => clock.now(),
+    pendingTimers: () => clock.pendingDelays().length,
+    backendReads: () => reads,
+  };
+}
+
+describeSourceProviderContract("MergedSource (two polled sources)", mergedHarness, {
   expiry: true,
   expiryToleranceMs: 0,
 });

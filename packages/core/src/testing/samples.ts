@@ -1,5 +1,7 @@
 import type { NamespaceView, ServiceAccountView } from "../plugins/contracts.js";
+import { MAPPING_ANNOTATION } from "../selectors/annotation.js";
 import { EXCLUDE_ANNOTATION } from "../selectors/exclusions.js";
+import { OPT_OUT_ANNOTATION } from "../selectors/opt-out.js";
 
 /** Registry host of the credentials the kit makes up. */
 export const SAMPLE_REGISTRY = "registry.contract.test";
@@ -34,7 +36,10 @@ export function serviceAccountView(
   return { namespace, name, labels, annotations };
 }
 
-/** A spread of namespaces: system ones, labelled, annotated, excluded, terminating, odd names. */
+/**
+ * A spread of namespaces: system ones, labelled, annotated, excluded, opted into mappings by
+ * annotation, opted out of every mapping, terminating, odd names.
+ */
 export function sampleNamespaces(): NamespaceView[] {
   return [
     namespaceView("default"),
@@ -47,6 +52,8 @@ export function sampleNamespaces(): NamespaceView[] {
     namespaceView("leaving", { team: "a" }, {}, "Terminating"),
     namespaceView("x", { "app.kubernetes.io/name": "x", empty: "" }),
     namespaceView(`n${"0".repeat(62)}`, { "example.com/long": "v".repeat(63) }),
+    namespaceView("team-e", { team: "e" }, { [MAPPING_ANNOTATION]: "contract, team-e" }),
+    namespaceView("opted-out", { team: "a" }, { [OPT_OUT_ANNOTATION]: "true", [MAPPING_ANNOTATION]: "contract" }),
   ];
 }
 

@@ -1,0 +1,2 @@
+export { MergedSource, type MergedSourceOptions } from "./merged-source.js";
+export { mergeAuths, registryHost, type HostConflict, type MergePart, type MergedAuths } from "./merge-auths.js";
