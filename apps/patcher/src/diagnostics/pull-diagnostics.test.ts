@@ -112,6 +112,21 @@ describe("PullDiagnostics", () => {
     expect(t.cluster.deleted).toEqual([]);
   });
 
+  it("leaves Pods of a namespace that opted out of every mapping alone", async () => {
+    const t = setup(true);
+    t.cluster.namespace = (name) =>
+      Promise.resolve({
+        name,
+        labels: {},
+        annotations: { "imagepullsecret-patcher.io/exclude": "true" },
+        phase: "Active",
+      });
+    const p = t.add(pod("bare", true));
+    await feed(t.diagnostics, [pullFailed(p)]);
+    expect(t.cluster.warnings).toEqual([]);
+    expect(t.cluster.deleted).toEqual([]);
+  });
+
   it("deletes only controller-owned Pods, with the uid as precondition", async () => {
     const t = setup(true);
     const owned = t.add(pod("owned", true));

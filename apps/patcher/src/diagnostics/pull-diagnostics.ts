@@ -6,6 +6,7 @@ import {
   diagnosePod,
   podFacts,
   RecentPods,
+  selects,
   sleep,
   type Diagnosis,
   type Logger,
@@ -156,7 +157,7 @@ export class PullDiagnostics {
   async #selecting(namespace: string): Promise<readonly DiagnosedMapping[]> {
     const view = await this.#o.cluster.namespace(namespace);
     if (!view) return [];
-    return (await this.#o.mappings()).filter((m) => m.selector.matches(view));
+    return (await this.#o.mappings()).filter((m) => selects(m.selector, view));
   }
 
   /** The diagnosis, checking in the cluster only the copies the Pod lacks. */

@@ -65,6 +65,17 @@ describe("PodAdmission", () => {
     expect(patched).toEqual(["a1"]);
   });
 
+  it("admits a Pod unchanged in a namespace that opted out of every mapping", async () => {
+    const optedOut = (name: string): NamespaceView => ({
+      ...ns(name, { team: "a" }),
+      annotations: { "imagepullsecret-patcher.io/exclude": "true" },
+    });
+    const { admission, results } = setUp((name) => Promise.resolve(optedOut(name)));
+    const answer = await admission.review("team-a", review("a1"));
+    expect(decodedPatch(answer.body)).toBeUndefined();
+    expect(results).toEqual(["not-selected"]);
+  });
+
   it("appends to existing entries and leaves a Pod that already names the copy alone", async () => {
     const { admission, results } = setUp((name) => Promise.resolve(ns(name, { team: "a" })));
     const appended = await admission.review("team-a", review("a1", [{ name: "other" }]));

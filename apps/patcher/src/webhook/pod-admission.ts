@@ -1,5 +1,6 @@
 import {
   reviewPod,
+  selects,
   webhookLabelOf,
   type Logger,
   type NamespaceView,
@@ -72,6 +73,6 @@ export class PodAdmission {
       );
       return "lookup-failed";
     }
-    return view && mapping.selector.matches(view) ? "present" : "not-selected";
+    return view && selects(mapping.selector, view) ? "present" : "not-selected";
   }
 }
