@@ -127,9 +127,13 @@ describe("describeAuthError", () => {
     const config = { url: new URL(url), headers: new Headers() } as unknown as ConstructorParameters<
       typeof gaxios.GaxiosError
     >[1];
-    const response = { status, data, config, headers: new Headers(), bodyUsed: true } as unknown as ConstructorParameters<
-      typeof gaxios.GaxiosError
-    >[2];
+    const response = {
+      status,
+      data,
+      config,
+      headers: new Headers(),
+      bodyUsed: true,
+    } as unknown as ConstructorParameters<typeof gaxios.GaxiosError>[2];
     return new gaxios.GaxiosError(`invalid_grant: ${TOKEN} was rejected`, config, response);
   };
 
