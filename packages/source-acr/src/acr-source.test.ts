@@ -196,6 +196,12 @@ describe("AcrSource against the Entra ID and ACR stand-ins", () => {
     expect(made.status().state).toBe("ready");
   });
 
+  it("asks Entra ID for the configured scope", async () => {
+    const made = await start(source({ scope: "https://management.usgovcloudapi.net/.default" }));
+    // The stand-in serves the public cloud's ACR scope only, like a registry that does not accept ARM tokens.
+    expect(made.status().error).toContain("AADSTS70011");
+  });
+
   it("reports a sign-in to a tenant Entra ID does not know as an Entra ID error", async () => {
     const wrongTenant = await start(source({ tenantId: "other-tenant" }));
     expect(wrongTenant.status().state).toBe("pending");

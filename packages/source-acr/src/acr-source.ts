@@ -20,8 +20,6 @@ import { exchangeRefreshToken, type Fetch } from "./exchange.js";
 import { jwtExpiry, jwtTenant } from "./jwt.js";
 import { describeIdentityError } from "./redact.js";
 
-/** The Entra scope of every ACR data-plane token. */
-export const ACR_SCOPE = "https://containerregistry.azure.net/.default";
 /**
  * Lifetime assumed for a refresh token without a readable `exp`: ACR documents that tokens from
  * an Entra sign-in must be renewed every 3 hours (learn.microsoft.com/azure/container-registry/container-registry-authentication).
@@ -56,6 +54,7 @@ class EntraTokens {
 
   constructor(
     private readonly choice: IdentityChoice,
+    private readonly scope: string,
     credential: TokenCredential | undefined,
   ) {
     this.#credential = credential;
@@ -66,7 +65,7 @@ class EntraTokens {
     const where = `Entra ID token (${credentialLabel(this.choice.kind)})`;
     let token: { token: string } | null;
     try {
-      token = await credential.getToken(ACR_SCOPE, { abortSignal: signal });
+      token = await credential.getToken(this.scope, { abortSignal: signal });
     } catch (err) {
       if (signal.aborted) throw err;
       const secrets = this.choice.clientSecret === undefined ? [] : [this.choice.clientSecret];
@@ -87,7 +86,7 @@ class EntraTokens {
 }
 
 /**
- * Azure Container Registry credentials: an Entra ID access token for {@link ACR_SCOPE}, exchanged at
+ * Azure Container Registry credentials: an Entra ID access token for the configured scope, exchanged at
  * each registry's `POST /oauth2/exchange` for an ACR refresh token, served as the password of the
  * null-GUID user. `expiresAt` is the earliest `exp` of those tokens, so {@link PollingSource}
  * refreshes before it; failures keep the last good credential (`degraded`) and back off.
@@ -98,7 +97,7 @@ export class AcrSource extends PollingSource {
 
   constructor(config: AcrConfig, options: AcrSourceOptions = {}) {
     const identity = chooseCredential(config, options.env ?? process.env);
-    const tokens = new EntraTokens(identity, options.credential);
+    const tokens = new EntraTokens(identity, config.scope, options.credential);
     const fetchImpl = options.fetch ?? fetch;
     const now = (): number => options.clock?.now() ?? Date.now();
     const tenantFor = (accessToken: string): string | undefined => identity.tenantId ?? jwtTenant(accessToken);

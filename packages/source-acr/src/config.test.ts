@@ -9,6 +9,7 @@ describe("validateAcrConfig", () => {
       registries: ["myregistry.azurecr.io"],
       credential: "auto",
       disableInstanceDiscovery: false,
+      scope: "https://containerregistry.azure.net/.default",
     });
   });
 
@@ -20,6 +21,7 @@ describe("validateAcrConfig", () => {
       clientId: "0e8b7c6d-5a4f-4e3d-8c2b-1a0f9e8d7c6b",
       authorityHost: "https://login.microsoftonline.us",
       disableInstanceDiscovery: true,
+      scope: "https://management.usgovcloudapi.net/.default",
     };
     expect(validateAcrConfig(config)).toEqual(config);
   });
@@ -80,6 +82,7 @@ describePluginFactoryContract("acr", {
     { config: { registries: ["a.azurecr.io"], clientId: "not a guid!" }, path: "clientId" },
     { config: { registries: ["a.azurecr.io"], authorityHost: "not a url" }, path: "authorityHost" },
     { config: { registries: ["a.azurecr.io"], authorityHost: "https://u:p@login.example" }, path: "authorityHost" },
+    { config: { registries: ["a.azurecr.io"], scope: "https://containerregistry.azure.net" }, path: "scope" },
     { config: { registries: ["a.azurecr.io"], password: "x" }, path: "password", problem: "unknown key" },
   ],
   idempotent: true,

@@ -23,9 +23,14 @@ export interface AcrConfig {
   readonly authorityHost?: string | undefined;
   /** Skip the instance discovery call to login.microsoftonline.com (Azure Stack, private clouds). Default false. */
   readonly disableInstanceDiscovery: boolean;
+  /** Entra scope of the access token the registry exchanges. Default {@link DEFAULT_ACR_SCOPE}. */
+  readonly scope: string;
 }
 
-const KEYS = ["registries", "credential", "tenantId", "clientId", "authorityHost", "disableInstanceDiscovery"];
+/** The scope of ACR's own audience, accepted by registries in Azure's public cloud. */
+export const DEFAULT_ACR_SCOPE = "https://containerregistry.azure.net/.default";
+
+const KEYS = ["registries", "credential", "tenantId", "clientId", "authorityHost", "disableInstanceDiscovery", "scope"];
 // A login server: a host name or address, with an optional port. No scheme, path or credentials.
 const REGISTRY = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$/;
 // Tenant IDs are GUIDs or verified domain names.
@@ -101,6 +106,14 @@ function authorityHostOf(record: Record<string, unknown>): string | undefined {
   return value;
 }
 
+function scopeOf(record: Record<string, unknown>): string {
+  const value = record.scope ?? DEFAULT_ACR_SCOPE;
+  if (typeof value !== "string" || !/^https:\/\/[^\s/]+\/\.default$/.test(value)) {
+    throw new PluginConfigError("scope", `must be a resource's .default scope such as ${DEFAULT_ACR_SCOPE}`);
+  }
+  return value;
+}
+
 function flag(record: Record<string, unknown>, key: string): boolean {
   const value = record[key] ?? false;
   if (typeof value !== "boolean") throw new PluginConfigError(key, `must be true or false, got ${describeType(value)}`);
@@ -137,5 +150,6 @@ export function validateAcrConfig(config: unknown): AcrConfig {
     ...(clientId === undefined ? {} : { clientId }),
     ...(authorityHost === undefined ? {} : { authorityHost }),
     disableInstanceDiscovery,
+    scope: scopeOf(record),
   };
 }

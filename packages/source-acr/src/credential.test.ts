@@ -80,6 +80,15 @@ describe("describeIdentityError", () => {
     );
   });
 
+  it("says what an endpoints_resolution_error usually means", () => {
+    const err = Object.assign(new Error("endpoints_resolution_error: See https://aka.ms/msal.js.errors"), {
+      name: "CredentialUnavailableError",
+    });
+    expect(describeIdentityError(err, [])).toContain(
+      "a host Microsoft does not list also needs disableInstanceDiscovery",
+    );
+  });
+
   it("gives only the name of errors it does not know, and words for aborts", () => {
     expect(describeIdentityError(new TypeError('body: {"access_token":"x"}'), [])).toBe("TypeError");
     expect(describeIdentityError(Object.assign(new Error("x"), { name: "AbortError" }), [])).toBe("aborted");

@@ -13,11 +13,16 @@ export {
   acrSourceFactory,
   describeAcr,
   earliestExpiry,
-  ACR_SCOPE,
   DEFAULT_REFRESH_TOKEN_LIFETIME_MS,
   type AcrSourceOptions,
 } from "./acr-source.js";
-export { validateAcrConfig, CREDENTIAL_KINDS, type AcrConfig, type CredentialKind } from "./config.js";
+export {
+  validateAcrConfig,
+  CREDENTIAL_KINDS,
+  DEFAULT_ACR_SCOPE,
+  type AcrConfig,
+  type CredentialKind,
+} from "./config.js";
 export {
   chooseCredential,
   buildCredential,

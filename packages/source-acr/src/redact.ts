@@ -34,5 +34,12 @@ export function describeIdentityError(err: unknown, secrets: readonly string[]):
   const http = typeof status === "number" ? ` (HTTP ${status})` : "";
   if (!KNOWN_ERRORS.has(err.name)) return `${err.name}${http}`;
   const firstLine = (err.message.split("\n").find((line) => line.trim() !== "") ?? "").trim();
-  return `${err.name}${http}: ${withoutSecrets(firstLine, secrets).slice(0, 240)}`;
+  return `${err.name}${http}: ${withoutSecrets(firstLine, secrets).slice(0, 240)}${hint(firstLine)}`;
+}
+
+// MSAL found no endpoints for the authority: its words name the error code only.
+function hint(message: string): string {
+  return message.includes("endpoints_resolution_error")
+    ? " (no OpenID metadata for the tenant at the authority host; a host Microsoft does not list also needs disableInstanceDiscovery)"
+    : "";
 }
