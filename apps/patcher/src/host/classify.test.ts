@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfigText } from "../config/load.js";
-import { classifyReload } from "./classify.js";
+import { classifyReload, sourceConfigs } from "./classify.js";
 
 const BASE = `
 mappings:
@@ -100,5 +100,22 @@ describe("classifyReload", () => {
       mappings: false,
       logLevel: "debug",
     });
+  });
+});
+
+describe("sourceConfigs", () => {
+  it("tells a changed entry of merged sources from an unchanged one", () => {
+    const merged = (second: string): string => `
+mappings:
+  - name: a
+    sources:
+      - { secret: { name: hub, namespace: src } }
+      - { secret: { name: ${second}, namespace: src } }
+    targets: { all: {} }
+`;
+    const before = sourceConfigs(load("", merged("private")));
+    expect(sourceConfigs(load("", merged("private"))).get("a")).toBe(before.get("a"));
+    expect(sourceConfigs(load("", merged("other"))).get("a")).not.toBe(before.get("a"));
+    expect(sourceConfigs(load()).get("a")).not.toBe(before.get("a"));
   });
 });

@@ -55,8 +55,9 @@ export function classifyReload(previous: LoadedConfig, next: LoadedConfig): Relo
 export function sourceConfigs(loaded: LoadedConfig): Map<string, string> {
   const out = new Map<string, string>();
   for (const raw of loaded.mappings) {
-    const m = raw as { name?: unknown; source?: unknown };
-    if (typeof m.name === "string") out.set(m.name, JSON.stringify(m.source));
+    const m = raw as { name?: unknown; source?: unknown; sources?: unknown };
+    // `sources:` (merged) counts too: editing one of its entries must replace the running source.
+    if (typeof m.name === "string") out.set(m.name, JSON.stringify([m.source, m.sources]));
   }
   return out;
 }
