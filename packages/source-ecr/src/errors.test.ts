@@ -49,6 +49,8 @@ describe("describeAwsError", () => {
       hostname: "sts.eu-west-1.amazonaws.com",
     });
     expect(describeAwsError(dns, WHERE).message).toBe(`${WHERE}: cannot reach sts.eu-west-1.amazonaws.com (ENOTFOUND)`);
+    const refused = named("Error", "connect ECONNREFUSED", { code: "ECONNREFUSED", address: "127.0.0.1", port: 4566 });
+    expect(describeAwsError(refused, WHERE).message).toBe(`${WHERE}: cannot reach 127.0.0.1:4566 (ECONNREFUSED)`);
   });
 
   it("explains a missing region and missing credentials", () => {

@@ -37,10 +37,21 @@ function systemCode(err: Error): string | undefined {
   return undefined;
 }
 
+/** `host` (DNS failures) or `address:port` (refused, reset), when the error says which. */
+function peerOf(err: Error): string | undefined {
+  for (let current: unknown = err, depth = 0; current && depth < 4; depth++) {
+    const { hostname, address, port } = current as AwsErrorShape & { address?: unknown; port?: unknown };
+    if (typeof hostname === "string" && /^[A-Za-z0-9.-]+$/.test(hostname)) return hostname;
+    if (typeof address === "string" && /^[0-9A-Fa-f.:]+$/.test(address)) {
+      return typeof port === "number" ? `${address.includes(":") ? `[${address}]` : address}:${port}` : address;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 function networkProblem(err: Error, code: string): string {
-  const host = (err as AwsErrorShape).hostname;
-  const target = typeof host === "string" && /^[A-Za-z0-9.-]+$/.test(host) ? host : "AWS";
-  return `cannot reach ${target} (${code})`;
+  return `cannot reach ${peerOf(err) ?? "AWS"} (${code})`;
 }
 
 function serviceProblem(err: Error, secrets: readonly string[]): string | undefined {
