@@ -452,3 +452,26 @@ describe("controller.watchInactivityTimeout", () => {
     expect(() => timeout("59.9s")).toThrow(/at least 60s/);
   });
 });
+
+describe("cloud source types", () => {
+  it("names the cloud sources, not loaded yet, in an unknown source type's message, with a hint", () => {
+    const err = fail("mappings:\n  - name: a\n    source:\n      ecrr: {}\n    targets: {all: {}}\n");
+    const problem = err.problems.find((p) => p.path === "mappings[0].source")?.problem ?? "";
+    expect(problem).toMatch(
+      /^unknown source type "ecrr"; valid types: .*secret.*, and the cloud sources ecr, gcp, acr/,
+    );
+    expect(problem).toContain('did you mean "ecr"?');
+  });
+
+  it("does not refuse a cloud source type when the schema check runs without its package", () => {
+    const text =
+      "mappings:\n  - name: a\n    source:\n      gcp: {registries: [gcr.io]}\n    targets: {all: {}}\nlog: {level: loud}\n";
+    let problems: readonly { path: string; problem: string }[] = [];
+    try {
+      parseConfigText(text, "config.yaml");
+    } catch (err) {
+      problems = (err as ConfigFileError).problems;
+    }
+    expect(problems.map((p) => p.path)).toEqual(["log.level"]);
+  });
+});

@@ -225,12 +225,25 @@ function mappingProblems(
   }
 }
 
+/**
+ * Core lists the source types registered, which lacks the cloud sources no mapping uses yet: name them too, so a
+ * typo such as `ecrr` gets its hint.
+ */
+function withCloudSourceTypes(problem: string): string {
+  const match = /^unknown source type "([^"]+)"; valid types: ([^;]*)/.exec(problem);
+  if (!match?.[1] || !match[2]) return problem;
+  const registered = match[2].split(", ");
+  const cloud = Object.keys(CLOUD_SOURCE_PACKAGES).filter((type) => !registered.includes(type));
+  if (cloud.length === 0) return problem;
+  return `${match[0]}, and the cloud sources ${cloud.join(", ")}${didYouMean(match[1], [...registered, ...cloud])}`;
+}
+
 /** buildMappings' problems at the paths (and lines) where the user wrote them. */
 function fileProblems(err: ConfigError, loaded: Pick<LoadedConfig, "config" | "origin" | "lineOf">): ConfigFileError[] {
   return err.problems.map((p) => {
     // The seed form's one mapping is reported at the top level, where the user wrote it.
     const path = loaded.config.source ? p.path.replace(/^\[0\]\.?/, "") : p.path;
-    return new ConfigFileError(loaded.origin, path, p.problem, loaded.lineOf(path));
+    return new ConfigFileError(loaded.origin, path, withCloudSourceTypes(p.problem), loaded.lineOf(path));
   });
 }
 
