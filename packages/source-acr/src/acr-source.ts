@@ -68,8 +68,7 @@ class EntraTokens {
       token = await credential.getToken(this.scope, { abortSignal: signal });
     } catch (err) {
       if (signal.aborted) throw err;
-      const secrets = this.choice.clientSecret === undefined ? [] : [this.choice.clientSecret];
-      throw new SourceFetchError(`${where}: ${describeIdentityError(err, secrets)}`);
+      throw new SourceFetchError(`${where}: ${describeIdentityError(err, this.#secrets())}`);
     }
     if (!token?.token) throw new SourceFetchError(`${where}: the credential returned no token`);
     return token.token;
@@ -80,8 +79,17 @@ class EntraTokens {
     if (missing.length > 0) {
       throw new SourceFetchError(`credential ${kind} needs ${missing.join(", ")}`, false);
     }
-    this.#credential = buildCredential(this.choice);
+    try {
+      this.#credential = buildCredential(this.choice);
+    } catch (err) {
+      throw new SourceFetchError(`credential ${kind}: ${describeIdentityError(err, this.#secrets())}`, false);
+    }
     return this.#credential;
+  }
+
+  /** Values that must never appear in what this source reports. */
+  #secrets(): string[] {
+    return this.choice.clientSecret === undefined ? [] : [this.choice.clientSecret];
   }
 }
 
