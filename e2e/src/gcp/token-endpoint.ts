@@ -13,6 +13,13 @@
 //   private_key_id, private_key, client_email, client_id, auth_uri, token_uri, ...).
 // The endpoint verifies the assertion's signature with the public half of a key generated here.
 //
+// It also plays the IAM Service Account Credentials API, for impersonation:
+// - https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken :
+//   POST /v1/projects/-/serviceAccounts/EMAIL:generateAccessToken with `Authorization: Bearer <token>`
+//   and `{"scope": [...], "lifetime": "3600s"}` answers `{"accessToken": "…", "expireTime": "<RFC 3339>"}`;
+//   a caller without roles/iam.serviceAccountTokenCreator on EMAIL gets 403 with a JSON error whose
+//   `status` is PERMISSION_DENIED (https://cloud.google.com/apis/design/errors#http_mapping).
+//
 // This file has no imports besides node: ones, so the package's tests keep an identical copy.
 import { createVerify, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -50,6 +57,8 @@ export class TokenEndpoint {
   /** `http://127.0.0.1:PORT/token`: the key files' token_uri. */
   url = "";
   readonly grants: TokenGrant[] = [];
+  /** generateAccessToken calls: the service account asked for, and whether it was granted. */
+  readonly impersonations: { readonly target: string; readonly ok: boolean }[] = [];
   /** Every access token handed out, in order. */
   readonly issued: string[] = [];
   /** `expires_in` of the next answers, in seconds. */
@@ -58,8 +67,11 @@ export class TokenEndpoint {
   failWith: number | undefined;
   /** When set, the next answers carry this token instead of a new one. */
   fixedToken: string | undefined;
+  /** Which bearer tokens generateAccessToken accepts: by default the ones this endpoint issued. */
+  trustsBearer: (token: string) => boolean = (token) => this.issued.includes(token);
 
   readonly #keys = new Map<string, KeyObject>();
+  readonly #tokenCreatorOn = new Set<string>();
   readonly #tokenPrefix: string;
   #server: Server | undefined;
   #counter = 0;
@@ -98,6 +110,16 @@ export class TokenEndpoint {
     };
   }
 
+  /** `http://127.0.0.1:PORT`: the IAM Credentials endpoint for impersonation. */
+  get origin(): string {
+    return new URL(this.url).origin;
+  }
+
+  /** Lets this endpoint's tokens impersonate `serviceAccount`, as roles/iam.serviceAccountTokenCreator on it does. */
+  grantTokenCreator(serviceAccount: string): void {
+    this.#tokenCreatorOn.add(serviceAccount);
+  }
+
   /** Forgets a key, as deleting it in IAM does: its assertions are refused from now on. */
   revokeKey(key: ServiceAccountKey): void {
     this.#keys.delete(`${key.client_email} ${key.private_key_id}`);
@@ -118,17 +140,46 @@ export class TokenEndpoint {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       if (this.failWith !== undefined) return json(res, this.failWith, { error: "temporarily_unavailable" });
-      const form = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+      const body = Buffer.concat(chunks).toString("utf8");
+      const impersonation = /^\/v1\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/.exec(
+        new URL(req.url ?? "/", "http://x").pathname,
+      );
+      if (impersonation?.[1]) return this.#generateAccessToken(req, res, decodeURIComponent(impersonation[1]), body);
+      const form = new URLSearchParams(body);
       const refusal = this.#refusal(req, form);
       if (refusal !== undefined) {
         this.grants.push({ ok: false, error: refusal.description });
         return json(res, refusal.status, { error: refusal.error, error_description: refusal.description });
       }
-      const token = this.fixedToken ?? `${this.#tokenPrefix}${++this.#counter}-${randomBytes(12).toString("hex")}`;
-      this.issued.push(token);
       this.grants.push({ ok: true, claims: decodeClaims(form.get("assertion") ?? "") });
-      json(res, 200, { access_token: token, expires_in: this.expiresIn, token_type: "Bearer" });
+      json(res, 200, { access_token: this.#issue(), expires_in: this.expiresIn, token_type: "Bearer" });
     });
+  }
+
+  #issue(): string {
+    const token = this.fixedToken ?? `${this.#tokenPrefix}${++this.#counter}-${randomBytes(12).toString("hex")}`;
+    this.issued.push(token);
+    return token;
+  }
+
+  #generateAccessToken(req: IncomingMessage, res: ServerResponse, target: string, body: string): void {
+    const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "")?.[1];
+    const denied = (code: number, status: string, message: string): void => {
+      this.impersonations.push({ target, ok: false });
+      json(res, code, { error: { code, message, status } });
+    };
+    if (req.method !== "POST") return denied(405, "INVALID_ARGUMENT", "POST only");
+    if (!bearer || !this.trustsBearer(bearer)) return denied(401, "UNAUTHENTICATED", "Invalid Credentials");
+    if (!this.#tokenCreatorOn.has(target)) {
+      return denied(403, "PERMISSION_DENIED", "Permission 'iam.serviceAccounts.getAccessToken' denied");
+    }
+    const scope = (decodeJson(body)?.scope ?? []) as unknown[];
+    if (!scope.includes("https://www.googleapis.com/auth/cloud-platform")) {
+      return denied(400, "INVALID_ARGUMENT", "Scope required.");
+    }
+    this.impersonations.push({ target, ok: true });
+    const expireTime = new Date(Date.now() + this.expiresIn * 1000).toISOString();
+    json(res, 200, { accessToken: this.#issue(), expireTime });
   }
 
   #refusal(req: IncomingMessage, form: URLSearchParams): Refusal | undefined {
@@ -182,8 +233,12 @@ function claimsProblem(claims: Record<string, unknown>, url: string): Refusal | 
 }
 
 function decodePart(part: string): Record<string, unknown> | undefined {
+  return decodeJson(Buffer.from(part, "base64url").toString("utf8"));
+}
+
+function decodeJson(text: string): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
+    const value: unknown = JSON.parse(text);
     return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

@@ -12,13 +12,20 @@ export interface GcpSourceConfig {
    * metadata server (GKE Workload Identity Federation, GCE).
    */
   readonly keyFile?: string | undefined;
+  /**
+   * A service account to impersonate (`sa@project.iam.gserviceaccount.com`): the credentials above
+   * get its tokens from the IAM Credentials API, which needs `roles/iam.serviceAccountTokenCreator`.
+   */
+  readonly impersonate?: string | undefined;
   /** Refresh period, in seconds, when a token is far from expiry. Default 600; tokens are refreshed earlier when they expire sooner. */
   readonly refreshIntervalSeconds: number;
 }
 
 export const DEFAULT_REFRESH_INTERVAL_SECONDS = 600;
 const MAX_REFRESH_INTERVAL_SECONDS = 3600;
-const KEYS = ["registries", "keyFile", "refreshIntervalSeconds"];
+const KEYS = ["registries", "keyFile", "impersonate", "refreshIntervalSeconds"];
+/** Service account emails: user-managed (`…@PROJECT.iam.gserviceaccount.com`) and Google-managed ones. */
+const SERVICE_ACCOUNT_EMAIL = /^[a-z0-9][a-z0-9._-]{0,99}@[a-z0-9][a-z0-9.-]{0,99}\.gserviceaccount\.com$/;
 
 /** DNS label: lower-case letters, digits and inner hyphens. */
 const LABEL = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
@@ -66,6 +73,19 @@ function keyFileOf(record: Record<string, unknown>): string | undefined {
   return value;
 }
 
+function impersonateOf(record: Record<string, unknown>): string | undefined {
+  const value = record.impersonate;
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !SERVICE_ACCOUNT_EMAIL.test(value)) {
+    const got = typeof value === "string" ? `"${value}"` : describeType(value);
+    throw new PluginConfigError(
+      "impersonate",
+      `must be a service account email such as puller@my-project.iam.gserviceaccount.com, got ${got}`,
+    );
+  }
+  return value;
+}
+
 function refreshIntervalOf(record: Record<string, unknown>): number {
   const interval = record.refreshIntervalSeconds ?? DEFAULT_REFRESH_INTERVAL_SECONDS;
   const valid = typeof interval === "number" && Number.isFinite(interval) && interval >= 1;
@@ -89,9 +109,11 @@ export function validateGcpSourceConfig(config: unknown): GcpSourceConfig {
     if (!KEYS.includes(key)) throw new PluginConfigError(key, `unknown key; valid keys: ${KEYS.join(", ")}`);
   }
   const keyFile = keyFileOf(record);
+  const impersonate = impersonateOf(record);
   return {
     registries: registriesOf(record),
     ...(keyFile === undefined ? {} : { keyFile }),
+    ...(impersonate === undefined ? {} : { impersonate }),
     refreshIntervalSeconds: refreshIntervalOf(record),
   };
 }

@@ -29,6 +29,7 @@ describePluginFactoryContract("gcp", {
     { registries: ["europe-docker.pkg.dev"] },
     { registries: ["gcr.io", "eu.gcr.io", "us-central1-docker.pkg.dev"], refreshIntervalSeconds: 60 },
     { registries: ["asia-docker.pkg.dev"], keyFile: "/var/run/secrets/gcp/key.json" },
+    { registries: ["gcr.io"], impersonate: "puller@my-project.iam.gserviceaccount.com" },
   ],
   invalid: [
     { config: "europe-docker.pkg.dev", path: "" },
@@ -45,6 +46,13 @@ describePluginFactoryContract("gcp", {
     { config: { registries: ["gcr.io"], keyFile: 1 }, path: "keyFile" },
     { config: { registries: ["gcr.io"], refreshIntervalSeconds: 0 }, path: "refreshIntervalSeconds" },
     { config: { registries: ["gcr.io"], refreshIntervalSeconds: 7200 }, path: "refreshIntervalSeconds" },
+    {
+      config: { registries: ["gcr.io"], impersonate: "puller" },
+      path: "impersonate",
+      problem: "service account email",
+    },
+    { config: { registries: ["gcr.io"], impersonate: "a@gmail.com" }, path: "impersonate" },
+    { config: { registries: ["gcr.io"], impersonate: ["a@p.iam.gserviceaccount.com"] }, path: "impersonate" },
     { config: { registries: ["gcr.io"], projectId: "p" }, path: "projectId", problem: "unknown key" },
   ],
   idempotent: true,

@@ -27,6 +27,11 @@ export interface TokenProvider {
   fetch(): Promise<AccessToken>;
 }
 
+/** Google credentials: a client whose every `getAccessToken()` and `request()` gets a new token. */
+export interface CredentialSource extends TokenProvider {
+  client(): Promise<AuthClient>;
+}
+
 async function tokenOf(client: AuthClient): Promise<AccessToken> {
   const { token } = await client.getAccessToken();
   return { token, expiryDate: client.credentials.expiry_date };
@@ -40,7 +45,7 @@ async function tokenOf(client: AuthClient): Promise<AccessToken> {
  * and gcp-metadata's memory of an absent metadata server is cleared, since a node's metadata
  * server can come up after the Pod.
  */
-export class ApplicationDefaultTokens implements TokenProvider {
+export class ApplicationDefaultTokens implements CredentialSource {
   readonly label: string;
   #auth: GoogleAuth | undefined;
 
@@ -49,19 +54,21 @@ export class ApplicationDefaultTokens implements TokenProvider {
   }
 
   async fetch(): Promise<AccessToken> {
+    return tokenOf(await this.client());
+  }
+
+  async client(): Promise<AuthClient> {
     this.#auth ??= new GoogleAuth({
       scopes: [CLOUD_PLATFORM_SCOPE],
       clientOptions: { eagerRefreshThresholdMillis: ALWAYS_REFRESH_THRESHOLD_MS },
     });
-    let client: AuthClient;
     try {
-      client = await this.#auth.getClient();
+      return await this.#auth.getClient();
     } catch (err) {
       this.#auth = undefined;
       gcpMetadata.resetIsAvailableCache();
       throw err;
     }
-    return tokenOf(client);
   }
 }
 
@@ -136,7 +143,7 @@ export type ReadTextFile = (path: string) => Promise<string>;
  * A service account key file, read at every fetch so a rotated key (a re-mounted Secret) is picked
  * up; each fetch builds a new client, so no token is ever reused.
  */
-export class KeyFileTokens implements TokenProvider {
+export class KeyFileTokens implements CredentialSource {
   readonly label: string;
   readonly #path: string;
   readonly #read: ReadTextFile;
@@ -148,6 +155,10 @@ export class KeyFileTokens implements TokenProvider {
   }
 
   async fetch(): Promise<AccessToken> {
+    return tokenOf(await this.client());
+  }
+
+  async client(): Promise<AuthClient> {
     let text: string;
     try {
       text = await this.#read(this.#path);
@@ -164,6 +175,6 @@ export class KeyFileTokens implements TokenProvider {
       transporterOptions: { timeout: REQUEST_TIMEOUT_MS },
     });
     if (key.tokenUri !== GOOGLE_TOKEN_URL) sendTokenRequestsTo(client, key.tokenUri);
-    return tokenOf(client);
+    return client;
   }
 }

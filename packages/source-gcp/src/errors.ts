@@ -39,9 +39,15 @@ export function metadataHost(env: NodeJS.ProcessEnv = process.env): string {
   return env.GCE_METADATA_IP || env.GCE_METADATA_HOST || "169.254.169.254";
 }
 
-function oauthErrorCode(data: unknown): string | undefined {
+/** Google APIs' JSON errors carry a canonical status (`PERMISSION_DENIED`); it is a fixed word too. */
+const GOOGLE_ERROR_STATUS = /^[A-Z_]{1,40}$/;
+
+/** The OAuth error code (`invalid_grant`) or Google API status (`PERMISSION_DENIED`) of an error body. */
+function errorCodeOf(data: unknown): string | undefined {
   const error = typeof data === "object" && data !== null ? (data as { error?: unknown }).error : undefined;
-  return typeof error === "string" && OAUTH_ERROR_CODE.test(error) ? error : undefined;
+  if (typeof error === "string") return OAUTH_ERROR_CODE.test(error) ? error : undefined;
+  const status = typeof error === "object" && error !== null ? (error as { status?: unknown }).status : undefined;
+  return typeof status === "string" && GOOGLE_ERROR_STATUS.test(status) ? status : undefined;
 }
 
 function systemCode(err: unknown): string | undefined {
@@ -53,12 +59,12 @@ function systemCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** An HTTP error from gaxios: status and OAuth error code only, never the body or the message built from it. */
+/** An HTTP error from gaxios: status and error code only, never the body or the message built from it. */
 function describeHttpError(err: HttpErrorShape): SourceFetchError {
   const where = endpointLabel(err.config?.url);
   const status = err.response?.status;
   if (typeof status === "number") {
-    const code = oauthErrorCode(err.response?.data);
+    const code = errorCodeOf(err.response?.data);
     const transient = status >= 500 || status === 429 || status === 408;
     return new SourceFetchError(`${where}: HTTP ${status}${code ? ` (${code})` : ""}`, transient);
   }

@@ -257,6 +257,77 @@ describe("GcpSource with a service account key file", () => {
   });
 });
 
+describe("GcpSource impersonating a service account", () => {
+  const target = "team-a-puller@standin-project.iam.gserviceaccount.com";
+  let endpoint: TokenEndpoint;
+  let metadata: MetadataServer;
+  let dir: string;
+  let keyFile: string;
+
+  beforeAll(async () => {
+    endpoint = await TokenEndpoint.start();
+    metadata = await MetadataServer.start();
+    process.env.GCE_METADATA_HOST = metadata.host;
+    dir = await mkdtemp(join(tmpdir(), "source-gcp-impersonate-"));
+    keyFile = join(dir, "key.json");
+    await writeFile(keyFile, JSON.stringify(endpoint.createKey()));
+  });
+  afterAll(async () => {
+    await endpoint.close();
+    await metadata.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const source = (extra: Record<string, unknown>): GcpSource =>
+    new GcpSource(validateGcpSourceConfig({ registries: REGISTRIES, impersonate: target, ...extra }), {
+      clock: new ManualClock(),
+      logger,
+      env: {},
+      iamCredentialsEndpoint: endpoint.origin,
+    });
+
+  it("writes the impersonated account's token, asked for with the key's own token", async () => {
+    endpoint.grantTokenCreator(target);
+    const s = await started(source({ keyFile }));
+    expect(s.status()).toMatchObject({ state: "ready", error: undefined });
+    expect(s.description).toBe(`gcp europe-docker.pkg.dev,gcr.io via key file ${keyFile} as ${target}`);
+    expect(endpoint.impersonations.at(-1)).toEqual({ target, ok: true });
+    // The last token issued is the impersonated one; the one before it was the key's own.
+    expect(text(s)).toBe(gcpDockerConfigJson(REGISTRIES, endpoint.issued.at(-1) ?? ""));
+    expect(text(s)).not.toContain(endpoint.issued.at(-2));
+    expect(
+      Math.abs((s.current()?.expiresAt?.getTime() ?? 0) - (s.status().lastSuccessAt?.getTime() ?? 0) - 3_599_000),
+    ).toBeLessThan(2_000);
+  });
+
+  it("works from the metadata server's token too", async () => {
+    endpoint.trustsBearer = (token) => metadata.issued.includes(token);
+    try {
+      const s = await started(source({}));
+      expect(s.status()).toMatchObject({ state: "ready", error: undefined });
+      expect(s.description).toBe(`gcp europe-docker.pkg.dev,gcr.io via metadata server as ${target}`);
+      expect(text(s)).toContain(endpoint.issued.at(-1));
+    } finally {
+      endpoint.trustsBearer = (token) => endpoint.issued.includes(token);
+    }
+  });
+
+  it("reports a missing Token Creator grant by status, without Google's message", async () => {
+    const other = "nobody@standin-project.iam.gserviceaccount.com";
+    const s = await started(
+      new GcpSource(validateGcpSourceConfig({ registries: REGISTRIES, impersonate: other, keyFile }), {
+        clock: new ManualClock(),
+        env: {},
+        iamCredentialsEndpoint: endpoint.origin,
+      }),
+    );
+    expect(s.status().state).toBe("pending");
+    expect(s.status().error).toBe(
+      `${s.description}: ${endpoint.origin}/v1/projects/-/serviceAccounts/nobody%40standin-project.iam.gserviceaccount.com:generateAccessToken: HTTP 403 (PERMISSION_DENIED)`,
+    );
+  });
+});
+
 afterAll(() => {
   // Nothing logged or reported may hold a token or key material.
   const all = JSON.stringify(logged);

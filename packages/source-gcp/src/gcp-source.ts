@@ -7,9 +7,16 @@ import {
   type SourceFactory,
 } from "@imagepullsecret-patcher/core";
 import { validateGcpSourceConfig, type GcpSourceConfig } from "./config.js";
-import { ApplicationDefaultTokens, KeyFileTokens, type AccessToken, type TokenProvider } from "./credentials.js";
+import {
+  ApplicationDefaultTokens,
+  KeyFileTokens,
+  type AccessToken,
+  type CredentialSource,
+  type TokenProvider,
+} from "./credentials.js";
 import { gcpDockerConfigJson } from "./docker-config.js";
 import { describeAuthError } from "./errors.js";
+import { IAM_CREDENTIALS_ENDPOINT, ImpersonatedTokens } from "./impersonation.js";
 
 /** Hooks for tests and embedders; the factory passes only a logger. */
 export interface GcpSourceOptions {
@@ -22,6 +29,8 @@ export interface GcpSourceOptions {
   readonly tokens?: TokenProvider | undefined;
   /** Where GOOGLE_APPLICATION_CREDENTIALS is looked up for the source's description; default `process.env`. */
   readonly env?: NodeJS.ProcessEnv | undefined;
+  /** The IAM Credentials API for `impersonate` (default Google's); tests point it at a stand-in. */
+  readonly iamCredentialsEndpoint?: string | undefined;
   /** An attempt still running after this long counts as failed (default 30 s). */
   readonly attemptTimeoutMs?: number | undefined;
   /** First retry delay after a failure (default 1 s, doubling up to 5 min). */
@@ -34,12 +43,21 @@ const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
 
 /**
  * `keyFile` (a service account key), else Application Default Credentials: the file named by
- * GOOGLE_APPLICATION_CREDENTIALS (any kind google-auth-library reads), gcloud's, or the metadata server.
+ * GOOGLE_APPLICATION_CREDENTIALS (any kind google-auth-library reads), gcloud's, or the metadata
+ * server; with `impersonate`, those credentials get that service account's tokens.
  */
-export function tokenProviderFor(config: GcpSourceConfig, env: NodeJS.ProcessEnv = process.env): TokenProvider {
-  if (config.keyFile !== undefined) return new KeyFileTokens(config.keyFile);
+export function tokenProviderFor(
+  config: GcpSourceConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  iamCredentialsEndpoint = IAM_CREDENTIALS_ENDPOINT,
+): TokenProvider {
   const file = env.GOOGLE_APPLICATION_CREDENTIALS;
-  return new ApplicationDefaultTokens(file ? `GOOGLE_APPLICATION_CREDENTIALS ${file}` : undefined);
+  const credentials: CredentialSource =
+    config.keyFile !== undefined
+      ? new KeyFileTokens(config.keyFile)
+      : new ApplicationDefaultTokens(file ? `GOOGLE_APPLICATION_CREDENTIALS ${file}` : undefined);
+  if (config.impersonate === undefined) return credentials;
+  return new ImpersonatedTokens(credentials, config.impersonate, iamCredentialsEndpoint);
 }
 
 /** `gcp <hosts> via <credential>`: what logs and status call this source. */
@@ -78,7 +96,7 @@ export class GcpSource extends PollingSource {
   readonly config: GcpSourceConfig;
 
   constructor(config: GcpSourceConfig, options: GcpSourceOptions = {}) {
-    const tokens = options.tokens ?? tokenProviderFor(config, options.env);
+    const tokens = options.tokens ?? tokenProviderFor(config, options.env, options.iamCredentialsEndpoint);
     const now = (): number => options.clock?.now() ?? Date.now();
     const fetch = async (): Promise<PolledValue> => {
       let access: AccessToken;

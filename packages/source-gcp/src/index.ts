@@ -23,10 +23,12 @@ export {
   CLOUD_PLATFORM_SCOPE,
   GOOGLE_TOKEN_URL,
   type AccessToken,
+  type CredentialSource,
   type TokenProvider,
   type ReadTextFile,
 } from "./credentials.js";
 export { describeAuthError } from "./errors.js";
+export { ImpersonatedTokens, IAM_CREDENTIALS_ENDPOINT } from "./impersonation.js";
 
 /** What the patcher loads: `plugins: ["@imagepullsecret-patcher/source-gcp"]`, or on its own for a `gcp` mapping. */
 export const plugin: PluginPackage = { sources: [gcpSourceFactory] };

@@ -6,6 +6,7 @@ import { gaxios } from "google-auth-library";
 import {
   ApplicationDefaultTokens,
   DEFAULT_REFRESH_INTERVAL_SECONDS,
+  ImpersonatedTokens,
   KeyFileTokens,
   describeAuthError,
   gcpDockerConfigJson,
@@ -118,6 +119,12 @@ describe("key files", () => {
     expect(env).toBeInstanceOf(ApplicationDefaultTokens);
     expect(env.label).toBe("GOOGLE_APPLICATION_CREDENTIALS /adc.json");
     expect(tokenProviderFor(validateGcpSourceConfig({ registries: ["gcr.io"] }), {}).label).toBe("metadata server");
+    const impersonating = tokenProviderFor(
+      validateGcpSourceConfig({ registries: ["gcr.io"], impersonate: "puller@p.iam.gserviceaccount.com" }),
+      {},
+    );
+    expect(impersonating).toBeInstanceOf(ImpersonatedTokens);
+    expect(impersonating.label).toBe("metadata server as puller@p.iam.gserviceaccount.com");
   });
 });
 
@@ -146,6 +153,11 @@ describe("describeAuthError", () => {
       transient: true,
     });
     expect(describeAuthError(httpError(400, { error: "Bad Thing {}" })).message).not.toContain("Bad");
+  });
+
+  it("keeps a Google API error's canonical status", () => {
+    const err = httpError(403, { error: { code: 403, message: `denied for ${TOKEN}`, status: "PERMISSION_DENIED" } });
+    expect(describeAuthError(err).message).toBe("https://oauth2.googleapis.com/token: HTTP 403 (PERMISSION_DENIED)");
   });
 
   it("names the metadata server by host and path", () => {
