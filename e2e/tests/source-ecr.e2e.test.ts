@@ -30,6 +30,8 @@ import { NamespaceScope, adminKubeConfig, eventually, uniqueName } from "../src/
 import { PatcherProcess, runPatcher } from "../src/support/patcher-process.ts";
 
 const ROLE_ARN = "arn:aws:iam::111111111111:role/imagepullsecret-patcher";
+/** A role in the registry's account, for role chaining through a config profile. */
+const REGISTRY_ROLE_ARN = "arn:aws:iam::222222222222:role/ecr-puller";
 const REGION = "eu-west-1";
 const SECRET_NAME = "ecr-pull";
 /** The registries of the mapping: the role's own account, another account, and a second region. */
@@ -67,6 +69,7 @@ describe("ecr source in the patcher app", () => {
   let configFile = "";
   let irsaEnv: Record<string, string> = {};
   let webIdentityToken = "";
+  let tokenFile = "";
   let patcher: PatcherProcess | undefined;
   let port = 0;
   /** The session the test signed in with itself, as the patcher does. */
@@ -121,7 +124,7 @@ describe("ecr source in the patcher app", () => {
     webIdentityToken = request.status?.token ?? "";
     expect(webIdentityToken).not.toBe("");
     secrets.add(webIdentityToken);
-    const tokenFile = join(dir, "token");
+    tokenFile = join(dir, "token");
     writeFileSync(tokenFile, webIdentityToken);
 
     targets = [await namespaces.create("ecr-a", { suite }), await namespaces.create("ecr-b", { suite })];
@@ -219,6 +222,40 @@ controller: { resyncInterval: 0 }
     await eventually("ready again", () => sourceState("ready"), 30_000);
     await patcher?.waitForLog((l) => l.msg === "source recovered", 5_000);
     for (const ns of targets) expect(await authsIn(ns)).toEqual(kept);
+  });
+
+  it("signs in as another account's role through a profile of AWS_CONFIG_FILE (role chaining)", async () => {
+    const awsConfig = join(dir, "aws-config");
+    writeFileSync(
+      awsConfig,
+      `[profile irsa]\nrole_arn = ${ROLE_ARN}\nweb_identity_token_file = ${tokenFile}\n\n` +
+        `[profile registry-b]\nrole_arn = ${REGISTRY_ROLE_ARN}\nsource_profile = irsa\n`,
+    );
+    const chainedSuite = `${suite}-chained`;
+    const namespace = await namespaces.create("ecr-chained", { suite: chainedSuite });
+    const config = join(dir, "chained.yaml");
+    writeFileSync(
+      config,
+      `secretName: ecr-chained
+mappings:
+  - name: aws-chained
+    source:
+      ecr:
+        registries: [{ region: ${REGION}, registryId: "222222222222", profile: registry-b }]
+    targets: { selector: { matchLabels: { suite: ${chainedSuite} } } }
+`,
+    );
+    const args = ["run", "--once", "--config", config, "--kubeconfig", kubeconfig];
+    const once = await runPatcher(args, { ...irsaEnv, AWS_CONFIG_FILE: awsConfig });
+    outputs.push(once.stdout, once.stderr);
+    expect(once.code, once.stderr).toBe(0);
+    // Moto's password names the calling account: any session of the registry account's role gets it.
+    const asRegistryRole = await assumeRoleWithWebIdentity(moto.endpoint, REGISTRY_ROLE_ARN, webIdentityToken);
+    const expected = remember(await getAuthorizationToken(moto.endpoint, asRegistryRole.accessKeyId, REGION));
+    const login = expectedAuths(expected)[HOSTS[2] ?? ""];
+    const copy = await readSecret(core, namespace, "ecr-chained");
+    expect(copy && JSON.parse(decodeCopy(copy))).toEqual({ auths: { [HOSTS[2] ?? ""]: login } });
+    expect(login?.password).toContain("222222222222");
   });
 
   it("never shows a token, a password or an AWS secret: not in output, Events, metrics or plan", async () => {
