@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildMappings, builtinRegistries, type Logger } from "@imagepullsecret-patcher/core";
 import { ManualClock, describeSourceProviderContract, type SourceHarness } from "@imagepullsecret-patcher/core/testing";
 import plugin, {
@@ -11,6 +11,7 @@ import plugin, {
   type AcrSourceOptions,
 } from "./index.js";
 import { fakeJwt } from "./test-support/https-stand-in.js";
+import { startImdsStandIn } from "./test-support/imds-stand-in.js";
 import {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -120,6 +121,34 @@ describe("AcrSource against the Entra ID and ACR stand-ins", () => {
     const made = await start(source({ registries: [azure.acr.registry, other] }));
     expect(Object.keys(served(made).auths)).toEqual([azure.acr.registry, other]);
     expect(azure.acr.forms.slice(forms).map((f) => f.get("service"))).toEqual([azure.acr.registry, other]);
+  });
+
+  it("signs in with a user-assigned managed identity through the instance metadata endpoint", async () => {
+    const imds = await startImdsStandIn(azure.entra, "https://containerregistry.azure.net");
+    // MSAL reads the endpoint from the process environment when it asks for a token.
+    vi.stubEnv("AZURE_POD_IDENTITY_AUTHORITY_HOST", imds.host);
+    try {
+      const forms = azure.acr.forms.length;
+      const made = await start(
+        source(
+          {
+            credential: "managedIdentity",
+            clientId: CLIENT_ID,
+            authorityHost: undefined,
+            disableInstanceDiscovery: undefined,
+          },
+          { env: {} },
+        ),
+      );
+      expect(made.status().error).toBeUndefined();
+      expect(made.description).toBe(`acr ${azure.acr.registry} via managed identity`);
+      expect(imds.queries[0]?.get("client_id")).toBe(CLIENT_ID);
+      // No tenant configured: the exchange names the one in the token's tid.
+      expect(azure.acr.forms[forms]?.get("tenant")).toBe(TENANT_ID);
+    } finally {
+      vi.unstubAllEnvs();
+      await imds.close();
+    }
   });
 
   it("names the tenant from the access token's tid when neither config nor environment does", async () => {

@@ -111,7 +111,7 @@ export class EntraStandIn {
     if (!this.#authenticated(form)) {
       return oauthError(401, "invalid_client", "AADSTS7000215: invalid client secret or assertion");
     }
-    return { status: 200, body: this.#issue() };
+    return { status: 200, body: this.issueAccessToken() };
   }
 
   #authenticated(form: URLSearchParams): boolean {
@@ -122,7 +122,8 @@ export class EntraStandIn {
     return this.#options.federatedToken !== undefined && assertion === this.#options.federatedToken();
   }
 
-  #issue(): Record<string, unknown> {
+  /** A new access token for the configured client, as the token endpoint answers it (the IMDS stand-in reuses it). */
+  issueAccessToken(): { token_type: string; expires_in: number; ext_expires_in: number; access_token: string } {
     const now = Math.floor(Date.now() / 1000);
     const lifetime = this.tokenLifetimeSeconds;
     const { tenantId, clientId, marker } = this.#options;
