@@ -1,3 +1,4 @@
+import { createPrivateKey } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { SourceFetchError } from "@imagepullsecret-patcher/core";
 import { GoogleAuth, JWT, gcpMetadata, type AuthClient } from "google-auth-library";
@@ -99,6 +100,15 @@ function tokenUriOf(value: unknown, path: string): string {
   return url.toString();
 }
 
+function isPrivateKey(pem: string): boolean {
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Checks a key file's JSON; errors name the file and the field, never a value. */
 export function parseServiceAccountKey(text: string, path: string): ServiceAccountKey {
   let json: unknown;
@@ -119,6 +129,7 @@ export function parseServiceAccountKey(text: string, path: string): ServiceAccou
   if (typeof privateKey !== "string" || !privateKey.includes("PRIVATE KEY")) {
     throw new SourceFetchError(`keyFile ${path} has no PEM private_key`, false);
   }
+  if (!isPrivateKey(privateKey)) throw new SourceFetchError(`keyFile ${path}: private_key does not parse`, false);
   return {
     email,
     privateKey,

@@ -1,4 +1,5 @@
 // Config validation, token → .dockerconfigjson, key file parsing and error descriptions, without a server.
+import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { PluginConfigError, SourceFetchError } from "@imagepullsecret-patcher/core";
@@ -80,7 +81,10 @@ describe("key files", () => {
   const key = {
     type: "service_account",
     client_email: "sa@p.iam.gserviceaccount.com",
-    private_key: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+    private_key: generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({
+      type: "pkcs8",
+      format: "pem",
+    }),
     private_key_id: "abc",
   };
 
@@ -105,6 +109,13 @@ describe("key files", () => {
     })();
     expect(err?.message).toBe("keyFile /k is not a service account key");
     expect(() => parseServiceAccountKey('{"private_key": "-----BEGIN', "/k")).toThrow("keyFile /k is not JSON");
+    const broken = {
+      ...key,
+      private_key: "-----BEGIN PRIVATE KEY-----\nMIIBroken0123456789abcdefABCDEF\n-----END PRIVATE KEY-----\n",
+    };
+    expect(() => parseServiceAccountKey(JSON.stringify(broken), "/k")).toThrow(
+      /^keyFile \/k: private_key does not parse$/,
+    );
   });
 
   it("keyFile wins; without it, Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS or the metadata server)", () => {
