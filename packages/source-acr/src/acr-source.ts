@@ -138,12 +138,10 @@ export class AcrSource extends PollingSource {
 
 /** The earliest `exp` among the refresh tokens; {@link DEFAULT_REFRESH_TOKEN_LIFETIME_MS} from now for one without. */
 export function earliestExpiry(logins: readonly { refreshToken: string }[], now: number): Date {
-  let earliest = now + DEFAULT_REFRESH_TOKEN_LIFETIME_MS;
-  for (const { refreshToken } of logins) {
-    const exp = jwtExpiry(refreshToken)?.getTime();
-    if (exp !== undefined && exp < earliest) earliest = exp;
-  }
-  return new Date(earliest);
+  const expiries = logins.map(
+    ({ refreshToken }) => jwtExpiry(refreshToken)?.getTime() ?? now + DEFAULT_REFRESH_TOKEN_LIFETIME_MS,
+  );
+  return new Date(Math.min(...expiries));
 }
 
 /** The `acr` source type. */

@@ -126,6 +126,9 @@ describe("JWT claims", () => {
     const later = jwt({ exp: now / 1000 + 7200 });
     expect(earliestExpiry([{ refreshToken: later }, { refreshToken: soon }], now).getTime()).toBe(now + 600_000);
     expect(earliestExpiry([{ refreshToken: "opaque" }], now).getTime()).toBe(now + DEFAULT_REFRESH_TOKEN_LIFETIME_MS);
+    // The default stands in for a missing exp only; it never shortens a token that has one.
+    const longer = jwt({ exp: now / 1000 + 4 * 3600 });
+    expect(earliestExpiry([{ refreshToken: longer }], now).getTime()).toBe(now + 4 * 3600_000);
     expect(DEFAULT_REFRESH_TOKEN_LIFETIME_MS).toBe(3 * 3600_000);
   });
 });
