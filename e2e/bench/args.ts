@@ -2,7 +2,7 @@
 import { join, resolve } from "node:path";
 import { DEFAULT_SETTINGS, FAST_SETTINGS, parseSettings, settingsLabel, type ControllerSettings } from "./patcher.ts";
 
-export const ALL_SCENARIOS = ["ceiling", "cold", "idle", "latency", "rotation", "throughput"] as const;
+export const ALL_SCENARIOS = ["ceiling", "cold", "idle", "latency", "rotation", "throughput", "sources"] as const;
 export type Scenario = (typeof ALL_SCENARIOS)[number];
 
 export interface Args {
@@ -33,7 +33,9 @@ export const HELP = `usage: pnpm bench -- [options]
   --latency-count M      namespaces created one at a time for the latency scenario (default 200)
   --latency-rate R       namespaces per second in the latency scenario (default 5)
   --scenarios LIST       comma-separated: ${ALL_SCENARIOS.join(",")} (default: all; cold always runs,
-                         the others start from its converged state; ceiling runs before it)
+                         the others start from its converged state; ceiling runs before it;
+                         sources runs last: a patcher per source kind, secret, ecr and gcp against
+                         local stand-ins, for the RSS with and without a cloud source)
   --throughput S[;S...]  controller settings compared in the throughput scenario, each a cold start
                          after a reset (default "${DEFAULT_THROUGHPUT}")
   --settings S           controller settings of the first cold start (default "${settingsLabel(DEFAULT_SETTINGS)}";

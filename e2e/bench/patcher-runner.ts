@@ -52,8 +52,13 @@ export class PatcherRunner {
     return this.#patcher;
   }
 
-  async start(settings: ControllerSettings, label: string): Promise<Patcher> {
+  async start(
+    settings: ControllerSettings,
+    label: string,
+    extra: { source?: Record<string, unknown>; env?: Record<string, string> } = {},
+  ): Promise<Patcher> {
     const patcher = await Patcher.start({
+      ...extra,
       main: this.#options.main,
       dir: this.#cluster.workDir,
       kubeconfigPath: this.#cluster.patcherKubeconfig,

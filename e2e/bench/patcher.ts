@@ -125,6 +125,10 @@ export class Patcher {
     nodeArgs?: string[] | undefined;
     /** Environment the image sets (node-flags.json's `env`). */
     nodeEnv?: Record<string, string> | undefined;
+    /** The mapping's source; default the bench's source Secret. */
+    source?: Record<string, unknown> | undefined;
+    /** More environment: a cloud source's identity and stand-in endpoints. */
+    env?: Record<string, string> | undefined;
   }): Promise<Patcher> {
     mkdirSync(options.dir, { recursive: true });
     // The patcher watches its config file's directory for hot reload: give each run its own.
@@ -132,7 +136,7 @@ export class Patcher {
     mkdirSync(configDir, { recursive: true });
     const configPath = join(configDir, "config.yaml");
     const config = {
-      source: { secret: { name: SOURCE.name, namespace: SOURCE.namespace } },
+      source: options.source ?? { secret: { name: SOURCE.name, namespace: SOURCE.namespace } },
       // Named explicitly: the default (the source's name) would make kube-system, where the source
       // lives, the one namespace without a copy, and the request counts are compared across runs.
       secretName: COPY_NAME,
@@ -161,6 +165,7 @@ export class Patcher {
       {
         env: {
           ...options.nodeEnv,
+          ...options.env,
           PATH: process.env.PATH ?? "",
           HOME: process.env.HOME ?? "",
           POD_NAME: `patcher-bench-${options.label}`,

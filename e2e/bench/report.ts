@@ -11,6 +11,7 @@ import type {
   RotationResult,
   Segment,
   ThroughputRun,
+  SourceMemoryResult,
   WindowFacts,
 } from "./scenarios/results.ts";
 
@@ -270,6 +271,21 @@ function throughputSection(runs: ThroughputRun[]): string[] {
   ];
 }
 
+function sourcesSection(runs: SourceMemoryResult[]): string[] {
+  const cell = (v: number | undefined): string => (v === undefined ? "–" : String(v));
+  return [
+    "### 6. Memory by source kind (the image's bundle and flags)",
+    "",
+    "| source | copies | converged (s) | peak RSS (MB) | peak anon (MB) | idle RSS (MB) | peak over secret (MB) | idle over secret (MB) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...runs.map(
+      (r) =>
+        `| \`${r.kind}\` | ${r.copies} | ${r.convergedSeconds} | ${cell(r.peakRssMB)} | ${cell(r.peakAnonMB)} | ${cell(r.idleRssMB)} | ${cell(r.peakOverSecretMB)} | ${cell(r.idleOverSecretMB)} |`,
+    ),
+    "",
+  ];
+}
+
 export function renderMarkdown(report: Report): string {
   const { meta, results, checks } = report;
   const out = header(meta);
@@ -283,6 +299,7 @@ export function renderMarkdown(report: Report): string {
   if (results.latency) out.push(...latencySection(results.latency));
   if (results.rotation) out.push(...rotationSection(results.rotation));
   if (results.throughput) out.push(...throughputSection(results.throughput));
+  if (results.sources) out.push(...sourcesSection(results.sources));
   return out.join("\n") + "\n";
 }
 

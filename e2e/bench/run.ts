@@ -23,6 +23,7 @@ import { idle } from "./scenarios/idle.ts";
 import { latency } from "./scenarios/latency.ts";
 import { createNamespaces } from "./scenarios/population.ts";
 import type { Results, ThroughputRun } from "./scenarios/results.ts";
+import { sourceMemory } from "./scenarios/sources.ts";
 import { rotation } from "./scenarios/rotation.ts";
 import { throughput } from "./scenarios/throughput.ts";
 
@@ -154,6 +155,8 @@ async function measure(
     await runScenarios(env, args, results);
     meta.patcherPeakRssMB = runner.peakRssMB();
     results.atEnd = { peakRssMB: meta.patcherPeakRssMB, connections: await runner.connections() };
+    // Replaces the patcher: after atEnd, which is about the one the other scenarios ran.
+    if (args.scenarios.has("sources")) results.sources = await sourceMemory(env, args.n);
     await runner.stop();
   } catch (err) {
     exitCode = 2;

@@ -173,6 +173,20 @@ export interface RotationResult extends WindowFacts {
 }
 
 /** Every scenario's result, as far as the run got. */
+/** One source kind's patcher: N copies written from that source, then idle (scenarios/sources.ts). */
+export interface SourceMemoryResult {
+  kind: string;
+  copies: number;
+  convergedSeconds: number;
+  peakRssMB: number | undefined;
+  hwmMB: number | undefined;
+  peakAnonMB: number | undefined;
+  /** Median RSS over the idle stretch after convergence. */
+  idleRssMB: number | undefined;
+  peakOverSecretMB?: number | undefined;
+  idleOverSecretMB?: number | undefined;
+}
+
 export interface Results {
   setup?: SetupResult;
   ceiling?: CeilingResult;
@@ -181,6 +195,7 @@ export interface Results {
   latency?: LatencyResult;
   rotation?: RotationResult;
   throughput?: ThroughputRun[];
+  sources?: SourceMemoryResult[];
   /** The last patcher process at the end of the run. */
   atEnd?: { peakRssMB: number | undefined; connections: ConnectionsResult };
   /** Why the run stopped early. */
