@@ -1,24 +1,17 @@
 import type { TokenCredential } from "@azure/identity";
 import {
   PollingSource,
-  SourceFetchError,
   type Logger,
   type PolledValue,
   type PollingSourceOptions,
   type SourceFactory,
 } from "@imagepullsecret-patcher/core";
 import { validateAcrConfig, type AcrConfig } from "./config.js";
-import {
-  buildCredential,
-  chooseCredential,
-  credentialLabel,
-  type AzureEnvironment,
-  type IdentityChoice,
-} from "./credential.js";
+import { chooseCredential, credentialLabel, type AzureEnvironment, type IdentityChoice } from "./credential.js";
 import { acrDockerConfigJson } from "./docker-config.js";
 import { exchangeRefreshToken, type Fetch } from "./exchange.js";
 import { jwtExpiry, jwtTenant } from "./jwt.js";
-import { describeIdentityError } from "./redact.js";
+import { EntraTokens } from "./entra-tokens.js";
 
 /**
  * Lifetime assumed for a refresh token without a readable `exp`: ACR documents that tokens from
@@ -46,51 +39,6 @@ export interface AcrSourceOptions {
 /** `acr <registries> via <credential>`: what logs and status call this source. */
 export function describeAcr(config: AcrConfig, label: string): string {
   return `acr ${config.registries.join(", ")} via ${label}`;
-}
-
-/** Gets Entra access tokens with one credential, made on first use (so a missing setting is a fetch error). */
-class EntraTokens {
-  #credential: TokenCredential | undefined;
-
-  constructor(
-    private readonly choice: IdentityChoice,
-    private readonly scope: string,
-    credential: TokenCredential | undefined,
-  ) {
-    this.#credential = credential;
-  }
-
-  async get(signal: AbortSignal): Promise<string> {
-    const credential = this.#credential ?? this.#build();
-    const where = `Entra ID token (${credentialLabel(this.choice.kind)})`;
-    let token: { token: string } | null;
-    try {
-      token = await credential.getToken(this.scope, { abortSignal: signal });
-    } catch (err) {
-      if (signal.aborted) throw err;
-      throw new SourceFetchError(`${where}: ${describeIdentityError(err, this.#secrets())}`);
-    }
-    if (!token?.token) throw new SourceFetchError(`${where}: the credential returned no token`);
-    return token.token;
-  }
-
-  #build(): TokenCredential {
-    const { kind, missing } = this.choice;
-    if (missing.length > 0) {
-      throw new SourceFetchError(`credential ${kind} needs ${missing.join(", ")}`, false);
-    }
-    try {
-      this.#credential = buildCredential(this.choice);
-    } catch (err) {
-      throw new SourceFetchError(`credential ${kind}: ${describeIdentityError(err, this.#secrets())}`, false);
-    }
-    return this.#credential;
-  }
-
-  /** Values that must never appear in what this source reports. */
-  #secrets(): string[] {
-    return this.choice.clientSecret === undefined ? [] : [this.choice.clientSecret];
-  }
 }
 
 /**
