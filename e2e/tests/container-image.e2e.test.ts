@@ -188,6 +188,48 @@ describe.skipIf(SKIP)("container image", () => {
     expect(version.stdout).toBe(`imagepullsecret-patcher ${patcherVersion()}\n`);
   });
 
+  it("loads each cloud source from its own chunk of the bundle when a mapping uses it, read-only and offline", async () => {
+    built();
+    const config = readableByNonroot(join(dir, "cloud-config.yaml"), {
+      text: [
+        "mappings:",
+        "  - name: aws",
+        "    source: { ecr: { registries: [{ region: eu-west-1, registryId: '123456789012' }] } }",
+        "    targets: { namespaces: [team-a] }",
+        "  - name: google",
+        "    source: { gcp: { registries: [europe-docker.pkg.dev] } }",
+        "    targets: { namespaces: [team-b] }",
+        "  - name: azure",
+        "    sources: [{ acr: { registries: [example.azurecr.io] } }, { name: hub, namespace: creds }]",
+        "    targets: { namespaces: [team-c] }",
+        "",
+      ].join("\n"),
+    });
+    const validate = await run(
+      "docker",
+      [
+        "run",
+        "--rm",
+        ...HARDENING,
+        "--network",
+        "none",
+        "-v",
+        `${config}:${CONFIG_IN_CONTAINER}:ro`,
+        imageRef,
+        "validate",
+        "--config",
+        CONFIG_IN_CONTAINER,
+      ],
+      { timeoutMs: 60_000 },
+    );
+    const output = validate.stdout + validate.stderr.replace(/^WARNING: .*\n/gm, "");
+    expect(validate.code, output).toBe(0);
+    expect(output).toContain("valid, 3 mapping(s)");
+    expect(output).toContain("aws: ecr 123456789012/eu-west-1");
+    expect(output).toContain("google: gcp europe-docker.pkg.dev");
+    expect(output).toContain("azure: merged [acr example.azurecr.io");
+  });
+
   it("runs the controller read-only as 65532: copies and patches, serves /healthz and /metrics on the host network, exits 0 on docker stop", async () => {
     built();
     const target = await namespaces.create("image-target", { suite });
