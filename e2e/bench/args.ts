@@ -34,7 +34,7 @@ export const HELP = `usage: pnpm bench -- [options]
   --latency-rate R       namespaces per second in the latency scenario (default 5)
   --scenarios LIST       comma-separated: ${ALL_SCENARIOS.join(",")} (default: all; cold always runs,
                          the others start from its converged state; ceiling runs before it;
-                         sources runs last: a patcher per source kind, secret, ecr and gcp against
+                         sources runs last: a patcher per source kind, secret, ecr, gcp and acr against
                          local stand-ins, for the RSS with and without a cloud source)
   --throughput S[;S...]  controller settings compared in the throughput scenario, each a cold start
                          after a reset (default "${DEFAULT_THROUGHPUT}")

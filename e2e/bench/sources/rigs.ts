@@ -1,15 +1,18 @@
 // What each source kind of the `sources` scenario runs against: the config the patcher gets, the environment its
 // identity comes from, and the registry host that tells its copies apart. The cloud sources talk to the same local
 // stand-ins as their e2e tests: moto for ECR and STS, the metadata server stand-in for gcp, Entra ID and ACR
-// exchange stand-ins for acr.
+// exchange stand-ins (https, a test CA the patcher trusts through NODE_EXTRA_CA_CERTS) for acr.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SOURCE } from "../patcher.ts";
 import { ensureMotoServer } from "../../src/moto/install.ts";
 import { MotoServer } from "../../src/moto/moto-server.ts";
 import { MetadataServer } from "../../src/gcp/metadata-server.ts";
+import { AcrExchangeStandIn } from "../../src/azure/acr-exchange-stand-in.ts";
+import { EntraStandIn } from "../../src/azure/entra-stand-in.ts";
+import { createTestTls } from "../../src/azure/test-ca.ts";
 
-export const SOURCE_KINDS = ["secret", "ecr", "gcp"] as const;
+export const SOURCE_KINDS = ["secret", "ecr", "gcp", "acr"] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 export interface SourceRig {
@@ -70,10 +73,49 @@ async function gcpRig(): Promise<SourceRig> {
   };
 }
 
+/** Azure workload identity's environment: a federated token file, against Entra ID and registry stand-ins over https. */
+async function acrRig(dir: string): Promise<SourceRig> {
+  const tls = await createTestTls(dir);
+  const tokenFile = join(dir, "azure-identity-token");
+  writeFileSync(tokenFile, "bench-federated-token");
+  const ids = { tenantId: "11111111-2222-3333-4444-555555555555", clientId: "66666666-7777-8888-9999-000000000000" };
+  const entra = await EntraStandIn.start({
+    tls: tls.serving,
+    ...ids,
+    clientSecret: "unused",
+    federatedToken: () => "bench-federated-token",
+    marker: "bench-",
+    tokenLifetimeSeconds: 3600,
+  });
+  const acr = await AcrExchangeStandIn.start({
+    tls: tls.serving,
+    accessTokenTenant: (token) => entra.valid(token),
+    marker: "bench-",
+    refreshTokenLifetimeSeconds: 3 * 3600,
+  });
+  return {
+    kind: "acr",
+    source: { acr: { registries: [acr.registry], disableInstanceDiscovery: true } },
+    env: {
+      AZURE_CLIENT_ID: ids.clientId,
+      AZURE_TENANT_ID: ids.tenantId,
+      AZURE_FEDERATED_TOKEN_FILE: tokenFile,
+      AZURE_AUTHORITY_HOST: entra.authorityHost,
+      NODE_EXTRA_CA_CERTS: tls.caFile,
+    },
+    host: acr.registry,
+    close: async () => {
+      await acr.close();
+      await entra.close();
+    },
+  };
+}
+
 export async function startRig(kind: SourceKind, workDir: string, log: (line: string) => void): Promise<SourceRig> {
   const dir = join(workDir, `source-${kind}`);
   mkdirSync(dir, { recursive: true });
   if (kind === "ecr") return ecrRig(dir, log);
   if (kind === "gcp") return gcpRig();
+  if (kind === "acr") return acrRig(dir);
   return secretRig();
 }
