@@ -104,6 +104,8 @@ describe("classifyReload", () => {
 });
 
 describe("sourceConfigs", () => {
+  const named = (...names: string[]): { name: string }[] => names.map((name) => ({ name }));
+
   it("tells a changed entry of merged sources from an unchanged one", () => {
     const merged = (second: string): string => `
 mappings:
@@ -113,9 +115,29 @@ mappings:
       - { secret: { name: ${second}, namespace: src } }
     targets: { all: {} }
 `;
-    const before = sourceConfigs(load("", merged("private")));
-    expect(sourceConfigs(load("", merged("private"))).get("a")).toBe(before.get("a"));
-    expect(sourceConfigs(load("", merged("other"))).get("a")).not.toBe(before.get("a"));
-    expect(sourceConfigs(load()).get("a")).not.toBe(before.get("a"));
+    const before = sourceConfigs(load("", merged("private")), named("a"));
+    expect(before.get("a")).toBeDefined();
+    expect(sourceConfigs(load("", merged("private")), named("a")).get("a")).toBe(before.get("a"));
+    expect(sourceConfigs(load("", merged("other")), named("a")).get("a")).not.toBe(before.get("a"));
+    expect(sourceConfigs(load(), named("a")).get("a")).not.toBe(before.get("a"));
+  });
+
+  it("knows an unnamed mapping by its derived name, which a change of its source's settings keeps", () => {
+    // Both are built as mapping "vault": the name comes from the source type, not from the path.
+    const unnamed = (path: string): string => `
+mappings:
+  - sources:
+      - { vault: { address: https://vault:8200, path: ${path}, auth: { token: { tokenFile: /t } } } }
+      - { name: hub, namespace: src }
+    targets: { all: {} }
+`;
+    const before = sourceConfigs(load("", unnamed("registry/a")), named("vault"));
+    expect(before.get("vault")).toBeDefined();
+    expect(sourceConfigs(load("", unnamed("registry/a")), named("vault")).get("vault")).toBe(before.get("vault"));
+    expect(sourceConfigs(load("", unnamed("registry/b")), named("vault")).get("vault")).not.toBe(before.get("vault"));
+  });
+
+  it("keys nothing when the built mappings do not line up with the config", () => {
+    expect(sourceConfigs(load(), named("a", "b")).size).toBe(0);
   });
 });

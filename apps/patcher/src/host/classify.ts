@@ -51,13 +51,21 @@ export function classifyReload(previous: LoadedConfig, next: LoadedConfig): Relo
   return { kind: "apply", restartEngine, mappings, logLevel };
 }
 
-/** The source config of each mapping by name, to tell which mappings kept their source unchanged. */
-export function sourceConfigs(loaded: LoadedConfig): Map<string, string> {
+/**
+ * The source config of each mapping, by the name it was built with, to tell which mappings kept their
+ * source unchanged. `built[i]` must be the mapping built from `loaded.mappings[i]` (buildMappings keeps
+ * the order): an unnamed mapping is known by its derived name, which stays the same when its source's
+ * settings change (`vault`, `vault-2`), so the written `name` alone cannot tell. Empty when the two do
+ * not line up: then no running source is kept.
+ */
+export function sourceConfigs(loaded: LoadedConfig, built: readonly { readonly name: string }[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const raw of loaded.mappings) {
-    const m = raw as { name?: unknown; source?: unknown; sources?: unknown };
+  if (built.length !== loaded.mappings.length) return out;
+  loaded.mappings.forEach((raw, i) => {
+    const m = raw as { source?: unknown; sources?: unknown };
+    const name = built[i]?.name;
     // `sources:` (merged) counts too: editing one of its entries must replace the running source.
-    if (typeof m.name === "string") out.set(m.name, JSON.stringify([m.source, m.sources]));
-  }
+    if (name !== undefined) out.set(name, JSON.stringify([m.source, m.sources]));
+  });
   return out;
 }

@@ -165,11 +165,12 @@ export class EngineHost {
 
   /** New mappings; those whose source config is unchanged keep their running source. */
   #keepUnchangedSources(current: Mapping[], built: Mapping[], previous: LoadedConfig, next: LoadedConfig): Mapping[] {
-    const before = sourceConfigs(previous);
-    const after = sourceConfigs(next);
+    const before = sourceConfigs(previous, current);
+    const after = sourceConfigs(next, built);
     return built.map((m) => {
       const old = current.find((c) => c.name === m.name);
-      if (old && before.get(m.name) === after.get(m.name)) return { ...m, source: old.source };
+      const was = before.get(m.name);
+      if (old && was !== undefined && was === after.get(m.name)) return { ...m, source: old.source };
       return { ...m, source: new OwnedSource(m.source) };
     });
   }
