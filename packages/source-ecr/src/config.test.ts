@@ -45,6 +45,12 @@ describe("validateEcrSourceConfig", () => {
     });
   });
 
+  it("takes own-account entries signed in with different profiles as different registries", () => {
+    // Each profile may be another account's role: its own registry is another host.
+    const registries = [{ region: "eu-west-1" }, { region: "eu-west-1", profile: "registry-b" }];
+    expect(validateEcrSourceConfig({ registries }).registries).toEqual(registries);
+  });
+
   it("lowers the default floor to a refreshInterval shorter than a minute", () => {
     expect(validateEcrSourceConfig({ refreshInterval: "10s" })).toMatchObject({
       refreshInterval: 10,
@@ -65,10 +71,23 @@ describe("validateEcrSourceConfig", () => {
     [{ registries: [{ profile: "a b" }] }, "registries[0].profile", "profile name"],
     [{ registries: [{ roleArn: "arn:aws:iam::1:role/x" }] }, "registries[0].roleArn", "unknown key"],
     [
-      { registries: [{ region: "eu-west-1" }, { region: "eu-west-1", profile: "other" }] },
+      { registries: [{ region: "eu-west-1" }, { region: "eu-west-1" }] },
       "registries[1]",
       "repeats the registry of own account in eu-west-1",
     ],
+    [
+      {
+        registries: [
+          { region: "eu-west-1", registryId: "210987654321" },
+          { region: "eu-west-1", registryId: 210987654321, profile: "b" },
+        ],
+      },
+      "registries[1]",
+      "repeats the registry of 210987654321 in eu-west-1",
+    ],
+    [{ refreshInterval: 0 }, "refreshInterval", "at least 1s"],
+    [{ refreshInterval: -3600 }, "refreshInterval", "at least 1s"],
+    [{ refreshInterval: "500ms" }, "refreshInterval", "at least 1s"],
     [{ refreshInterval: "12h" }, "refreshInterval", "at most 11h"],
     [{ refreshInterval: "soon" }, "refreshInterval", "a duration such as 30s"],
     [{ refreshInterval: true }, "refreshInterval", "a duration such as 30s"],

@@ -117,9 +117,13 @@ function registryOf(value: unknown, path: string): EcrRegistryConfig {
   };
 }
 
-/** Two entries for the same registry would fight over one key under `auths`. */
+/**
+ * Two entries for the same registry would fight over one key under `auths`. Without a registryId
+ * the account is the one the profile signs in to, so entries with different profiles may differ.
+ */
 function identity(entry: EcrRegistryConfig): string {
-  return `${entry.registryId ?? "own account"} in ${entry.region ?? "the default region"}`;
+  const account = entry.registryId ?? (entry.profile ? `the own account of profile ${entry.profile}` : "own account");
+  return `${account} in ${entry.region ?? "the default region"}`;
 }
 
 function registriesOf(record: Record<string, unknown>): EcrRegistryConfig[] {
@@ -153,6 +157,10 @@ function durationOf(record: Record<string, unknown>, key: string, fallback: numb
 
 function intervalsOf(record: Record<string, unknown>): Pick<EcrSourceConfig, "refreshInterval" | "minRefreshInterval"> {
   const refreshInterval = durationOf(record, "refreshInterval", DEFAULT_REFRESH_INTERVAL_SECONDS);
+  // Checked first: the default floor follows refreshInterval, and would otherwise take the blame.
+  if (refreshInterval < MIN_MIN_REFRESH_INTERVAL_SECONDS) {
+    throw new PluginConfigError("refreshInterval", `must be at least ${MIN_MIN_REFRESH_INTERVAL_SECONDS}s`);
+  }
   const fallbackMin = Math.min(DEFAULT_MIN_REFRESH_INTERVAL_SECONDS, refreshInterval);
   const minRefreshInterval = durationOf(record, "minRefreshInterval", fallbackMin);
   if (minRefreshInterval < MIN_MIN_REFRESH_INTERVAL_SECONDS) {
