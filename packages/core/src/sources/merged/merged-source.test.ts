@@ -231,6 +231,30 @@ describe("MergedSource", () => {
     expect(source.current()?.fetchedAt).toEqual(new Date(now - 10_000));
   });
 
+  it("reads its freshness from the children now: a confirming read moves fetchedAt and lastSuccessAt, silently", async () => {
+    const a = new TestChild("a");
+    const b = new TestChild("b");
+    const start = Date.now() - 60_000;
+    a.serve({ "a.example": "pa" }, undefined, new Date(start));
+    b.serve({ "b.example": "pb" }, undefined, new Date(start + 1000));
+    const { source, events } = await started([a, b]);
+    const before = events();
+    const value = source.current();
+    expect(value?.fetchedAt).toEqual(new Date(start));
+    expect(source.status().lastSuccessAt).toEqual(new Date(start));
+    // Both confirm their unchanged values; the merge is as fresh as the staler of the two reads.
+    a.serve({ "a.example": "pa" }, undefined, new Date(start + 30_000));
+    b.serve({ "b.example": "pb" }, undefined, new Date(start + 20_000));
+    expect(events()).toBe(before);
+    expect(source.current()?.fetchedAt).toEqual(new Date(start + 20_000));
+    expect(source.current()?.credential).toBe(value?.credential);
+    expect(source.status().lastSuccessAt).toEqual(new Date(start + 20_000));
+    // A failing child stops confirming: its last read is what counts.
+    b.fail("unreachable");
+    a.serve({ "a.example": "pa" }, undefined, new Date(start + 50_000));
+    expect(source.current()?.fetchedAt).toEqual(new Date(start + 20_000));
+  });
+
   it("starts every child once, never after abort, and is silent once stopped", async () => {
     const a = new TestChild("a");
     const aborted = new AbortController();

@@ -80,11 +80,18 @@ export class MergedSource implements SourceProvider {
   }
 
   current(): SourceValue | undefined {
+    // Children confirm an unchanged value without telling listeners: read the freshness now, or
+    // source_age_seconds would count from the last change of the merge rather than the last read.
+    const value = this.#value;
+    const fetchedAt = value && !this.#mergeError ? this.#oldestFetch() : undefined;
+    if (value && fetchedAt && fetchedAt.getTime() !== value.fetchedAt.getTime()) this.#value = { ...value, fetchedAt };
     return this.#value;
   }
 
   status(): SourceStatus {
-    return this.#status;
+    // As fresh as its stalest part, read now for the same reason as in current().
+    if (!this.#settled) return this.#status;
+    return { ...this.#status, lastSuccessAt: earliest(this.children.map((child) => child.status().lastSuccessAt)) };
   }
 
   onChange(listener: () => void): () => void {
@@ -135,8 +142,7 @@ export class MergedSource implements SourceProvider {
       return {
         credential: merged.credential,
         expiresAt: earliest(values.map((v) => v.value.expiresAt)),
-        // As fresh as its stalest part.
-        fetchedAt: earliest(values.map((v) => v.value.fetchedAt)) ?? new Date(),
+        fetchedAt: this.#oldestFetch() ?? new Date(),
       };
     } catch (err) {
       if (!(err instanceof InvalidCredentialError)) throw err;
@@ -158,6 +164,11 @@ export class MergedSource implements SourceProvider {
     this.#conflicts = now;
   }
 
+  /** When the stalest part of the merge was read: the earliest `fetchedAt` of the children that have a value. */
+  #oldestFetch(): Date | undefined {
+    return earliest(this.children.map((child) => child.current()?.fetchedAt));
+  }
+
   #statusNow(): SourceStatus {
     const problems = this.children.flatMap((child) => this.#problemOf(child) ?? []);
     if (this.#mergeError) problems.push(this.#mergeError);
@@ -165,7 +176,6 @@ export class MergedSource implements SourceProvider {
     return {
       state,
       error: problems.length ? problems.join("; ") : undefined,
-      lastSuccessAt: earliest(this.children.map((child) => child.status().lastSuccessAt)),
       expiresAt: this.#value?.expiresAt,
     };
   }
