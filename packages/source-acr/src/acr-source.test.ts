@@ -205,7 +205,9 @@ describe("AcrSource against the Entra ID and ACR stand-ins", () => {
       // The first try may meet the pooled connection the stop cut (UND_ERR_SOCKET); the next finds the port closed.
       await made.refreshNow();
       await made.refreshNow();
-      expect(made.status().error).toMatch(/request failed \(ECONNREFUSED\)$/);
+      expect(made.status().error).toBe(
+        `${made.description}: POST https://${azure.acr.registry}/oauth2/exchange: request failed (ECONNREFUSED)`,
+      );
       expect(made.current()).toBe(good);
     } finally {
       await azure.acr.server.start();

@@ -57,6 +57,39 @@ describe("the exchange request", () => {
   });
 });
 
+describe("a failed exchange request", () => {
+  const request = { registry: "myregistry.azurecr.io", accessToken: ACCESS, signal: new AbortController().signal };
+  const failing =
+    (err: Error): typeof fetch =>
+    () =>
+      Promise.reject(err);
+  const refused = Object.assign(new TypeError("fetch failed"), {
+    cause: Object.assign(new Error(`connect ECONNREFUSED 10.0.0.1:443 ${ACCESS}`), { code: "ECONNREFUSED" }),
+  });
+
+  it("names the registry's exchange URL and the system error code, nothing of the messages", async () => {
+    const err = await exchangeRefreshToken(request, failing(refused)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceFetchError);
+    expect((err as Error).message).toBe(`POST ${URL_}: request failed (ECONNREFUSED)`);
+  });
+
+  it("says so when the registry redirects (the token is not sent on)", async () => {
+    const redirected = Object.assign(new TypeError("fetch failed"), { cause: new Error("unexpected redirect") });
+    const err = await exchangeRefreshToken(request, failing(redirected)).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`POST ${URL_}: the registry answered with a redirect`);
+  });
+
+  it("lets an abort through as it is", async () => {
+    const controller = new AbortController();
+    const abort = new DOMException("stopped", "AbortError");
+    controller.abort(abort);
+    const err = await exchangeRefreshToken({ ...request, signal: controller.signal }, failing(abort)).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBe(abort);
+  });
+});
+
 describe("parseExchangeResponse", () => {
   const parse = (status: number, body: string): string => parseExchangeResponse(status, body, URL_, [ACCESS]);
   const failure = (status: number, body: string): SourceFetchError => {

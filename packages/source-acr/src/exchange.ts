@@ -35,15 +35,32 @@ export function exchangeForm(request: Omit<ExchangeRequest, "signal">): URLSearc
 /** Sends the exchange and returns the ACR refresh token. Errors name the registry and status, never a token. */
 export async function exchangeRefreshToken(request: ExchangeRequest, fetchImpl: Fetch = fetch): Promise<string> {
   const url = exchangeUrl(request.registry);
-  const response = await fetchImpl(url, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-    body: exchangeForm(request),
-    signal: request.signal,
-    redirect: "error",
-  });
-  const body = await readLimited(response, url);
-  return parseExchangeResponse(response.status, body, url, [request.accessToken]);
+  try {
+    const response = await fetchImpl(url, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: exchangeForm(request),
+      signal: request.signal,
+      redirect: "error",
+    });
+    const body = await readLimited(response, url);
+    return parseExchangeResponse(response.status, body, url, [request.accessToken]);
+  } catch (err) {
+    // Aborts pass through for the polling base; a network failure names the registry it was for.
+    if (err instanceof SourceFetchError || request.signal.aborted) throw err;
+    throw new SourceFetchError(`POST ${url}: ${networkProblem(err)}`);
+  }
+}
+
+/** `request failed (ECONNREFUSED)`: the system code of the error or its causes, never their messages. */
+function networkProblem(err: unknown): string {
+  for (let current: unknown = err, depth = 0; current && depth < 4; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^[A-Z][A-Z0-9_]{2,40}$/.test(code)) return `request failed (${code})`;
+    if (current instanceof Error && /redirect/i.test(current.message)) return "the registry answered with a redirect";
+    current = (current as { cause?: unknown }).cause;
+  }
+  return "request failed";
 }
 
 async function readLimited(response: Response, url: string): Promise<string> {
