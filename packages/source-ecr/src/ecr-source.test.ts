@@ -92,6 +92,23 @@ describe("EcrSource against a local ECR API", () => {
     expect(clock.pendingDelays()).toEqual([6 * HOUR]);
   });
 
+  it("takes up to 10 % off refreshInterval at random, so sources started together spread out", async () => {
+    const delays: number[] = [];
+    for (const r of [0.5, 0.99]) {
+      const clock = new ManualClock();
+      fake.serveToken(PASSWORD, { expiresAt: new Date(clock.now() + 12 * HOUR) });
+      const validated = validateEcrSourceConfig({ registries: [{ region: FAKE_REGION }] });
+      const s = new EcrSource(validated, {
+        clock,
+        random: () => r,
+        clientConfig: { endpoint: fake.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 },
+      });
+      await started(s);
+      delays.push(...clock.pendingDelays());
+    }
+    expect(delays).toEqual([Math.round(6 * HOUR * 0.95), Math.round(6 * HOUR * 0.901)]);
+  });
+
   it("makes one call per region and an entry per registry; expiresAt is the earliest", async () => {
     const clock = new ManualClock();
     fake.answer((call) => {

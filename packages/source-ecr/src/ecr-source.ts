@@ -30,6 +30,13 @@ export interface EcrSourceOptions {
   readonly clientConfig?: EcrClientSettings | undefined;
 }
 
+/**
+ * Up to this fraction of `refreshInterval` is taken off at random, once per source. ECR's 12-hour
+ * tokens are refreshed on `refreshInterval`, before the polling base's expiry jitter would apply, so
+ * without it every replica and mapping started together would call ECR together for ever.
+ */
+export const REFRESH_INTERVAL_JITTER_FRACTION = 0.1;
+
 /** `ecr 123456789012/eu-west-1, own account/us-east-1`: what logs and status call the source. */
 export function describeEcrSource(config: EcrSourceConfig): string {
   const entries = config.registries.map((r) => {
@@ -69,14 +76,15 @@ export class EcrSource extends PollingSource {
       warnedPastExpiry = true;
       return { bytes };
     };
+    const random = options.random ?? Math.random;
     super({
       description,
       fetch,
-      refreshIntervalMs: config.refreshInterval * 1000,
+      refreshIntervalMs: Math.round(config.refreshInterval * 1000 * (1 - REFRESH_INTERVAL_JITTER_FRACTION * random())),
       minDelayMs: config.minRefreshInterval * 1000,
       logger: options.logger,
       clock: options.clock,
-      random: options.random,
+      random,
       initialBackoffMs: options.initialBackoffMs,
       maxBackoffMs: options.maxBackoffMs,
       attemptTimeoutMs: options.attemptTimeoutMs ?? 30_000,

@@ -6,7 +6,13 @@
 import type { PluginPackage } from "@imagepullsecret-patcher/core";
 import { ecrSourceFactory } from "./ecr-source.js";
 
-export { EcrSource, ecrSourceFactory, describeEcrSource, type EcrSourceOptions } from "./ecr-source.js";
+export {
+  EcrSource,
+  ecrSourceFactory,
+  describeEcrSource,
+  REFRESH_INTERVAL_JITTER_FRACTION,
+  type EcrSourceOptions,
+} from "./ecr-source.js";
 export {
   validateEcrSourceConfig,
   DEFAULT_REFRESH_INTERVAL_SECONDS,
