@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidCredentialError, MAX_SECRET_BYTES, parseDockerConfigJson } from "../../credentials/docker-config.js";
-import { mergeAuths, registryHost, type MergePart } from "./merge-auths.js";
+import { mergeAuths, registryHost, registryKey, type MergePart } from "./merge-auths.js";
 
 const auth = (password: string): string => Buffer.from(`user:${password}`).toString("base64");
 function part(description: string, auths: Record<string, unknown>): MergePart {
@@ -17,6 +17,20 @@ describe("registryHost", () => {
     ["http://localhost:5000", "localhost:5000"],
   ])("%s → %s", (key, host) => {
     expect(registryHost(key)).toBe(host);
+  });
+});
+
+describe("registryKey", () => {
+  it.each([
+    ["registry.example", "registry.example"],
+    ["https://index.docker.io/v1/", "index.docker.io"],
+    ["https://Registry.Example:5000/v2/", "registry.example:5000"],
+    ["registry.example/", "registry.example"],
+    ["registry.example/team-a", "registry.example/team-a"],
+    ["https://registry.example/v2/team-a/", "registry.example/team-a"],
+    ["registry.example/v2-mirror", "registry.example/v2-mirror"],
+  ])("%s → %s", (key, registry) => {
+    expect(registryKey(key)).toBe(registry);
   });
 });
 
@@ -54,6 +68,18 @@ describe("mergeAuths", () => {
       { host: "shared.example", kept: "first", ignored: "third" },
     ]);
     expect(JSON.stringify(merged.conflicts)).not.toMatch(/one|two|three|dXNlcj/);
+  });
+
+  it("keeps keys scoped to different paths of one host: the kubelet uses each for its own images", () => {
+    const merged = mergeAuths(
+      [
+        part("team-a", { "harbor.example/team-a": { auth: auth("pa") }, "harbor.example": { auth: auth("host") } }),
+        part("team-b", { "harbor.example/team-b": { auth: auth("pb") }, "https://harbor.example/v2/": {} }),
+      ],
+      "merged",
+    );
+    expect(merged.credential.registries).toEqual(["harbor.example/team-a", "harbor.example", "harbor.example/team-b"]);
+    expect(merged.conflicts).toEqual([{ host: "harbor.example", kept: "team-a", ignored: "team-b" }]);
   });
 
   it("keeps two keys one part writes for one host", () => {
