@@ -137,6 +137,20 @@ mappings:
     expect(sourceConfigs(load("", unnamed("registry/b")), named("vault")).get("vault")).not.toBe(before.get("vault"));
   });
 
+  it("reads a source config rewritten with its keys in another order as unchanged", () => {
+    const written = (source: string): string => `
+mappings:
+  - name: a
+    sources:
+      - ${source}
+      - { file: { path: /etc/registry/mirror.json, pollIntervalSeconds: 60 } }
+    targets: { all: {} }
+`;
+    const before = sourceConfigs(load("", written("{ name: hub, namespace: src }")), named("a")).get("a");
+    expect(sourceConfigs(load("", written("{ namespace: src, name: hub }")), named("a")).get("a")).toBe(before);
+    expect(sourceConfigs(load("", written("{ namespace: src, name: hub2 }")), named("a")).get("a")).not.toBe(before);
+  });
+
   it("keys nothing when the built mappings do not line up with the config", () => {
     expect(sourceConfigs(load(), named("a", "b")).size).toBe(0);
   });

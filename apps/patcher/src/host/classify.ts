@@ -51,6 +51,15 @@ export function classifyReload(previous: LoadedConfig, next: LoadedConfig): Relo
   return { kind: "apply", restartEngine, mappings, logLevel };
 }
 
+/** JSON with the keys of every map sorted: `{ name, namespace }` and `{ namespace, name }` are one source config. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
 /**
  * The source config of each mapping, by the name it was built with, to tell which mappings kept their
  * source unchanged. `built[i]` must be the mapping built from `loaded.mappings[i]` (buildMappings keeps
@@ -65,7 +74,7 @@ export function sourceConfigs(loaded: LoadedConfig, built: readonly { readonly n
     const m = raw as { source?: unknown; sources?: unknown };
     const name = built[i]?.name;
     // `sources:` (merged) counts too: editing one of its entries must replace the running source.
-    if (name !== undefined) out.set(name, JSON.stringify([m.source, m.sources]));
+    if (name !== undefined) out.set(name, canonicalJson([m.source, m.sources]));
   });
   return out;
 }
