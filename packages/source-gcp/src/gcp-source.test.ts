@@ -89,6 +89,16 @@ describe("GcpSource with the metadata server (Workload Identity, GCE)", () => {
     expect(text(s)).toContain(metadata.issued.at(-1));
   });
 
+  it("takes up to 10 % off refreshIntervalSeconds at random, so sources started together spread out", async () => {
+    const delays: number[] = [];
+    for (const r of [0.5, 0.99]) {
+      const clock = new ManualClock();
+      await started(new GcpSource(config, { clock, random: () => r, logger, env: {} }));
+      delays.push(...clock.pendingDelays());
+    }
+    expect(delays).toEqual([570_000, 540_600]);
+  });
+
   it("refreshes a token shorter-lived than the library's 5 minute threshold early, each time with a new one", async () => {
     metadata.expiresIn = 120;
     const clock = new ManualClock();

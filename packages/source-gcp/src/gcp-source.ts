@@ -38,6 +38,13 @@ export interface GcpSourceOptions {
   readonly maxBackoffMs?: number | undefined;
 }
 
+/**
+ * Up to this fraction of `refreshIntervalSeconds` is taken off at random, once per source. Hour-long
+ * tokens are refreshed on that interval, before the polling base's expiry jitter would apply, so
+ * without it every replica and mapping started together would ask Google together for ever.
+ */
+export const REFRESH_INTERVAL_JITTER_FRACTION = 0.1;
+
 /** Registry passwords are sent in HTTP Basic auth: printable ASCII, no spaces. */
 const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
 
@@ -107,13 +114,15 @@ export class GcpSource extends PollingSource {
       }
       return tokenValue(config.registries, access, now());
     };
+    const random = options.random ?? Math.random;
+    const jitter = 1 - REFRESH_INTERVAL_JITTER_FRACTION * random();
     super({
       description: describeGcpSource(config, tokens),
       fetch,
-      refreshIntervalMs: config.refreshIntervalSeconds * 1000,
+      refreshIntervalMs: Math.round(config.refreshIntervalSeconds * 1000 * jitter),
       logger: options.logger,
       clock: options.clock,
-      random: options.random,
+      random,
       attemptTimeoutMs: options.attemptTimeoutMs ?? 30_000,
       initialBackoffMs: options.initialBackoffMs,
       maxBackoffMs: options.maxBackoffMs,

@@ -12,6 +12,7 @@ export {
   describeGcpSource,
   tokenProviderFor,
   tokenValue,
+  REFRESH_INTERVAL_JITTER_FRACTION,
   type GcpSourceOptions,
 } from "./gcp-source.js";
 export { validateGcpSourceConfig, DEFAULT_REFRESH_INTERVAL_SECONDS, type GcpSourceConfig } from "./config.js";
