@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { builtinRegistries } from "@imagepullsecret-patcher/core";
+import { describe, expect, it, vi } from "vitest";
+import { PluginConfigError, builtinRegistries } from "@imagepullsecret-patcher/core";
 import { CLOUD_SOURCE_PACKAGES, loadCloudSources, sourceTypesIn } from "./cloud-sources.js";
-import { PluginLoadError, registerPluginPackage } from "./load.js";
+import { PluginLoadError, loadPluginPackages, registerPluginPackage } from "./load.js";
 
 describe("sourceTypesIn", () => {
   it("names the types of `source:` and of every `sources:` entry, skipping what is not a map", () => {
@@ -36,6 +36,33 @@ describe("loadCloudSources", () => {
     for (const type of ["ecr", "gcp", "acr"]) expect(registries.sources.has(type)).toBe(true);
     // A reload builds new registries; within one, a second call finds them registered and loads nothing.
     expect(await loadCloudSources(mappings, registries)).toEqual([]);
+  });
+});
+
+describe("loadPluginPackages", () => {
+  it("loads a cloud source package named in plugins: from the app's own copy, never by resolving its name", async () => {
+    const ecr = CLOUD_SOURCE_PACKAGES.ecr as { load: () => Promise<unknown> };
+    const load = vi.spyOn(ecr, "load");
+    try {
+      const registries = builtinRegistries();
+      // Nothing resolves from here, as in the image, which has no node_modules.
+      const loaded = await loadPluginPackages(["@imagepullsecret-patcher/source-ecr"], registries, [
+        "/nowhere/config.yaml",
+      ]);
+      expect(loaded).toEqual(["@imagepullsecret-patcher/source-ecr"]);
+      expect(load).toHaveBeenCalledTimes(1);
+      // The app's core: a config error is one it recognises, so it keeps its path.
+      expect(() => registries.sources.get("ecr").validate({ registries: [{ region: 12 }] })).toThrow(PluginConfigError);
+      expect(await loadCloudSources([{ source: { ecr: {} } }], registries)).toEqual([]);
+    } finally {
+      load.mockRestore();
+    }
+  });
+
+  it("names a package that cannot be resolved", async () => {
+    await expect(
+      loadPluginPackages(["@acme/not-there"], builtinRegistries(), ["/nowhere/config.yaml"]),
+    ).rejects.toThrow('plugin package "@acme/not-there": not installed');
   });
 });
 

@@ -1,16 +1,8 @@
 import type { Registries } from "@imagepullsecret-patcher/core";
+import { CLOUD_SOURCE_PACKAGES } from "./bundled.js";
 import { registerPluginPackage } from "./load.js";
 
-/**
- * Source types shipped as packages of their own, imported only when a mapping uses one, so that their SDKs
- * cost no memory otherwise. The imports are literal so that the image's bundle splits each into a chunk
- * loaded on demand; unbundled, Node resolves them by package name.
- */
-export const CLOUD_SOURCE_PACKAGES: Readonly<Record<string, { name: string; load: () => Promise<unknown> }>> = {
-  ecr: { name: "@imagepullsecret-patcher/source-ecr", load: () => import("@imagepullsecret-patcher/source-ecr") },
-  gcp: { name: "@imagepullsecret-patcher/source-gcp", load: () => import("@imagepullsecret-patcher/source-gcp") },
-  acr: { name: "@imagepullsecret-patcher/source-acr", load: () => import("@imagepullsecret-patcher/source-acr") },
-};
+export { CLOUD_SOURCE_PACKAGES } from "./bundled.js";
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

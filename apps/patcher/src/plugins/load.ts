@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type { PluginPackage, Registries } from "@imagepullsecret-patcher/core";
+import { bundledPackage } from "./bundled.js";
 
 /** A plugin package that could not be loaded or does not look like one; names the package. */
 export class PluginLoadError extends Error {
@@ -18,10 +19,39 @@ function isFactory(value: unknown): value is { type: string; validate: unknown; 
   return !!f && typeof f.type === "string" && typeof f.validate === "function" && typeof f.create === "function";
 }
 
+/** The URL of package `name`, resolved from each of `resolveFrom` in turn, then from the app. */
+function resolvePackage(name: string, resolveFrom: readonly string[]): string {
+  for (const base of resolveFrom) {
+    try {
+      return pathToFileURL(createRequire(base).resolve(name)).href;
+    } catch {
+      // try the next base
+    }
+  }
+  try {
+    return import.meta.resolve(name);
+  } catch {
+    throw new PluginLoadError(
+      name,
+      "not installed (cannot be resolved); install it next to the patcher or into its image",
+    );
+  }
+}
+
+/** How to import package `name`: the app's own copy of a cloud source package, else the package resolved by name. */
+function loaderOf(name: string, resolveFrom: readonly string[]): () => Promise<unknown> {
+  const bundled = bundledPackage(name);
+  if (bundled) return () => bundled.load();
+  const url = resolvePackage(name, resolveFrom);
+  return () => import(url);
+}
+
 /**
  * Imports each package named in `plugins:` and registers its factories. Packages resolve from
  * `resolveFrom` (the config file's directory, then the app), so a plugin installed next to the
- * app or in the image's node_modules is found.
+ * app or in the image's node_modules is found. A cloud source package the app ships is loaded from
+ * the app's own copy: the image has no node_modules to resolve it from, and a copy installed beside
+ * the config would bring a second core, whose config errors the app would not recognise.
  */
 export async function loadPluginPackages(
   names: readonly string[],
@@ -30,27 +60,7 @@ export async function loadPluginPackages(
 ): Promise<string[]> {
   const loaded: string[] = [];
   for (const name of names) {
-    let url: string | undefined;
-    for (const base of resolveFrom) {
-      try {
-        url = pathToFileURL(createRequire(base).resolve(name)).href;
-        break;
-      } catch {
-        // try the next base
-      }
-    }
-    if (!url) {
-      try {
-        url = import.meta.resolve(name);
-      } catch {
-        throw new PluginLoadError(
-          name,
-          "not installed (cannot be resolved); install it next to the patcher or into its image",
-        );
-      }
-    }
-    const resolved = url;
-    await registerPluginPackage(name, () => import(resolved), registries);
+    await registerPluginPackage(name, loaderOf(name, resolveFrom), registries);
     loaded.push(name);
   }
   return loaded;
