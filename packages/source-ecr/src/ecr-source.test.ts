@@ -185,11 +185,11 @@ describe("EcrSource against a local ECR API", () => {
     expect(s.current()?.credential.hash).toBe(good);
     expect(s.status().state).toBe("degraded");
     expect(s.status().error).toBe(
-      "ecr own account/eu-west-1: GetAuthorizationToken in eu-west-1: AccessDeniedException (HTTP 400, request 0f6c5c4e-fake-request): User: arn:aws:sts::123456789012:assumed-role/patcher/x is not authorized to perform: ecr:GetAuthorizationToken",
+      "ecr own account/eu-west-1: GetAuthorizationToken in eu-west-1: AccessDeniedException (HTTP 400): User: arn:aws:sts::123456789012:assumed-role/patcher/x is not authorized to perform: ecr:GetAuthorizationToken",
     );
     fake.answer({ status: 500, body: { __type: "ServerException", message: `oops ${TOKEN}` } });
     await s.refreshNow();
-    expect(s.status().error).toMatch(/ServerException \(HTTP 500, request 0f6c5c4e-fake-request\): oops \[redacted\]$/);
+    expect(s.status().error).toMatch(/ServerException \(HTTP 500\): oops \[redacted\]$/);
     fake.serveToken(PASSWORD);
     await s.refreshNow();
     expect(s.status()).toMatchObject({ state: "ready", error: undefined });

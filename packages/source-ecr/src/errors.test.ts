@@ -10,16 +10,16 @@ function named(name: string, message: string, extra: Record<string, unknown> = {
 }
 
 describe("describeAwsError", () => {
-  it("names a service error, its status and request id, and keeps the first line only", () => {
+  it("names a service error and its status, and keeps the first line only", () => {
     const err = named(
       "AccessDeniedException",
       "User: arn:aws:sts::123456789012:assumed-role/patcher/s is not authorized to perform: ecr:GetAuthorizationToken",
-      { $fault: "client", $metadata: { httpStatusCode: 400, requestId: "4b1c-77aa" } },
+      { $fault: "client", $metadata: { httpStatusCode: 400, requestId: "4b1c2f3e-8a9d-4e5f-9b6a-7c8d9e0f1a2b" } },
     );
     const out = describeAwsError(err, WHERE);
     expect(out).toBeInstanceOf(SourceFetchError);
     expect(out.message).toBe(
-      `${WHERE}: AccessDeniedException (HTTP 400, request 4b1c-77aa): User: arn:aws:sts::123456789012:assumed-role/patcher/s is not authorized to perform: ecr:GetAuthorizationToken`,
+      `${WHERE}: AccessDeniedException (HTTP 400): User: arn:aws:sts::123456789012:assumed-role/patcher/s is not authorized to perform: ecr:GetAuthorizationToken`,
     );
     expect((out as SourceFetchError).transient).toBe(false);
   });

@@ -54,13 +54,15 @@ function networkProblem(err: Error, code: string): string {
   return `cannot reach ${peerOf(err) ?? "AWS"} (${code})`;
 }
 
+/**
+ * `AccessDeniedException (HTTP 400): <first line>`. No request id: AWS's are UUIDs, which the
+ * polling base masks like any secret-looking run, so it would only ever read `[redacted]`.
+ */
 function serviceProblem(err: Error, secrets: readonly string[]): string | undefined {
-  const meta = (err as AwsErrorShape).$metadata;
-  const status = meta?.httpStatusCode;
+  const status = (err as AwsErrorShape).$metadata?.httpStatusCode;
   if (typeof status !== "number") return undefined;
-  const requestId = typeof meta?.requestId === "string" && /^[A-Za-z0-9-]+$/.test(meta.requestId) ? meta.requestId : "";
   const detail = detailOf(err, secrets);
-  return `${err.name} (HTTP ${status}${requestId ? `, request ${requestId}` : ""})${detail ? `: ${detail}` : ""}`;
+  return `${err.name} (HTTP ${status})${detail ? `: ${detail}` : ""}`;
 }
 
 function isTransient(err: Error, code: string | undefined): boolean {

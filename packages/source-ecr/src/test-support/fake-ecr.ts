@@ -71,7 +71,7 @@ export class FakeEcr {
     if (answer === "hang") return; // the client's abort or timeout ends it
     res.writeHead(answer.status, {
       "content-type": "application/x-amz-json-1.1",
-      "x-amzn-requestid": "0f6c5c4e-fake-request",
+      "x-amzn-requestid": "0f6c5c4e-8a9d-4e5f-9b6a-7c8d9e0f1a2b", // UUID-shaped, as AWS sends them
       ...answer.headers,
     });
     res.end(JSON.stringify(answer.body));
