@@ -120,6 +120,7 @@ mappings:
       acr:
         registries: ["${acr.registry}"]
         disableInstanceDiscovery: true
+        allowOtherRegistryHosts: true
     targets: { selector: { matchLabels: { suite: ${suite} } } }
 controller: { resyncInterval: 0 }
 `,

@@ -95,7 +95,7 @@ async function acrRig(dir: string): Promise<SourceRig> {
   });
   return {
     kind: "acr",
-    source: { acr: { registries: [acr.registry], disableInstanceDiscovery: true } },
+    source: { acr: { registries: [acr.registry], disableInstanceDiscovery: true, allowOtherRegistryHosts: true } },
     env: {
       AZURE_CLIENT_ID: ids.clientId,
       AZURE_TENANT_ID: ids.tenantId,

@@ -61,6 +61,8 @@ function source(config: Record<string, unknown> = {}, options: AcrSourceOptions 
     registries: [azure.acr.registry],
     authorityHost: azure.entra.authorityHost,
     disableInstanceDiscovery: true,
+    // The stand-in registry listens on 127.0.0.1, outside Azure's registry domains.
+    allowOtherRegistryHosts: true,
     ...config,
   });
   const made = new AcrSource(validated, {
@@ -276,6 +278,7 @@ describeSourceProviderContract(
         registries: [stand.acr.registry],
         authorityHost: stand.entra.authorityHost,
         disableInstanceDiscovery: true,
+        allowOtherRegistryHosts: true,
       }),
       { env: stand.workloadEnv, clock, random: () => 0.5 },
     );

@@ -10,7 +10,30 @@ describe("validateAcrConfig", () => {
       credential: "auto",
       disableInstanceDiscovery: false,
       scope: "https://containerregistry.azure.net/.default",
+      allowOtherRegistryHosts: false,
     });
+  });
+
+  it("refuses a login server outside Azure's registry domains unless allowOtherRegistryHosts is set", () => {
+    for (const host of ["registry.example.com", "azurecr.io.evil.example", "myazurecr.io", "127.0.0.1:8443"]) {
+      let refused: PluginConfigError | undefined;
+      try {
+        validateAcrConfig({ registries: ["a.azurecr.io", host] });
+      } catch (err) {
+        refused = err as PluginConfigError;
+      }
+      expect(refused?.path).toBe("registries[1]");
+      expect(refused?.problem).toContain("set allowOtherRegistryHosts: true");
+    }
+    for (const host of ["a.azurecr.io", "b.azurecr.us", "c.azurecr.cn", "d.azurecr.io:443"]) {
+      expect(validateAcrConfig({ registries: [host] }).registries).toEqual([host]);
+    }
+    expect(validateAcrConfig({ registries: ["registry.local"], allowOtherRegistryHosts: true }).registries).toEqual([
+      "registry.local",
+    ]);
+    expect(() => validateAcrConfig({ registries: ["a.azurecr.io"], allowOtherRegistryHosts: "yes" })).toThrow(
+      "allowOtherRegistryHosts: must be true or false",
+    );
   });
 
   it("keeps every optional field", () => {
@@ -22,6 +45,7 @@ describe("validateAcrConfig", () => {
       authorityHost: "https://login.microsoftonline.us",
       disableInstanceDiscovery: true,
       scope: "https://management.usgovcloudapi.net/.default",
+      allowOtherRegistryHosts: true,
     };
     expect(validateAcrConfig(config)).toEqual(config);
   });

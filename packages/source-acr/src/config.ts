@@ -25,12 +25,35 @@ export interface AcrConfig {
   readonly disableInstanceDiscovery: boolean;
   /** Entra scope of the access token the registry exchanges. Default {@link DEFAULT_ACR_SCOPE}. */
   readonly scope: string;
+  /**
+   * Accept login servers outside Azure's registry domains ({@link ACR_DOMAINS}), for Azure Stack Hub and private
+   * clouds. Default false: the source sends each registry an Entra access token, which a host that is not a registry
+   * could spend at real ones, so a mistyped host must not receive it.
+   */
+  readonly allowOtherRegistryHosts: boolean;
+}
+
+/** Domains of ACR login servers: Azure's public cloud, Azure Government and Azure operated by 21Vianet. */
+export const ACR_DOMAINS: readonly string[] = ["azurecr.io", "azurecr.us", "azurecr.cn"];
+
+function isAcrHost(host: string): boolean {
+  const name = host.replace(/:[0-9]+$/, "");
+  return ACR_DOMAINS.some((domain) => name.endsWith(`.${domain}`));
 }
 
 /** The scope of ACR's own audience, accepted by registries in Azure's public cloud. */
 export const DEFAULT_ACR_SCOPE = "https://containerregistry.azure.net/.default";
 
-const KEYS = ["registries", "credential", "tenantId", "clientId", "authorityHost", "disableInstanceDiscovery", "scope"];
+const KEYS = [
+  "registries",
+  "credential",
+  "tenantId",
+  "clientId",
+  "authorityHost",
+  "disableInstanceDiscovery",
+  "scope",
+  "allowOtherRegistryHosts",
+];
 // A login server: a host name or address, with an optional port. No scheme, path or credentials.
 const REGISTRY = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$/;
 // Tenant IDs are GUIDs or verified domain names.
@@ -56,7 +79,7 @@ function optionalText(
   return value;
 }
 
-function registriesOf(record: Record<string, unknown>): string[] {
+function registriesOf(record: Record<string, unknown>, allowOtherHosts: boolean): string[] {
   const value = record.registries;
   if (value === undefined) throw new PluginConfigError("registries", "is required (e.g. [myregistry.azurecr.io])");
   if (!Array.isArray(value)) throw new PluginConfigError("registries", `must be a list, got ${describeType(value)}`);
@@ -70,6 +93,12 @@ function registriesOf(record: Record<string, unknown>): string[] {
       throw new PluginConfigError(path, `must be a registry login server such as myregistry.azurecr.io${hint}`);
     }
     const host = entry.toLowerCase();
+    if (!allowOtherHosts && !isAcrHost(host)) {
+      throw new PluginConfigError(
+        path,
+        `${JSON.stringify(entry)} is not in an ACR domain (${ACR_DOMAINS.map((d) => `*.${d}`).join(", ")}): it would be sent an Entra access token; set allowOtherRegistryHosts: true for Azure Stack Hub or a private cloud`,
+      );
+    }
     if (seen.has(host)) throw new PluginConfigError(path, `repeats ${JSON.stringify(entry)}`);
     seen.add(host);
     return host;
@@ -133,7 +162,8 @@ export function validateAcrConfig(config: unknown): AcrConfig {
   for (const key of Object.keys(record)) {
     if (!KEYS.includes(key)) throw new PluginConfigError(key, `unknown key; valid keys: ${KEYS.join(", ")}`);
   }
-  const registries = registriesOf(record);
+  const allowOtherRegistryHosts = flag(record, "allowOtherRegistryHosts");
+  const registries = registriesOf(record, allowOtherRegistryHosts);
   const credential = credentialOf(record);
   const tenantId = optionalText(record, "tenantId", TENANT, "a tenant ID or domain name");
   const clientId = optionalText(record, "clientId", CLIENT_ID, "a client ID (a GUID)");
@@ -151,5 +181,6 @@ export function validateAcrConfig(config: unknown): AcrConfig {
     ...(authorityHost === undefined ? {} : { authorityHost }),
     disableInstanceDiscovery,
     scope: scopeOf(record),
+    allowOtherRegistryHosts,
   };
 }
