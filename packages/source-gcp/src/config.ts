@@ -17,11 +17,14 @@ export interface GcpSourceConfig {
    * get its tokens from the IAM Credentials API, which needs `roles/iam.serviceAccountTokenCreator`.
    */
   readonly impersonate?: string | undefined;
-  /** Refresh period, in seconds, when a token is far from expiry. Default 600; tokens are refreshed earlier when they expire sooner. */
+  /**
+   * Longest time, in seconds, between two tokens. Default 3600: the token's expiry decides (each new token rewrites
+   * every copy, so no more often than needed); tokens are refreshed earlier when they expire sooner.
+   */
   readonly refreshIntervalSeconds: number;
 }
 
-export const DEFAULT_REFRESH_INTERVAL_SECONDS = 600;
+export const DEFAULT_REFRESH_INTERVAL_SECONDS = 3600;
 const MAX_REFRESH_INTERVAL_SECONDS = 3600;
 const KEYS = ["registries", "keyFile", "impersonate", "refreshIntervalSeconds"];
 /** Service account emails: user-managed (`…@PROJECT.iam.gserviceaccount.com`) and Google-managed ones. */

@@ -81,7 +81,8 @@ describe("GcpSource with the metadata server (Workload Identity, GCE)", () => {
   it("gets a new token at every attempt, not google-auth-library's cached one", async () => {
     const clock = new ManualClock();
     const s = await started(source(clock));
-    expect(clock.pendingDelays()).toEqual([600_000]); // refreshIntervalSeconds: the token lives an hour
+    // 80 % of the hour-long token's remaining lifetime: with the default refreshIntervalSeconds, its expiry decides.
+    expect(clock.pendingDelays()).toEqual([2_879_200]);
     const before = metadata.issued.length;
     await s.refreshNow();
     await s.refreshNow();
@@ -93,7 +94,8 @@ describe("GcpSource with the metadata server (Workload Identity, GCE)", () => {
     const delays: number[] = [];
     for (const r of [0.5, 0.99]) {
       const clock = new ManualClock();
-      await started(new GcpSource(config, { clock, random: () => r, logger, env: {} }));
+      const every10m = validateGcpSourceConfig({ registries: REGISTRIES, refreshIntervalSeconds: 600 });
+      await started(new GcpSource(every10m, { clock, random: () => r, logger, env: {} }));
       delays.push(...clock.pendingDelays());
     }
     expect(delays).toEqual([570_000, 540_600]);

@@ -38,7 +38,7 @@ describe("validateGcpSourceConfig", () => {
     expect(validateGcpSourceConfig({ registries: [" eu.gcr.io "], keyFile: "/k.json" })).toEqual({
       registries: ["eu.gcr.io"],
       keyFile: "/k.json",
-      refreshIntervalSeconds: 600,
+      refreshIntervalSeconds: 3600,
     });
   });
 
