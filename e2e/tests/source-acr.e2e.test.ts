@@ -1,16 +1,14 @@
 // The `acr` source in the real patcher process, signed in the way AKS workload identity does it: a
 // federated ServiceAccount token (TokenRequest, audience api://AzureADTokenExchange) in
 // AZURE_FEDERATED_TOKEN_FILE, with AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_AUTHORITY_HOST, against
-// hand-written stand-ins of Entra ID and of the registry's /oauth2/exchange (e2e/src/azure/). Both
+// hand-written stand-ins of Entra ID and of the registry's /oauth2/exchange (@imagepullsecret-patcher/source-acr/testing). Both
 // serve https with a test CA the patcher trusts through NODE_EXTRA_CA_CERTS.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import * as k8s from "@kubernetes/client-node";
-import { AcrExchangeStandIn } from "../src/azure/acr-exchange-stand-in.ts";
-import { EntraStandIn } from "../src/azure/entra-stand-in.ts";
-import { createTestTls } from "../src/azure/test-ca.ts";
+import { AcrExchangeStandIn, EntraStandIn, createTestTls } from "@imagepullsecret-patcher/source-acr/testing";
 import { freePort } from "../src/cluster/local/processes.ts";
 import { TEST_PASSWORD_PREFIX, decodeCopy, readSecret } from "../src/support/fixtures.ts";
 import { NamespaceScope, adminKubeConfig, eventually, uniqueName } from "../src/support/kube.ts";

@@ -1,5 +1,5 @@
 // The gcp source in the patcher binary, against stand-ins for the GKE/GCE metadata server and for
-// Google's token endpoint (e2e/src/gcp): copies with oauth2accesstoken for each host, rotation on
+// Google's token endpoint (@imagepullsecret-patcher/source-gcp/testing): copies with oauth2accesstoken for each host, rotation on
 // refresh, the last good copy kept while the metadata server is down, and no token anywhere else.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,8 +12,7 @@ import { NamespaceScope, adminKubeConfig, eventually, uniqueName } from "../src/
 import { freePort } from "../src/cluster/local/processes.ts";
 import { PatcherProcess, runPatcher } from "../src/support/patcher-process.ts";
 import { TEST_PASSWORD_PREFIX, decodeCopy, readSecret, waitForPullSecrets } from "../src/support/fixtures.ts";
-import { MetadataServer } from "../src/gcp/metadata-server.ts";
-import { TokenEndpoint, type ServiceAccountKey } from "../src/gcp/token-endpoint.ts";
+import { MetadataServer, TokenEndpoint, type ServiceAccountKey } from "@imagepullsecret-patcher/source-gcp/testing";
 
 const METADATA_HOSTS = ["europe-docker.pkg.dev", "gcr.io"];
 const KEY_HOSTS = ["us-docker.pkg.dev"];

@@ -7,10 +7,8 @@ import { join } from "node:path";
 import { SOURCE } from "../patcher.ts";
 import { ensureMotoServer } from "../../src/moto/install.ts";
 import { MotoServer } from "../../src/moto/moto-server.ts";
-import { MetadataServer } from "../../src/gcp/metadata-server.ts";
-import { AcrExchangeStandIn } from "../../src/azure/acr-exchange-stand-in.ts";
-import { EntraStandIn } from "../../src/azure/entra-stand-in.ts";
-import { createTestTls } from "../../src/azure/test-ca.ts";
+import { MetadataServer } from "@imagepullsecret-patcher/source-gcp/testing";
+import { AcrExchangeStandIn, EntraStandIn, createTestTls } from "@imagepullsecret-patcher/source-acr/testing";
 
 export const SOURCE_KINDS = ["secret", "ecr", "gcp", "acr"] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];

@@ -1,6 +1,5 @@
 // Config validation, token → .dockerconfigjson, key file parsing and error descriptions, without a server.
 import { generateKeyPairSync } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { PluginConfigError, SourceFetchError } from "@imagepullsecret-patcher/core";
 import { gaxios } from "google-auth-library";
@@ -187,15 +186,5 @@ describe("describeAuthError", () => {
       /^the metadata server at \S+ answered without Metadata-Flavor: Google$/,
     );
     expect(describeAuthError("text").message).toBe("failed with a non-error value (string)");
-  });
-});
-
-describe("stand-ins", () => {
-  it("the package's copies are the e2e suite's files, byte for byte", () => {
-    for (const name of ["metadata-server.ts", "token-endpoint.ts"]) {
-      const copy = readFileSync(new URL(`./test-support/${name}`, import.meta.url), "utf8");
-      const original = readFileSync(new URL(`../../../e2e/src/gcp/${name}`, import.meta.url), "utf8");
-      expect(copy, name).toBe(original);
-    }
   });
 });

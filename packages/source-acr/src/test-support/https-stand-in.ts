@@ -1,4 +1,3 @@
-// A copy of e2e/src/azure/ for this package's tests (packages do not import from e2e); keep the two alike.
 // The HTTPS plumbing the Azure stand-ins share: a server on 127.0.0.1 that can go down and come back on
 // the same port (an outage, not a new endpoint), form and JSON helpers, and a request log.
 import { createServer, type Server } from "node:https";
