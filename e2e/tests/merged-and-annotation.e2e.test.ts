@@ -40,7 +40,7 @@ describe("merged sources, the annotation selector and the opt-out annotation", (
   const dir = mkdtempSync(join(tmpdir(), "merged-and-annotation-"));
   const configPath = join(dir, "config.yaml");
   const optIn = `optin-${suite}`;
-  const everywhere = `all-${suite}`;
+  const byLabel = `label-${suite}`;
   const passwords: string[] = [];
   let src: string;
   let patcher: PatcherProcess;
@@ -76,7 +76,7 @@ describe("merged sources, the annotation selector and the opt-out annotation", (
       return JSON.stringify(auths) === JSON.stringify(expected) ? true : undefined;
     });
 
-  const config = (withEverywhere: boolean): string => `
+  const config = (withLabelMapping: boolean): string => `
 mappings:
   - name: merged
     sources:
@@ -88,11 +88,11 @@ mappings:
     targets: { annotation: {} }
     secretName: ${optIn}
 ${
-  withEverywhere
-    ? `  - name: ${everywhere}
+  withLabelMapping
+    ? `  - name: ${byLabel}
     source: { name: first, namespace: ${src} }
-    targets: { all: { exclude: ["kube-*"] } }
-    secretName: ${everywhere}
+    targets: { selector: "suite=${suite},by-label=yes" }
+    secretName: ${byLabel}
 `
     : ""
 }controller: { resyncInterval: 0 }
@@ -111,14 +111,13 @@ ${
   });
 
   afterAll(async () => {
-    // The `all` mapping wrote into every namespace; removing it by reload cleans that up everywhere.
     try {
+      // Removing a mapping by reload cleans up its copies.
+      const labelled = await namespaces.create("mna-reload", { suite, "by-label": "yes" });
+      await waitForPullSecrets(core, labelled, "default", [byLabel]);
       writeConfig(config(false));
-      await waitForNoSecret(core, "default", everywhere);
-      await eventually(`no ${everywhere} entry on default/default`, async () => {
-        const sa = await core.readNamespacedServiceAccount({ name: "default", namespace: "default" });
-        return (sa.imagePullSecrets ?? []).some((r) => r.name === everywhere) ? undefined : true;
-      });
+      await waitForNoSecret(core, labelled, byLabel);
+      await waitForPullSecrets(core, labelled, "default", []);
     } finally {
       const code = await patcher.stop();
       outputs.push(patcher.stdout, patcher.stderr);
@@ -186,23 +185,23 @@ ${
   });
 
   it("writes the copy where a namespace asks for the mapping by annotation, and cleans up when it stops asking", async () => {
-    const ns = await namespaces.create("mna-optin");
-    await waitForPullSecrets(core, ns, "default", [everywhere]);
+    const ns = await namespaces.create("mna-optin", { suite, "by-label": "yes" });
+    await waitForPullSecrets(core, ns, "default", [byLabel]);
     await annotate(ns, { [MAPPING_ANNOTATION]: `someone-else,${optIn}` });
     const copy = await eventually(`copy ${ns}/${optIn}`, () => readSecret(core, ns, optIn), 10_000);
     expect(decodeCopy(copy)).toBe(
       registries({ [SHARED]: pw("first-shared"), "first.registry.test": pw("first-own-2") }),
     );
-    await waitForPullSecrets(core, ns, "default", [everywhere, optIn]);
+    await waitForPullSecrets(core, ns, "default", [byLabel, optIn]);
     await annotate(ns, { [MAPPING_ANNOTATION]: null });
     await waitForNoSecret(core, ns, optIn);
-    await waitForPullSecrets(core, ns, "default", [everywhere]);
+    await waitForPullSecrets(core, ns, "default", [byLabel]);
   });
 
   it("takes a namespace that opted out away from every mapping: copies and ServiceAccount entries removed", async () => {
-    const ns = await namespaces.create("mna-out", { suite, role: "merged" });
+    const ns = await namespaces.create("mna-out", { suite, role: "merged", "by-label": "yes" });
     await annotate(ns, { [MAPPING_ANNOTATION]: optIn });
-    for (const name of [everywhere, optIn, "image-pull-secret"]) {
+    for (const name of [byLabel, optIn, "image-pull-secret"]) {
       await eventually(`copy ${ns}/${name}`, () => readSecret(core, ns, name));
     }
     await eventually(`three entries on ${ns}/default`, async () => {
@@ -210,7 +209,7 @@ ${
       return (sa.imagePullSecrets ?? []).length === 3 ? true : undefined;
     });
     await annotate(ns, { [OPT_OUT_ANNOTATION]: "true" });
-    for (const name of [everywhere, optIn, "image-pull-secret"]) await waitForNoSecret(core, ns, name);
+    for (const name of [byLabel, optIn, "image-pull-secret"]) await waitForNoSecret(core, ns, name);
     await waitForPullSecrets(core, ns, "default", []);
   });
 });
