@@ -91,6 +91,24 @@ export function tokenValue(
   return { bytes: gcpDockerConfigJson(registries, token), expiresAt };
 }
 
+/** How far apart two expiries of one token may be and still be taken for the same. */
+const SAME_EXPIRY_MS = 2_000;
+
+/**
+ * The same token answered again (the metadata server hands out its cached token until near expiry) keeps the expiry
+ * first computed for it: expiries are whole seconds from the answer, moved by the milliseconds between receipt and
+ * here, and a value whose expiry moved by a few would count as changed.
+ */
+export function steadyExpiry(
+  value: PolledValue,
+  token: string | null | undefined,
+  last: { token: string; expiresAt: Date | undefined } | undefined,
+): PolledValue {
+  const [before, now] = [last?.expiresAt?.getTime(), value.expiresAt?.getTime()];
+  if (last?.token !== token || before === undefined || now === undefined) return value;
+  return Math.abs(now - before) <= SAME_EXPIRY_MS ? { ...value, expiresAt: new Date(before) } : value;
+}
+
 /**
  * Google Artifact Registry and Container Registry credentials: an OAuth access token from
  * google-auth-library written as `oauth2accesstoken` for each configured registry host.
@@ -105,6 +123,7 @@ export class GcpSource extends PollingSource {
   constructor(config: GcpSourceConfig, options: GcpSourceOptions = {}) {
     const tokens = options.tokens ?? tokenProviderFor(config, options.env, options.iamCredentialsEndpoint);
     const now = (): number => options.clock?.now() ?? Date.now();
+    let last: { token: string; expiresAt: Date | undefined } | undefined;
     const fetch = async (): Promise<PolledValue> => {
       let access: AccessToken;
       try {
@@ -112,7 +131,9 @@ export class GcpSource extends PollingSource {
       } catch (err) {
         throw describeAuthError(err);
       }
-      return tokenValue(config.registries, access, now());
+      const value = steadyExpiry(tokenValue(config.registries, access, now()), access.token, last);
+      last = { token: access.token ?? "", expiresAt: value.expiresAt };
+      return value;
     };
     const random = options.random ?? Math.random;
     const jitter = 1 - REFRESH_INTERVAL_JITTER_FRACTION * random();

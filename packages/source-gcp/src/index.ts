@@ -12,6 +12,7 @@ export {
   describeGcpSource,
   tokenProviderFor,
   tokenValue,
+  steadyExpiry,
   REFRESH_INTERVAL_JITTER_FRACTION,
   type GcpSourceOptions,
 } from "./gcp-source.js";

@@ -13,6 +13,7 @@ import {
   parseServiceAccountKey,
   tokenProviderFor,
   tokenValue,
+  steadyExpiry,
   validateGcpSourceConfig,
 } from "./index.js";
 
@@ -67,6 +68,20 @@ describe("the credential", () => {
     const value = tokenValue(["gcr.io"], { token: TOKEN, expiryDate: 1_000_000 + 3_599_000 }, 5_000, 1_000_000);
     expect(value.expiresAt?.getTime()).toBe(5_000 + 3_599_000);
     expect(tokenValue(["gcr.io"], { token: TOKEN, expiryDate: null }, 0).expiresAt).toBeUndefined();
+  });
+
+  it("keeps the first expiry of a token answered again, a few milliseconds apart, so an identical refresh changes nothing", () => {
+    const first = tokenValue(["gcr.io"], { token: TOKEN, expiryDate: 1_000_000 + 3_599_000 }, 5_000, 1_000_000);
+    const last = { token: TOKEN, expiresAt: first.expiresAt };
+    // The same answer, measured one millisecond later: the computed expiry moved by one.
+    const again = tokenValue(["gcr.io"], { token: TOKEN, expiryDate: 1_000_000 + 3_599_000 }, 5_000, 1_000_001);
+    expect(again.expiresAt?.getTime()).toBe(first.expiresAt!.getTime() - 1);
+    expect(steadyExpiry(again, TOKEN, last).expiresAt).toEqual(first.expiresAt);
+    // A new token, or the same one with an expiry moved for real, is taken as it is.
+    expect(steadyExpiry(again, "another-token", last).expiresAt).toEqual(again.expiresAt);
+    const later = { ...again, expiresAt: new Date(again.expiresAt!.getTime() + 60_000) };
+    expect(steadyExpiry(later, TOKEN, last).expiresAt).toEqual(later.expiresAt);
+    expect(steadyExpiry(again, TOKEN, undefined)).toBe(again);
   });
 
   it("refuses a missing or malformed token without quoting it", () => {
