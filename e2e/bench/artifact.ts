@@ -74,6 +74,15 @@ export function snapshotBundle(workDir: string): string {
   return join(dir, "bundle", "main.mjs");
 }
 
+/** Bytes of the .mjs files below `dir`. */
+function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith(".mjs")) total += statSync(join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
 /** The bundle, rebuilt when stale, and the flags it runs with. */
 export function shippedArtifact(log: (line: string) => void): Artifact {
   if (!existsSync(TSC_MAIN))
@@ -91,6 +100,7 @@ export function shippedArtifact(log: (line: string) => void): Artifact {
     nodeEnv: env,
     nodeFlagsWhy: why,
     bundledNow: stale,
-    bundleBytes: statSync(PATCHER_BUNDLE).size,
+    // main.mjs and the chunks it imports (the cloud sources' only when configured).
+    bundleBytes: directoryBytes(`${APP_DIR}dist/bundle`),
   };
 }

@@ -158,7 +158,7 @@ function header(meta: Meta): string[] {
     "",
     `- machine: ${m?.nproc} cores (${m?.cpuModel}), ${m?.memTotalGiB} GiB; kernel ${m?.kernel}; Node ${m?.node}`,
     `- control plane: ${m?.kubeApiserver} (kube-apiserver), ${m?.kubeControllerManager} (kube-controller-manager), ${m?.etcd}`,
-    `- patcher: \`${meta.patcher}\` (${meta.bundleBytes} bytes${meta.bundledNow ? ", bundled by this run" : ""}) with ${envWords(meta.nodeEnv)}node ${meta.nodeFlags.join(" ") || "(no flags)"}${meta.nodeFlagsWhy ? ` — ${meta.nodeFlagsWhy}` : ""}`,
+    `- patcher: \`${meta.patcher}\` (${meta.bundleBytes} bytes with its chunks${meta.bundledNow ? ", bundled by this run" : ""}) with ${envWords(meta.nodeEnv)}node ${meta.nodeFlags.join(" ") || "(no flags)"}${meta.nodeFlagsWhy ? ` — ${meta.nodeFlagsWhy}` : ""}`,
     ...(meta.experiment ? [`- **experiment, not the patcher as shipped:** ${meta.experiment}`] : []),
     `- patcher identity: \`${meta.identity}\`; leader election: ${JSON.stringify(meta.leaderElection)}`,
     `- load at start: ${meta.loadAtStart.uptime}; go builds: ${meta.loadAtStart.goBuilds}`,
