@@ -1,13 +1,11 @@
 import {
-  PluginConfigError,
   type LabelSelector,
   type NamespaceView,
   type SelectorFactory,
   type TargetSelector,
 } from "../plugins/contracts.js";
-import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeList } from "./exclusions.js";
+import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeOnlyConfig } from "./exclusions.js";
 import { namespaceNamesNotIn } from "./namespace-selector.js";
-import { describeValue, isPlainObject, refuseUnknownKeys } from "./validation.js";
 
 /** Validated config of the `all` selector. */
 export interface AllSelectorConfig {
@@ -47,15 +45,7 @@ export const allSelectorFactory: SelectorFactory<AllSelectorConfig> = {
   type: "all",
   summary: `every namespace, minus \`exclude\` names/globs and namespaces annotated ${EXCLUDE_ANNOTATION}: "true"`,
   validate(config: unknown): AllSelectorConfig {
-    if (config === undefined || config === null || config === true) return { exclude: [] };
-    if (!isPlainObject(config)) {
-      throw new PluginConfigError(
-        "",
-        `expected an object like { exclude: [kube-system] } or nothing, got ${describeValue(config)}`,
-      );
-    }
-    refuseUnknownKeys(config, ["exclude"], "");
-    return { exclude: readExcludeList(config["exclude"]) };
+    return readExcludeOnlyConfig(config);
   },
   create(config: AllSelectorConfig): AllNamespacesSelector {
     return new AllNamespacesSelector(config);

@@ -1,13 +1,11 @@
 import {
-  PluginConfigError,
   type NamespaceView,
   type PluginContext,
   type SelectorFactory,
   type TargetSelector,
 } from "../plugins/contracts.js";
-import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeList } from "./exclusions.js";
+import { EXCLUDE_ANNOTATION, NamespaceExclusions, readExcludeOnlyConfig } from "./exclusions.js";
 import { hasOptOutAnnotation } from "./opt-out.js";
-import { describeValue, isPlainObject, refuseUnknownKeys } from "./validation.js";
 
 /**
  * Namespace annotation naming the mappings a namespace opts into, for mappings whose targets are
@@ -66,15 +64,7 @@ export const annotationSelectorFactory: SelectorFactory<AnnotationSelectorConfig
   type: "annotation",
   summary: `namespaces annotated ${MAPPING_ANNOTATION}: <mapping name> (a comma-separated list names several), minus \`exclude\` and namespaces annotated ${EXCLUDE_ANNOTATION}: "true"`,
   validate(config: unknown): AnnotationSelectorConfig {
-    if (config === undefined || config === null || config === true) return { exclude: [] };
-    if (!isPlainObject(config)) {
-      throw new PluginConfigError(
-        "",
-        `expected an object like { exclude: [kube-system] } or nothing, got ${describeValue(config)}`,
-      );
-    }
-    refuseUnknownKeys(config, ["exclude"], "");
-    return { exclude: readExcludeList(config["exclude"]) };
+    return readExcludeOnlyConfig(config);
   },
   create(config: AnnotationSelectorConfig, context: PluginContext): AnnotationNamespaceSelector {
     return new AnnotationNamespaceSelector(config, context.mappingName);

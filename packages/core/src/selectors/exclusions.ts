@@ -1,6 +1,6 @@
-import type { NamespaceView } from "../plugins/contracts.js";
+import { PluginConfigError, type NamespaceView } from "../plugins/contracts.js";
 import { type Glob, compileGlob, namespacePatternProblem } from "./glob.js";
-import { readStringList } from "./validation.js";
+import { describeValue, isPlainObject, readStringList, refuseUnknownKeys } from "./validation.js";
 
 /**
  * Namespace annotation of titansoft/imagepullsecret-patcher that opts a namespace out. Honoured so
@@ -47,4 +47,20 @@ export class NamespaceExclusions {
   describeSuffix(): string {
     return this.patterns.length ? ` except ${this.patterns.join(", ")}` : "";
   }
+}
+
+/**
+ * The config of a selector whose only setting is `exclude` (`all`, `annotation`): `{ exclude }`, or `{}`, `true`,
+ * `null` or nothing for no exclusion.
+ */
+export function readExcludeOnlyConfig(config: unknown): { exclude: string[] } {
+  if (config === undefined || config === null || config === true) return { exclude: [] };
+  if (!isPlainObject(config)) {
+    throw new PluginConfigError(
+      "",
+      `expected an object like { exclude: [kube-system] } or nothing, got ${describeValue(config)}`,
+    );
+  }
+  refuseUnknownKeys(config, ["exclude"], "");
+  return { exclude: readExcludeList(config["exclude"]) };
 }
